@@ -1,0 +1,51 @@
+#include <cuda_runtime.h>
+
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+
+namespace ssm::cuda {
+
+namespace {
+void check(cudaError_t e, const char* what) {
+  SSM_CHECK(e == cudaSuccess, "CUDA error in ", what, ": ", cudaGetErrorString(e));
+}
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
+}
+
+void* malloc(size_t nbytes, int device) {
+  int n = device_count();
+  SSM_CHECK(n > 0, "no CUDA device is visible (the build has CUDA, the machine has no GPU); use "
+                   "device cpu");
+  SSM_CHECK(device >= 0 && device < n, "cuda:", device, " does not exist (", n, " device(s) visible)");
+  check(cudaSetDevice(device), "cudaSetDevice");
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, nbytes);
+  SSM_CHECK(e == cudaSuccess, "out of GPU memory: could not allocate ", nbytes, " bytes on cuda:",
+            device, " (", cudaGetErrorString(e), ")");
+  return p;
+}
+
+void free(void* p, int device) {
+  cudaSetDevice(device);
+  cudaFree(p);
+}
+
+void memcpy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t nbytes) {
+  cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                   : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  check(cudaMemcpy(dst, src, nbytes, kind), "cudaMemcpy");
+}
+
+void fill_bytes(void* p, unsigned char value, size_t nbytes) {
+  check(cudaMemset(p, value, nbytes), "cudaMemset");
+}
+
+}  // namespace ssm::cuda
