@@ -141,8 +141,11 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
             " gradients");
   NoGradGuard no_grad;  // backward functions do not build a graph of their own
 
-  // Count, for every reachable node, how many edges point at it.
+  // Count, for every reachable node and leaf, how many edges point at it. A leaf is accumulated
+  // once, after all its incoming gradients are summed, so its hooks see the total (as PyTorch's
+  // AccumulateGrad node does).
   std::unordered_map<Node*, NodeTask> tasks;
+  std::unordered_map<TensorImpl*, NodeTask> leaves;
   std::vector<Node*> stack;
   for (const Tensor& r : roots) {
     if (auto fn = r.grad_fn()) {
@@ -153,6 +156,7 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->next) {
+      if (e.leaf) leaves[e.leaf.get()].deps++;
       if (!e.fn) continue;
       auto [it, inserted] = tasks.emplace(e.fn.get(), NodeTask{});
       it->second.deps++;
@@ -160,8 +164,13 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
     }
   }
   auto add_to = [](Tensor& slot, const Tensor& g) { slot = slot.defined() ? add_grads(slot, g) : g; };
+  auto leaf_done = [&](const std::shared_ptr<TensorImpl>& impl, NodeTask& t) {
+    if (!t.grads.empty() && t.grads[0].defined()) accumulate_leaf(impl, t.grads[0]);
+    t.grads.clear();
+  };
 
   // Seed the roots.
+  std::vector<std::shared_ptr<TensorImpl>> root_leaves;
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
     SSM_CHECK(r.requires_grad(), "backward: root ", i, " does not require grad");
@@ -170,7 +179,10 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
       if (t.grads.empty()) t.grads.resize(fn->num_outputs);
       add_to(t.grads[r.output_nr()], grads[i]);
     } else {
-      accumulate_leaf(r.impl_ptr(), grads[i]);
+      NodeTask& t = leaves[r.impl()];
+      if (t.grads.empty()) t.grads.resize(1);
+      add_to(t.grads[0], grads[i]);
+      root_leaves.push_back(r.impl_ptr());
     }
   }
 
@@ -199,24 +211,29 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
                 "); its saved tensors were freed. Pass retain_graph=true to the first backward.");
       Grads g{task.grads, grad_in, n};
       n->fn(g);
-      for (size_t i = 0; i < grad_in.size(); ++i) {
-        if (!grad_in[i].defined() || !n->next[i].valid()) continue;
-        // Broadcasting ops may hand back a gradient with the output's shape: not allowed.
-        if (n->next[i].leaf) accumulate_leaf(n->next[i].leaf, grad_in[i]);
-      }
     }
     if (!retain_graph) n->fn = nullptr;
     task.grads.clear();
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
-      if (!e.fn) continue;
-      NodeTask& t = tasks[e.fn.get()];
+      if (!e.valid()) continue;
+      NodeTask& t = e.fn ? tasks[e.fn.get()] : leaves[e.leaf.get()];
       if (grad_in[i].defined()) {
-        if (t.grads.empty()) t.grads.resize(e.fn->num_outputs);
-        add_to(t.grads[e.input_nr], grad_in[i]);
+        if (t.grads.empty()) t.grads.resize(e.fn ? e.fn->num_outputs : 1);
+        add_to(t.grads[e.fn ? e.input_nr : 0], grad_in[i]);
       }
-      if (--t.deps == 0) ready.push(e.fn.get());
+      if (--t.deps == 0) {
+        if (e.fn)
+          ready.push(e.fn.get());
+        else
+          leaf_done(e.leaf, t);
+      }
     }
+  }
+  // Leaves that were roots themselves and are not reached through the graph.
+  for (const auto& impl : root_leaves) {
+    NodeTask& t = leaves[impl.get()];
+    if (t.deps == 0) leaf_done(impl, t);
   }
 }
 

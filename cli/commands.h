@@ -1,0 +1,16 @@
+// Sub-command registration: each add_* defines a CLI11 sub-command and its callback.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ssm::cli {
+
+inline constexpr const char* kVersion = "ssm 0.1.0";
+
+void add_inspect(CLI::App& app);
+
+// Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
+// so errors propagate to main as exceptions).
+void run_selected(CLI::App& app);
+
+}  // namespace ssm::cli

@@ -1,0 +1,53 @@
+// Module: a tree of named parameters with PyTorch-style dotted paths.
+//
+// A module registers its parameters and sub-modules by name; named_parameters() walks the tree
+// in registration order and yields paths such as "backbone.layers.3.mixer.A_log", which are the
+// keys of state_dict() and of the safetensors checkpoints.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ssm::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  int64_t num_parameters() const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool training() const { return training_; }
+
+  std::map<std::string, Tensor> state_dict() const;
+  // Copies values into the parameters (converting dtype). Errors name every missing or
+  // unexpected key (when strict) and every shape mismatch.
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+  void zero_grad();
+
+ protected:
+  // The tensor becomes a leaf that requires grad.
+  Tensor register_parameter(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace ssm::nn

@@ -1,0 +1,64 @@
+// The op table that drives the op tests: float64 gradchecks, PyTorch fixture comparisons and
+// bf16/f16-versus-float64 checks all walk it (tests/ops/{gradcheck,fixture,lowp}_test.cpp).
+//
+// Each entry calls one user-facing op from a list of tensors and a JSON object of arguments. The
+// same arguments are stored in the PyTorch fixtures (tools/make_fixtures.py), so one `run`
+// serves both. Entries are registered by SSM_OP_INFO in one file per op family.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/rng.h"
+#include "support/compare.h"
+#include "support/gradcheck.h"
+
+namespace ssm::testing {
+
+using json = nlohmann::json;
+
+struct Sample {
+  std::string label;           // what the case exercises: "broadcast", "non-contiguous", ...
+  std::vector<Tensor> inputs;  // float64 (index/bool inputs keep their dtype)
+  json args = json::object();
+};
+
+struct OpInfo {
+  std::string name;  // the fixture file name; equals op_name() of the Node it records, if any
+  std::vector<OpId> nodes;  // the Node kinds this entry must produce (checked in the gradcheck)
+  std::function<std::vector<Tensor>(const std::vector<Tensor>&, const json&)> run;
+  std::function<std::vector<Sample>(Generator&)> samples;
+  GradcheckOptions grad;
+  bool lowp = true;  // also check bf16 and f16 against float64
+  Tol bf16 = default_tol(DType::bf16);
+  Tol f16 = default_tol(DType::f16);
+};
+
+std::vector<OpInfo>& op_infos();
+const OpInfo* find_op_info(const std::string& name);
+
+struct OpInfoRegistrar {
+  explicit OpInfoRegistrar(OpInfo info) { op_infos().push_back(std::move(info)); }
+};
+
+// ---- helpers for writing samples ----
+
+// Standard normal float64 tensor.
+Tensor randn(Generator& g, const Shape& shape);
+// Uniform in [lo, hi).
+Tensor uniform(Generator& g, const Shape& shape, double lo, double hi);
+// Values whose magnitude is at least `gap` (for ops with a kink at 0: abs, relu, ...).
+Tensor away_from_zero(Generator& g, const Shape& shape, double gap = 0.1);
+// A non-contiguous tensor of `shape`: built transposed in its last two dims, then transposed back.
+Tensor noncontig(const Tensor& t);
+
+}  // namespace ssm::testing
+
+#define SSM_OP_INFO_CAT2(a, b) a##b
+#define SSM_OP_INFO_CAT(a, b) SSM_OP_INFO_CAT2(a, b)
+#define SSM_OP_INFO(...)                                                             \
+  static ::ssm::testing::OpInfoRegistrar SSM_OP_INFO_CAT(ssm_op_info_, __LINE__)( \
+      ::ssm::testing::OpInfo __VA_ARGS__)

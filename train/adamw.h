@@ -1,0 +1,55 @@
+// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019) with parameter
+// groups, as torch.optim.AdamW:
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)  and  p -= lr * wd * p  (decoupled)
+// Moments are float32 (float64 for float64 parameters). One fused pass per parameter.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ssm::train {
+
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+};
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  double weight_decay = 0.01;
+  double lr_scale = 1.0;  // this group's learning rate is lr * lr_scale
+  std::string name;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions opt);
+
+  // Applies one update from the parameters' .grad (parameters without a gradient are skipped).
+  void step();
+  void zero_grad();
+  void set_lr(double lr) { opt_.lr = lr; }
+  double lr() const { return opt_.lr; }
+  int64_t steps() const { return step_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+
+ private:
+  struct State {
+    Tensor m, v;
+  };
+  std::vector<ParamGroup> groups_;
+  std::vector<std::vector<State>> state_;
+  AdamWOptions opt_;
+  int64_t step_ = 0;
+};
+
+// Scales all gradients so their global L2 norm is at most max_norm; returns the norm before.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+}  // namespace ssm::train
