@@ -31,7 +31,7 @@ struct OpInfo {
   std::vector<OpId> nodes;  // the Node kinds this entry must produce (checked in the gradcheck)
   std::function<std::vector<Tensor>(const std::vector<Tensor>&, const json&)> run;
   std::function<std::vector<Sample>(Generator&)> samples;
-  GradcheckOptions grad;
+  GradcheckOptions grad{};
   bool lowp = true;  // also check bf16 and f16 against float64
   Tol bf16 = default_tol(DType::bf16);
   Tol f16 = default_tol(DType::f16);
