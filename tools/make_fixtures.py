@@ -59,6 +59,9 @@ def make_op(name, fn, cases, g):
         case = f"case{i}"
         leaves = []
         for k, x in enumerate(inputs):
+            if x is None:  # an optional input left out: absent from the file too
+                leaves.append(None)
+                continue
             tensors[f"{case}.in{k}"] = x
             leaf = x.detach().clone() if x.dtype == torch.float64 else x
             if x.dtype == torch.float64:
@@ -78,7 +81,7 @@ def make_op(name, fn, cases, g):
         if roots:
             torch.autograd.backward(roots, grads)
         for k, leaf in enumerate(leaves):
-            if leaf.dtype == torch.float64:
+            if leaf is not None and leaf.dtype == torch.float64:
                 tensors[f"{case}.gin{k}"] = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
         meta.append({"name": case, "label": label, "args": args, "n_in": len(inputs),
                      "n_out": len(outs)})

@@ -1,0 +1,63 @@
+// The selective scan of Mamba (Gu & Dao, 2023), fused: Δ bias + softplus, discretization, the
+// linear recurrence over time, the C readout, the D skip and the SiLU(z) gate, with backward.
+//
+// Dimension legend: B batch, L length, D channels (d_inner), N state size. Channels are last.
+//   u      (B, L, D)   input
+//   delta  (B, L, D)   Δ before bias and softplus
+//   A      (D, N)      continuous-time state matrix (diagonal per channel), usually -exp(A_log)
+//   Bm, Cm (B, L, N)   input-dependent input and output projections
+//   Dskip  (D)         optional skip;  z (B, L, D) optional gate;  delta_bias (D) optional
+// For every b, d, n, with dt = softplus(delta + delta_bias) (or delta + delta_bias):
+//   h_t = Ā(dt, A) h_{t-1} + B̄(dt, A) Bm_t u_t,   y_t = Σ_n Cm_t h_t + Dskip u_t,   out = y · silu(z)
+// Discretizations (α as in the configs: 1 forward Euler, 0 backward Euler, ½ bilinear):
+//   zoh                   Ā = exp(dt A), B̄ = dt                         (Mamba's)
+//   zoh_exact             Ā = exp(dt A), B̄ = (exp(dt A) - 1) / A         (→ dt as dt A → 0)
+//   bilinear              generalized_bilinear with α = ½
+//   generalized_bilinear  Ā = (1 + α dt A) / (1 - (1-α) dt A), B̄ = dt / (1 - (1-α) dt A)
+// Algorithms (forward only; they agree to rounding, backward is the same exact reverse scan):
+//   sequential  one pass over time per (b, channel block)
+//   parallel    time split into chunks scanned concurrently, then chained (helps when B·D is
+//               too small to occupy the threads)
+//   log_space   Heinsen's formulation: h_t = exp(log Ā*_t) Σ_s B̄_s x_s / Ā*_s with cumulative
+//               log-sum-exps (positive and negative parts apart); needs Ā > 0
+// Backward keeps the states every `chunk` steps from the forward and recomputes the rest.
+// Arithmetic is in float32 for float32/bfloat16/float16 inputs (float64 for float64).
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ssm {
+
+enum class Discretization { zoh, zoh_exact, bilinear, generalized_bilinear };
+enum class ScanAlgorithm { sequential, parallel, log_space };
+
+Discretization parse_discretization(const std::string& s);
+ScanAlgorithm parse_scan_algorithm(const std::string& s);
+const char* discretization_name(Discretization d);
+const char* scan_algorithm_name(ScanAlgorithm a);
+
+struct SelectiveScanOptions {
+  Discretization discretization = Discretization::zoh;
+  double alpha = 0.5;  // generalized_bilinear only, in [0, 1]
+  ScanAlgorithm algorithm = ScanAlgorithm::sequential;
+  bool delta_softplus = true;
+  int64_t chunk = 64;  // steps between states kept for backward (and the parallel chunk length)
+};
+
+// Returns out (B, L, D) in u's dtype. With `final_state`, also returns h_L (B, D, N) in the
+// compute dtype (not differentiable), the state that continues the sequence step by step.
+Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
+                      const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
+                      const Tensor& delta_bias, const SelectiveScanOptions& opt = {},
+                      Tensor* final_state = nullptr);
+
+// One recurrent step (no autograd), for generation: state (B, D, N) in the compute dtype is
+// updated in place. x, dt, z: (B, D); Bm, Cm: (B, N). Returns out (B, D) in x's dtype.
+Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, const Tensor& A,
+                           const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
+                           const Tensor& z, const Tensor& delta_bias,
+                           const SelectiveScanOptions& opt = {});
+
+}  // namespace ssm
