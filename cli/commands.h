@@ -8,6 +8,11 @@ namespace ssm::cli {
 inline constexpr const char* kVersion = "ssm 0.1.0";
 
 void add_inspect(CLI::App& app);
+void add_demo(CLI::App& app);
+void add_data(CLI::App& app);
+
+// Stores what a sub-command does; main runs it after parsing, so ssm::Error reaches main.
+void register_action(CLI::App* cmd, std::function<void()> action);
 
 // Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
 // so errors propagate to main as exceptions).

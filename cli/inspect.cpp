@@ -8,23 +8,11 @@
 
 namespace ssm::cli {
 
-namespace {
-std::map<CLI::App*, std::function<void()>>& actions() {
-  static std::map<CLI::App*, std::function<void()>> a;
-  return a;
-}
-}  // namespace
-
-void run_selected(CLI::App& app) {
-  for (CLI::App* sub : app.get_subcommands())
-    if (auto it = actions().find(sub); it != actions().end()) it->second();
-}
-
 void add_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "List the tensors and metadata of a safetensors file");
   auto path = std::make_shared<std::string>();
   cmd->add_option("file", *path, "a .safetensors file")->required();
-  actions()[cmd] = [path] {
+  register_action(cmd, [path] {
     auto file = safetensors::load(*path);
     int64_t total = 0;
     for (const auto& [name, t] : file.tensors) {
@@ -35,7 +23,7 @@ void add_inspect(CLI::App& app) {
     std::cout << file.tensors.size() << " tensors, " << total << " elements\n";
     for (const auto& [k, v] : file.metadata)
       std::cout << "metadata " << k << ": " << (v.size() > 200 ? v.substr(0, 200) + "..." : v) << '\n';
-  };
+  });
 }
 
 }  // namespace ssm::cli

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(ssm::cli::kVersion));
   ssm::cli::add_inspect(app);
+  ssm::cli::add_demo(app);
+  ssm::cli::add_data(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/allocator.h"
 #include "core/error.h"
 
 #ifdef SSM_WITH_CUDA
@@ -11,14 +12,10 @@
 
 namespace ssm {
 
-namespace {
-constexpr size_t kAlign = 64;
-}
-
 Storage::~Storage() {
   if (!owned || data == nullptr) return;
   if (device.is_cpu())
-    std::free(data);
+    cpu_free(data, nbytes);
   else
     device_mem::cuda_free(data, device.index);
 }
@@ -29,9 +26,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   s->device = device;
   if (nbytes == 0) return s;
   if (device.is_cpu()) {
-    size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-    s->data = std::aligned_alloc(kAlign, rounded);
-    SSM_CHECK(s->data != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the CPU");
+    s->data = cpu_alloc(nbytes);
   } else {
     s->data = device_mem::cuda_malloc(nbytes, device.index);
   }

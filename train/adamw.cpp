@@ -75,6 +75,14 @@ void AdamW::step() {
   }
 }
 
+std::vector<AdamW::Slot> AdamW::slots() const {
+  std::vector<Slot> out;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i)
+      out.push_back({groups_[g].params[i], state_[g][i].m, state_[g][i].v});
+  return out;
+}
+
 void AdamW::zero_grad() {
   for (auto& g : groups_)
     for (auto& p : g.params) p.zero_grad();

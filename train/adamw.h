@@ -39,6 +39,14 @@ class AdamW {
   int64_t steps() const { return step_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
 
+  // The optimizer state, for checkpoints: each parameter with its two moment buffers (the
+  // buffers are live: copying into them restores a state). Order: groups, then parameters.
+  struct Slot {
+    Tensor param, exp_avg, exp_avg_sq;
+  };
+  std::vector<Slot> slots() const;
+  void set_steps(int64_t steps) { step_ = steps; }
+
  private:
   struct State {
     Tensor m, v;

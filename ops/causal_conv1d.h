@@ -1,0 +1,28 @@
+// Depthwise causal 1-D convolution over time, channel-last: the short conv of Mamba.
+//
+// Dims: B = batch, L = time, D = channels, W = kernel width (2..8).
+#pragma once
+
+#include "core/tensor.h"
+
+namespace ssm {
+
+// y[b, t, d] = bias[d] + sum_{k=0}^{W-1} weight[d, k] * x[b, t - (W - 1) + k, d], x taken as 0
+// before t = 0. Same as F.conv1d(x.transpose(1, 2), weight.unsqueeze(1), bias, padding=W-1,
+// groups=D)[..., :L].transpose(1, 2) in PyTorch.
+// x: (B, L, D), weight: (D, W), bias: (D) or undefined -> (B, L, D)
+// Computed in float32 for bfloat16/float16 inputs (float64 for float64), vectorised over D.
+// Saved: x and weight. Backward:
+//   dx[b, s, d] = sum_k weight[d, k] g[b, s + (W - 1) - k, d]   (terms with time index < L)
+//   dweight[d, k] = sum_{b,t} g[b, t, d] x[b, t - (W - 1) + k, d],  dbias[d] = sum_{b,t} g[b, t, d]
+// (the weight/bias sums are taken in fixed blocks of (b, t) rows combined in order, so they do
+// not depend on the thread count).
+Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// One decoding step, no autograd. state: (B, D, W), the last W inputs, oldest first (Hugging
+// Face's conv_state layout); it is shifted left by one and x: (B, D) appended, in place.
+// Returns y: (B, D) = bias[d] + sum_k weight[d, k] * state[b, d, k], in x's dtype.
+Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
+                          const Tensor& bias = Tensor());
+
+}  // namespace ssm

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# ssm.cpp in one command. On a fresh Debian 12 machine (root or sudo) it installs what is missing,
+# configures, builds, and then:
+#   ./ssm.sh demo        trains a small model on the CPU and prints its loss falling
+#   ./ssm.sh test        runs every unit test (ctest)
+#   ./ssm.sh sanitize    builds the unit tests with AddressSanitizer + UBSan and runs them
+#   ./ssm.sh fuzz [SEC]  runs the safetensors libFuzzer target for SEC seconds (default 60)
+#   ./ssm.sh bench       runs the CPU micro-benchmarks
+#   ./ssm.sh build       only builds
+# Each is idempotent and quick when nothing changed. Extra arguments after `demo` go to `ssm demo`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+BUILD_DIR=${SSM_BUILD_DIR:-build}
+JOBS=${SSM_JOBS:-$(nproc)}
+PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libyaml-cpp-dev nlohmann-json3-dev
+          libcli11-dev libgtest-dev libbenchmark-dev zlib1g-dev)
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# configure DIR [cmake args...]: (re)configures only when the arguments changed.
+configure() {
+  local dir=$1; shift
+  local args=(-G Ninja "$@")
+  [ "${CI:-}" = "true" ] && args+=(-DSSM_WERROR=ON)
+  local stamp="$dir/.ssm-configure-args"
+  if [ -f "$dir/build.ninja" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${args[*]}" ]; then return 0; fi
+  log "configuring $dir"
+  cmake -S . -B "$dir" "${args[@]}" >/dev/null
+  echo "${args[*]}" > "$stamp"
+}
+
+build() {
+  install_missing "${PACKAGES[@]}"
+  configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+  log "building ($JOBS jobs)"
+  ninja -C "$BUILD_DIR" -j "$JOBS"
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  build) build ;;
+  demo)
+    build
+    "$BUILD_DIR/ssm" demo "$@"
+    ;;
+  test)
+    build
+    log "running the unit tests"
+    ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 900
+    ;;
+  sanitize)
+    install_missing "${PACKAGES[@]}"
+    configure build-asan -DCMAKE_BUILD_TYPE=Debug -DSSM_SANITIZE=address,undefined \
+      -DSSM_BUILD_BENCH=OFF -DSSM_BUILD_CLI=OFF -DSSM_CUDA=OFF -DCMAKE_CXX_FLAGS=-O1
+    log "building the sanitizer build"
+    ninja -C build-asan -j "$JOBS" ssm_tests
+    log "running the unit tests under ASan + UBSan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      build-asan/tests/ssm_tests --gtest_brief=1
+    ;;
+  fuzz)
+    install_missing "${PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
+    tools/run_fuzz.sh "${1:-60}"
+    ;;
+  bench)
+    install_missing "${PACKAGES[@]}"
+    configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+    ninja -C "$BUILD_DIR" -j "$JOBS" ssm_bench
+    "$BUILD_DIR/bench/ssm_bench" "$@"
+    ;;
+  help|-h|--help)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "ssm.sh: unknown command '$cmd' (try ./ssm.sh help)" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,148 @@
+// ops/norm beyond the OpInfo table: errors, model-sized rows against a double reference
+// (forward and backward), constant rows, bf16, and weight/bias gradients that do not depend on
+// the thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "ops/elementwise.h"
+#include "ops/norm.h"
+#include "support/compare.h"
+
+namespace ssm {
+namespace {
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+#define EXPECT_ERROR(stmt, ...)                                           \
+  do {                                                                    \
+    std::string msg = error_of([&] { (void)(stmt); });                    \
+    for (const char* part : {__VA_ARGS__})                                \
+      EXPECT_NE(msg.find(part), std::string::npos) << "message: " << msg; \
+  } while (0)
+
+TEST(Norm, Errors) {
+  Tensor x = Tensor::zeros({2, 4});
+  EXPECT_ERROR(layer_norm(x, Tensor::zeros({3})), "layer_norm", "weight", "(4,)", "(3,)");
+  EXPECT_ERROR(layer_norm(x, Tensor(), Tensor::zeros({4, 1})), "layer_norm", "bias", "(4,)");
+  EXPECT_ERROR(layer_norm(x, Tensor::zeros({4}, DType::f64)), "layer_norm", "dtype", "float64");
+  EXPECT_ERROR(layer_norm(Tensor::zeros({}), Tensor()), "layer_norm", "at least 1 dim");
+  EXPECT_ERROR(layer_norm(Tensor::zeros({2, 4}, DType::i32)), "layer_norm", "floating", "int32");
+  EXPECT_ERROR(layer_norm(x, Tensor(), Tensor(), -1.0), "layer_norm", "eps");
+  EXPECT_ERROR(rms_norm(x, Tensor::zeros({5})), "rms_norm", "weight", "(4,)", "(5,)");
+  EXPECT_ERROR(rms_norm(Tensor()), "rms_norm", "input");
+  EXPECT_ERROR(rms_norm(x, Tensor(), std::nan("")), "rms_norm", "eps");
+}
+
+// Reference in double: layer norm (rms = false) or RMS norm of each row, times w (plus b).
+std::vector<double> ref_norm(const std::vector<double>& x, const std::vector<double>& w,
+                             const std::vector<double>& b, int64_t D, double eps, bool rms) {
+  std::vector<double> y(x.size());
+  for (size_t r = 0; r < x.size() / size_t(D); ++r) {
+    const double* xr = &x[r * size_t(D)];
+    double mu = 0, var = 0;
+    if (!rms) {
+      for (int64_t d = 0; d < D; ++d) mu += xr[d];
+      mu /= double(D);
+    }
+    for (int64_t d = 0; d < D; ++d) var += (xr[d] - mu) * (xr[d] - mu);
+    double rs = 1.0 / std::sqrt(var / double(D) + eps);
+    for (int64_t d = 0; d < D; ++d)
+      y[r * size_t(D) + size_t(d)] = (xr[d] - mu) * rs * w[size_t(d)] + (rms ? 0.0 : b[size_t(d)]);
+  }
+  return y;
+}
+
+TEST(Norm, ModelSizedRowsMatchDoubleReference) {
+  Generator gen(1);
+  const int64_t D = 768;  // 33 rows of a Mamba-130M-wide hidden state
+  Tensor x = Tensor::randn({3, 11, D}, DType::f32, &gen) * 3.0;
+  Tensor w = Tensor::randn({D}, DType::f32, &gen), b = Tensor::randn({D}, DType::f32, &gen);
+  auto xv = x.to_vector<double>(), wv = w.to_vector<double>(), bv = b.to_vector<double>();
+  Shape s{3, 11, D};
+  EXPECT_CLOSE(layer_norm(x, w, b), Tensor::from_vector(ref_norm(xv, wv, bv, D, 1e-5, false), s),
+               (testing::Tol{1e-5, 1e-5}));
+  EXPECT_CLOSE(rms_norm(x, w), Tensor::from_vector(ref_norm(xv, wv, bv, D, 1e-6, true), s),
+               (testing::Tol{1e-5, 1e-5}));
+}
+
+// Backward of a model-sized float32 case against the float64 op (itself gradient-checked).
+TEST(Norm, Float32BackwardMatchesFloat64) {
+  Generator gen(2);
+  const int64_t D = 1024;
+  Tensor x = Tensor::randn({70, D}, DType::f64, &gen);
+  Tensor w = Tensor::randn({D}, DType::f64, &gen), b = Tensor::randn({D}, DType::f64, &gen);
+  Tensor g = Tensor::randn({70, D}, DType::f64, &gen);
+  for (bool rms : {false, true}) {
+    SCOPED_TRACE(rms ? "rms_norm" : "layer_norm");
+    std::vector<Tensor> grads[2];
+    for (DType dt : {DType::f64, DType::f32}) {
+      Tensor xl = x.to(dt).detach().requires_grad_(), wl = w.to(dt).detach().requires_grad_();
+      Tensor bl = b.to(dt).detach().requires_grad_();
+      Tensor y = rms ? rms_norm(xl, wl) : layer_norm(xl, wl, bl);
+      y.backward(g.to(dt));
+      grads[dt == DType::f32] = {xl.grad(), wl.grad(), rms ? Tensor() : bl.grad()};
+    }
+    for (int k = 0; k < 3; ++k)
+      if (grads[0][size_t(k)].defined())
+        EXPECT_CLOSE(grads[1][size_t(k)], grads[0][size_t(k)], (testing::Tol{1e-4, 1e-4}));
+  }
+}
+
+TEST(Norm, ConstantRowIsFinite) {
+  Tensor x = Tensor::full({2, 16}, 3.0);
+  Tensor y = layer_norm(x);
+  for (double v : y.to_vector<double>()) EXPECT_EQ(v, 0.0);
+  Tensor z = rms_norm(Tensor::zeros({16}));
+  for (double v : z.to_vector<double>()) EXPECT_EQ(v, 0.0);
+}
+
+TEST(Norm, BFloat16ComputesInFloat32) {
+  Generator gen(3);
+  const int64_t D = 2048;
+  Tensor x = (Tensor::randn({4, D}, DType::f32, &gen) * 5.0 + 100.0).to(DType::bf16);
+  Tensor w = Tensor::randn({D}, DType::f32, &gen).to(DType::bf16);
+  Tensor y = rms_norm(x, w);
+  EXPECT_EQ(y.dtype(), DType::bf16);
+  Tensor ref = rms_norm(x.to(DType::f64), w.to(DType::f64));
+  EXPECT_CLOSE(y.to(DType::f64), ref, testing::default_tol(DType::bf16));
+  // a large mean and a small spread: the statistics must not be taken in bf16
+  Tensor yl = layer_norm(x, w);
+  EXPECT_CLOSE(yl.to(DType::f64), layer_norm(x.to(DType::f64), w.to(DType::f64)),
+               testing::default_tol(DType::bf16));
+}
+
+TEST(Norm, ParameterGradientsDoNotDependOnThreadCount) {
+  Generator gen(4);
+  Tensor x = Tensor::randn({1000, 96}, DType::f32, &gen);
+  Tensor g = Tensor::randn({1000, 96}, DType::f32, &gen);
+  Tensor w = Tensor::randn({96}, DType::f32, &gen), b = Tensor::randn({96}, DType::f32, &gen);
+  auto grads = [&](int threads) {
+    set_num_threads(threads);
+    Tensor xl = x.detach().requires_grad_(), wl = w.detach().requires_grad_();
+    Tensor bl = b.detach().requires_grad_(), wr = w.detach().requires_grad_();
+    layer_norm(xl, wl, bl).backward(g);
+    rms_norm(x, wr).backward(g);
+    return std::vector<Tensor>{xl.grad(), wl.grad(), bl.grad(), wr.grad()};
+  };
+  int before = num_threads();
+  auto g1 = grads(1), g2 = grads(2);
+  set_num_threads(before);
+  for (size_t k = 0; k < g1.size(); ++k) EXPECT_CLOSE(g1[k], g2[k], (testing::Tol{0, 0}));
+}
+
+}  // namespace
+}  // namespace ssm
