@@ -9,6 +9,11 @@ inline constexpr const char* kVersion = "ssm 0.1.0";
 
 void add_inspect(CLI::App& app);
 void add_demo(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_translate(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_info(CLI::App& app);
 void add_data(CLI::App& app);
 
 // Stores what a sub-command does; main runs it after parsing, so ssm::Error reaches main.

@@ -21,7 +21,7 @@ struct DemoArgs {
   int64_t batch = 512;
   double lr = 3e-3;
   uint64_t seed = 0;
-  int vocab = 64;
+  int vocab = 16;
   int64_t log_every = 100;
 };
 

@@ -12,6 +12,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(ssm::cli::kVersion));
   ssm::cli::add_inspect(app);
   ssm::cli::add_demo(app);
+  ssm::cli::add_train(app);
+  ssm::cli::add_eval(app);
+  ssm::cli::add_translate(app);
+  ssm::cli::add_generate(app);
+  ssm::cli::add_info(app);
   ssm::cli::add_data(app);
   try {
     app.parse(argc, argv);

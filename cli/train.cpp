@@ -1,0 +1,58 @@
+// ssm train --config FILE [--set key=value]... [--output-dir D] [--seed S] [--resume]
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "io/config.h"
+#include "train/trainer.h"
+
+namespace ssm::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  std::string output_dir;
+  int64_t seed = -1;
+  bool resume = false;
+  int64_t halt_after = 0;
+  bool quiet = false;
+  bool help_config = false;
+};
+
+void run_train(const TrainArgs& a) {
+  if (a.help_config) {
+    std::cout << io::describe_schema();
+    return;
+  }
+  SSM_CHECK(!a.config.empty(), "train: --config FILE is required (see configs/; --help-config lists every key)");
+  std::vector<std::string> overrides = a.sets;
+  if (!a.output_dir.empty()) overrides.push_back("output_dir=" + a.output_dir);
+  if (a.seed >= 0) overrides.push_back("seed=" + std::to_string(a.seed));
+  io::TrainConfig cfg = io::load_config(a.config, overrides);
+  train::TrainResult r = train::train(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
+  std::printf("%s %lld steps in %.1f s%s\n", r.early_stopped ? "stopped early after" : "trained",
+              (long long)r.steps, r.seconds, r.resumed ? " (resumed)" : "");
+  for (auto& [k, v] : r.best) std::printf("best %s: %.6g\n", k.c_str(), v);
+  std::printf("model directory: %s\n", cfg.output_dir.c_str());
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a model from a YAML config");
+  auto a = std::make_shared<TrainArgs>();
+  cmd->add_option("--config,-c", a->config, "YAML config (see configs/)");
+  cmd->add_option("--set", a->sets, "override a config key: --set optimizer.lr=1e-3 (repeatable)");
+  cmd->add_option("--output-dir,-o", a->output_dir, "where the model, checkpoints and logs go (default runs/<name>)");
+  cmd->add_option("--seed", a->seed, "the run's seed (overrides the config's)");
+  cmd->add_flag("--resume", a->resume, "continue from the output directory's last checkpoint");
+  cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
+  cmd->add_flag("--help-config", a->help_config, "list every config key with its type, default and range");
+  register_action(cmd, [a] { run_train(*a); });
+}
+
+}  // namespace ssm::cli

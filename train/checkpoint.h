@@ -1,0 +1,45 @@
+// Training checkpoints: everything a run needs to continue bit-identically.
+//
+//   <dir>/step-00000123/model.safetensors      parameters (Hugging Face names)
+//                       optimizer.safetensors  AdamW moments: exp_avg.<name>, exp_avg_sq.<name>
+//                       trainer_state.json     step, data position, RNG, schedule, early stopping
+//   <dir>/latest                               the name of the newest complete checkpoint
+// A checkpoint directory is written under a temporary name, fsynced and renamed; `latest` is
+// replaced atomically only after that. A crash or kill at any moment therefore leaves the last
+// good checkpoint intact and pointed to; older checkpoints are removed after `latest` moves.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "models/mamba_lm.h"
+#include "train/adamw.h"
+
+namespace ssm::train {
+
+struct TrainerState {
+  int64_t step = 0;         // optimizer steps done
+  int64_t epoch = 0;        // data position: the next batch is (epoch, batch)
+  int64_t batch = 0;
+  double best_metric = 0;   // lower is better (accuracies are stored negated)
+  bool has_best = false;
+  int64_t evals_without_improvement = 0;
+  uint64_t rng_seed = 0, rng_offset = 0;  // the default generator
+  nlohmann::json schedule;
+  int64_t tokens_seen = 0;
+  double elapsed_seconds = 0;  // training time so far, across resumes
+
+  nlohmann::json to_json() const;
+  static TrainerState from_json(const nlohmann::json& j);
+};
+
+void save_checkpoint(const std::string& dir, const models::MambaLM& model, const AdamW& opt,
+                     const TrainerState& state);
+
+// Loads the checkpoint `latest` points to into `model` and `opt`; nullopt when there is none.
+// A corrupt checkpoint is an error naming the file (nothing is loaded then).
+std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, models::MambaLM& model,
+                                                   AdamW& opt);
+
+}  // namespace ssm::train

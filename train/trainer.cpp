@@ -1,0 +1,295 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "io/model_dir.h"
+#include "ops/elementwise.h"
+#include "train/adamw.h"
+#include "train/checkpoint.h"
+#include "train/metrics.h"
+#include "train/progress.h"
+#include "train/scheduler.h"
+#include "train/tensorboard.h"
+
+namespace ssm::train {
+
+namespace fs = std::filesystem;
+
+std::unique_ptr<Task> make_task(const io::TrainConfig& cfg) {
+  const io::DatasetConfig& ds = cfg.dataset;
+  std::string file = io::dataset_file(ds);
+  SSM_CHECK(fs::exists(file), "dataset ", io::name_of(ds.name), ": '", file, "' does not exist",
+            ds.name == io::DatasetName::austen_char ? " (build it with: ssm data fetch && ssm data build)" : "");
+  switch (ds.name) {
+    case io::DatasetName::piglatin_small:
+    case io::DatasetName::piglatin_large:
+      return std::make_unique<PigLatinTask>(file, uint64_t(ds.split_seed), ds.val_fraction,
+                                            cfg.training.batch_size, uint64_t(cfg.seed));
+    case io::DatasetName::austen_char:
+      return std::make_unique<ByteLMTask>(file, ds.val_fraction, cfg.training.batch_size, ds.seq_len,
+                                          uint64_t(cfg.seed));
+    case io::DatasetName::tokens_file:
+      break;
+  }
+  SSM_FAIL("dataset ", io::name_of(ds.name), " cannot be trained on; use it with ssm eval --tokens");
+}
+
+namespace {
+
+// AdamW groups from the optimizer config: the first param_groups pattern that matches a name
+// sets its lr scale (and weight decay if given); otherwise no_decay patterns give it no decay.
+std::vector<ParamGroup> param_groups(const models::MambaLM& model, const io::OptimizerConfig& oc) {
+  std::map<std::pair<double, double>, ParamGroup> groups;
+  for (auto& [name, p] : model.named_parameters()) {
+    double scale = 1.0, wd = oc.weight_decay;
+    bool explicit_wd = false;
+    for (const io::ParamGroupConfig& g : oc.param_groups)
+      if (io::matches_pattern(g.pattern, name)) {
+        scale = g.lr_scale;
+        if (g.weight_decay) {
+          wd = *g.weight_decay;
+          explicit_wd = true;
+        }
+        break;
+      }
+    if (!explicit_wd)
+      for (const std::string& pat : oc.no_decay)
+        if (io::matches_pattern(pat, name)) wd = 0.0;
+    ParamGroup& g = groups[{scale, wd}];
+    g.lr_scale = scale;
+    g.weight_decay = wd;
+    g.params.push_back(p);
+    g.name += (g.name.empty() ? "" : ",") + name;
+  }
+  std::vector<ParamGroup> out;
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
+  return out;
+}
+
+std::string fmt(double v, int prec = 4) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+std::string describe_metrics(const Metrics& m) {
+  std::string s;
+  for (const char* k : {"val_loss", "val_accuracy", "val_bpb"})
+    if (auto it = m.find(k); it != m.end()) s += std::string(s.empty() ? "" : "  ") + k + " " + fmt(it->second);
+  return s;
+}
+
+}  // namespace
+
+TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
+  io::validate(cfg);
+  SSM_CHECK(cfg.device.is_cpu(), "training on ", cfg.device,
+            " is not available yet: this build trains on the CPU only (device: cpu)");
+  SSM_CHECK(cfg.training.precision == io::Precision::fp32, "training.precision ",
+            io::name_of(cfg.training.precision), " needs the CUDA backend; on the CPU use fp32");
+  auto t_start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  };
+  if (cfg.training.threads > 0) set_num_threads(int(cfg.training.threads));
+
+  const std::string out_dir = cfg.output_dir;
+  const std::string ckpt_dir = out_dir + "/checkpoints";
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  SSM_CHECK(!ec, "cannot create output directory '", out_dir, "': ", ec.message());
+  bool have_ckpt = fs::exists(ckpt_dir + "/latest");
+  SSM_CHECK(opt.resume || !have_ckpt, "output directory '", out_dir,
+            "' already holds a checkpoint; pass --resume to continue it, or choose another "
+            "--output-dir");
+
+  std::unique_ptr<Task> task = make_task(cfg);
+  models::MambaLMConfig mcfg = io::mamba_lm_config(cfg, task->tokenizer().vocab_size());
+  Generator init_gen(uint64_t(cfg.seed));
+  models::MambaLM model(mcfg, init_gen);
+  model.set_gradient_checkpointing(cfg.training.gradient_checkpointing);
+
+  const io::OptimizerConfig& oc = cfg.optimizer;
+  AdamW optimizer(param_groups(model, oc), {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1],
+                                            .eps = oc.eps, .weight_decay = oc.weight_decay});
+
+  const int64_t per_epoch = task->batches_per_epoch();
+  const int64_t accum = cfg.training.grad_accum_steps;
+  int64_t total_steps = cfg.training.max_steps;
+  if (cfg.training.epochs > 0) {
+    int64_t by_epochs = cfg.training.epochs * per_epoch / accum;
+    total_steps = total_steps > 0 ? std::min(total_steps, by_epochs) : by_epochs;
+  }
+  SSM_CHECK(total_steps > 0, "training: no steps to run (max_steps ", cfg.training.max_steps,
+            ", epochs ", cfg.training.epochs, ", ", per_epoch, " batches per epoch)");
+  const int64_t eval_every = cfg.training.eval_every > 0 ? cfg.training.eval_every
+                                                         : std::max<int64_t>(1, per_epoch / accum);
+  const int64_t ckpt_every = cfg.training.checkpoint_every > 0 ? cfg.training.checkpoint_every : eval_every;
+
+  LrSchedule schedule({.kind = parse_schedule(io::name_of(cfg.scheduler.name)),
+                       .warmup_steps = cfg.scheduler.warmup_steps,
+                       .total_steps = total_steps,
+                       .min_lr_ratio = cfg.scheduler.min_lr_ratio,
+                       .factor = cfg.scheduler.plateau_factor,
+                       .patience = cfg.scheduler.plateau_patience,
+                       .threshold = cfg.scheduler.plateau_threshold});
+
+  TrainerState state;
+  TrainResult result;
+  manual_seed(uint64_t(cfg.seed));
+  if (opt.resume) {
+    if (auto s = load_latest_checkpoint(ckpt_dir, model, optimizer)) {
+      state = *s;
+      schedule.load_state(state.schedule);
+      default_generator().set_state({state.rng_seed, state.rng_offset});
+      result.resumed = true;
+    }
+  }
+  io::save_config(out_dir + "/train_config.yaml", cfg);
+
+  MetricsLog metrics(out_dir + "/metrics.jsonl", state.elapsed_seconds);
+  if (result.resumed) metrics.truncate_after(state.step);
+  EventWriter events(out_dir);
+  // TensorBoard drops the first run's points past the checkpoint, so curves do not double back.
+  if (result.resumed) events.add_session_start(state.step + 1);
+  ProgressOptions popt;
+  popt.log_every = cfg.training.log_every;
+  if (!opt.progress) popt.mode = ProgressOptions::Mode::plain;
+  std::unique_ptr<Progress> progress;
+  auto say = [&](const std::string& msg) {
+    if (!opt.progress) return;
+    if (progress)
+      progress->println(msg);
+    else
+      std::fprintf(stderr, "%s\n", msg.c_str());
+  };
+  say("ssm train: " + cfg.name + " -> " + out_dir);
+  say("  " + task->describe());
+  say("  model: Mamba, " + std::to_string(model.num_parameters()) + " parameters (d_model " +
+      std::to_string(mcfg.hidden_size) + ", " + std::to_string(mcfg.num_hidden_layers) + " layers, d_state " +
+      std::to_string(mcfg.state_size) + ", " + discretization_name(mcfg.scan.discretization) + ", " +
+      scan_algorithm_name(mcfg.scan.algorithm) + " scan); " + std::to_string(num_threads()) + " threads");
+  if (result.resumed) say("  resumed at step " + std::to_string(state.step));
+  if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
+
+  const bool maximize = cfg.training.early_stopping_metric == io::Metric::val_accuracy;
+  const std::string metric_key = maximize ? "val_accuracy" : "val_loss";
+  auto evaluate_and_maybe_save = [&]() -> bool {  // returns true to stop early
+    Metrics m = task->evaluate(model, cfg.training.eval_batches);
+    result.last = m;
+    SSM_CHECK(m.count(metric_key), "training: the ", task->name(), " task does not report ", metric_key);
+    std::vector<std::pair<std::string, double>> fields(m.begin(), m.end());
+    fields.emplace_back("lr", optimizer.lr());
+    metrics.log(state.step, state.epoch, "val", fields);
+    for (auto& [k, v] : m) events.add_scalar("val/" + k.substr(4), v, state.step);
+    double score = maximize ? -m[metric_key] : m[metric_key];
+    bool improved = !state.has_best || score < state.best_metric;
+    if (improved) {
+      state.best_metric = score;
+      state.has_best = true;
+      state.evals_without_improvement = 0;
+      result.best = m;
+      io::save_model_dir(out_dir, model, &task->tokenizer());
+    } else {
+      ++state.evals_without_improvement;
+    }
+    if (schedule.on_eval(m.at("val_loss")))
+      say("  learning rate reduced to x" + fmt(schedule.multiplier(state.step), 6) + " of the base");
+    say("step " + std::to_string(state.step) + "  " + describe_metrics(m) + (improved ? "  (best, saved)" : ""));
+    if (progress) progress->reset_step_timer();  // evaluation time is not step time
+    int64_t patience = cfg.training.early_stopping_patience;
+    return patience > 0 && state.evals_without_improvement >= patience;
+  };
+
+  auto checkpoint_now = [&] {
+    GeneratorState g = default_generator().state();
+    state.rng_seed = g.seed;
+    state.rng_offset = g.offset;
+    state.schedule = schedule.state();
+    state.elapsed_seconds = metrics.elapsed();
+    save_checkpoint(ckpt_dir, model, optimizer, state);
+  };
+
+  int64_t steps_this_run = 0, last_checkpoint = state.step;
+  double window_loss = 0;
+  int64_t window_steps = 0, window_tokens = 0;
+  double window_start = elapsed();
+  while (state.step < total_steps) {
+    if (opt.halt_after > 0 && steps_this_run >= opt.halt_after) {
+      if (last_checkpoint != state.step) checkpoint_now();  // nothing done is lost
+      break;
+    }
+    double loss_sum = 0;
+    int64_t tokens = 0;
+    for (int64_t a = 0; a < accum; ++a) {
+      data::Batch batch = task->train_batch(state.epoch, state.batch);
+      if (++state.batch >= per_epoch) {
+        state.batch = 0;
+        ++state.epoch;
+      }
+      Tensor loss = batch_loss(model, batch);
+      double lv = loss.item<double>();
+      SSM_CHECK(std::isfinite(lv), "training diverged: the loss is ", lv, " at step ", state.step,
+                " (lower optimizer.lr or set training.grad_clip)");
+      (accum > 1 ? div(loss, double(accum)) : loss).backward();
+      loss_sum += lv;
+      tokens += batch.ids.numel();
+    }
+    if (cfg.training.grad_clip > 0) clip_grad_norm(model.parameters(), cfg.training.grad_clip);
+    optimizer.set_lr(oc.lr * schedule.multiplier(state.step));
+    optimizer.step();
+    optimizer.zero_grad();
+    ++state.step;
+    ++steps_this_run;
+    state.tokens_seen += tokens;
+    double step_loss = loss_sum / double(accum);
+    result.losses.emplace_back(state.step, step_loss);
+    window_loss += step_loss;
+    ++window_steps;
+    window_tokens += tokens;
+    if (progress) progress->update(state.step, tokens, step_loss);
+    if (state.step % cfg.training.log_every == 0 || state.step == total_steps) {
+      double now = elapsed();
+      double tps = double(window_tokens) / std::max(now - window_start, 1e-9);
+      metrics.log(state.step, state.epoch, "train",
+                  {{"loss", window_loss / double(window_steps)}, {"lr", optimizer.lr()},
+                   {"tokens_per_second", tps}, {"tokens_seen", double(state.tokens_seen)}});
+      events.add_scalar("train/loss", window_loss / double(window_steps), state.step);
+      events.add_scalar("train/lr", optimizer.lr(), state.step);
+      events.add_scalar("train/tokens_per_second", tps, state.step);
+      window_loss = 0;
+      window_steps = window_tokens = 0;
+      window_start = now;
+    }
+    bool stop = false;
+    if (state.step % eval_every == 0 || state.step == total_steps) stop = evaluate_and_maybe_save();
+    if (state.step % ckpt_every == 0 || state.step == total_steps || stop) {
+      checkpoint_now();
+      last_checkpoint = state.step;
+    }
+    events.flush();
+    if (stop) {
+      result.early_stopped = true;
+      say("early stopping: " + metric_key + " did not improve for " +
+          std::to_string(cfg.training.early_stopping_patience) + " evaluations");
+      break;
+    }
+  }
+  if (progress) progress->finish();
+  result.steps = state.step;
+  result.seconds = elapsed();
+  if (result.best.empty() && state.has_best) result.best = result.last;
+  return result;
+}
+
+}  // namespace ssm::train
