@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/dtype.h"
+#include "core/fast_math.h"
 
 namespace ssm {
 
@@ -18,9 +19,14 @@ struct UnaryParams {
 
 namespace fn {
 
+// exp in the compute type: the vectorisable fast_expf for float (2 ulp), std::exp for double.
+template <class T>
+SSM_HD T exp(T x) {
+  return exp_c(x);
+}
+
 using std::abs;
 using std::erf;
-using std::exp;
 using std::log;
 using std::log1p;
 using std::pow;
