@@ -1,14 +1,11 @@
 // ssm translate --model-dir D [--beam K] [--check] WORD... (or words on stdin)
 #include <iostream>
-#include <map>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/piglatin.h"
 #include "data/tokenizer.h"
-#include "infer/beam_search.h"
-#include "infer/mamba_decoder.h"
+#include "infer/translate.h"
 #include "io/model_dir.h"
 
 namespace ssm::cli {
@@ -33,33 +30,14 @@ void run_translate(const TranslateArgs& a) {
     while (std::cin >> w) words.push_back(w);
   }
   SSM_CHECK(!words.empty(), "translate: no words given (pass them as arguments or on stdin)");
-  std::vector<std::vector<int64_t>> prompts;
-  size_t longest = 0;
-  for (std::string& w : words) {
-    for (char& c : w) c = char(std::tolower(static_cast<unsigned char>(c)));
-    data::check_word(w);  // unknown characters, empty or over-long words: a clear error
-    std::vector<int64_t> p = {tok->sos()};
-    for (int64_t id : tok->encode(w)) p.push_back(id);
-    p.push_back(tok->sep());
-    prompts.push_back(std::move(p));
-    longest = std::max(longest, w.size());
-  }
-  infer::MambaDecoder dec(*m.model);
-  int64_t max_new = int64_t(longest) + 8;  // the translation adds at most "way" plus <eos>
-  std::vector<std::vector<int64_t>> outs =
-      a.beam > 1 ? infer::best_tokens(infer::beam_search(dec, prompts, {.beam_size = a.beam, .max_new_tokens = max_new, .eos = tok->eos()}))
-                 : infer::greedy_decode(dec, prompts, max_new, tok->eos());
+  std::vector<infer::Translation> outs = infer::translate_words(*m.model, *tok, words, a.beam);
   int wrong = 0;
-  for (size_t i = 0; i < words.size(); ++i) {
-    std::vector<int64_t> ids = outs[i];
-    bool ended = !ids.empty() && ids.back() == tok->eos();
-    if (ended) ids.pop_back();
-    std::string out = tok->decode(ids);
-    std::cout << words[i] << "\t" << out;
-    if (!ended) std::cout << "\t(no end marker within " << max_new << " characters)";
+  for (const infer::Translation& t : outs) {
+    std::cout << t.word << "\t" << t.output;
+    if (!t.ended) std::cout << "\t(no end marker)";
     if (a.check) {
-      std::string want = data::to_pig_latin(words[i]);
-      bool ok = ended && out == want;
+      std::string want = data::to_pig_latin(t.word);
+      bool ok = t.ended && t.output == want;
       wrong += !ok;
       std::cout << "\t" << (ok ? "ok" : "expected " + want);
     }

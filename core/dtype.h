@@ -16,7 +16,8 @@
 #if defined(__CUDACC__)
 #define SSM_HD __host__ __device__ __forceinline__
 #else
-#define SSM_HD inline
+// Forced: the small maths helpers must inline into the loops that the compiler vectorises.
+#define SSM_HD inline __attribute__((always_inline))
 #endif
 
 namespace ssm {

@@ -135,11 +135,11 @@ struct Gbt {
 };
 
 template <class C>
-C softplus_c(C v) {
-  return v > C(20) ? v : std::log1p(exp_c(v));
+SSM_HD C softplus_c(C v) {
+  return v > C(20) ? v : log1p_exp_c(v);
 }
 template <class C>
-C sigmoid_c(C v) {
+SSM_HD C sigmoid_c(C v) {
   return C(1) / (C(1) + exp_c(-v));
 }
 

@@ -118,7 +118,7 @@ struct Softplus {  // y = log(1 + exp(beta x)) / beta, linear above the threshol
   static constexpr bool kUsesOutput = false;
   template <class T> SSM_HD static T f(T x, const UnaryParams& p) {
     T bx = T(p.a) * x;
-    return bx > T(p.b) ? x : log1p(exp(bx)) / T(p.a);
+    return bx > T(p.b) ? x : log1p_exp_c(bx) / T(p.a);
   }
   template <class T> SSM_HD static T df(T x, T, const UnaryParams& p) {
     T bx = T(p.a) * x;
