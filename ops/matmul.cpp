@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <optional>
 
@@ -66,6 +67,40 @@ template <class T>
 void gemm(BlasMat a, BlasMat b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta,
           T* C, int64_t ldc) {
   auto ta = a.trans ? CblasTrans : CblasNoTrans, tb = b.trans ? CblasTrans : CblasNoTrans;
+  // A row or a column of C is a matrix-vector product: gemv reads the matrix once, where sgemm
+  // would first pack it (most of the time of a decoding step, which is all M = 1 products).
+  // C is zeroed first unless accumulating, so beta is always 1 and a NaN in C cannot leak in.
+  if (M == 1 || N == 1) {
+    if (beta == T(0)) {
+      if (M == 1)
+        std::fill(C, C + N, T(0));
+      else
+        for (int64_t i = 0; i < M; ++i) C[i * ldc] = T(0);
+    }
+    auto gemv = [](CBLAS_TRANSPOSE t, int64_t rows, int64_t cols, const T* Mat, int64_t ld, const T* x,
+                   int64_t incx, T* y, int64_t incy) {
+      if constexpr (std::is_same_v<T, float>)
+        cblas_sgemv(CblasRowMajor, t, int(rows), int(cols), 1.0f, Mat, int(ld), x, int(incx), 1.0f, y, int(incy));
+      else
+        cblas_dgemv(CblasRowMajor, t, int(rows), int(cols), 1.0, Mat, int(ld), x, int(incx), 1.0, y, int(incy));
+    };
+    if (M == 1) {
+      // C[0, :] = op(B)^T a, a = row 0 of op(A): stride a.ld when A is stored transposed.
+      int64_t incx = a.trans ? a.ld : 1;
+      if (b.trans)
+        gemv(CblasNoTrans, N, K, B, b.ld, A, incx, C, 1);  // B stored (N, K)
+      else
+        gemv(CblasTrans, K, N, B, b.ld, A, incx, C, 1);    // B stored (K, N)
+    } else {
+      // C[:, 0] = op(A) b, b = column 0 of op(B): stride b.ld unless B is stored transposed.
+      int64_t incx = b.trans ? 1 : b.ld;
+      if (a.trans)
+        gemv(CblasTrans, K, M, A, a.ld, B, incx, C, ldc);    // A stored (K, M)
+      else
+        gemv(CblasNoTrans, M, K, A, a.ld, B, incx, C, ldc);  // A stored (M, K)
+    }
+    return;
+  }
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), 1.0f, A, int(a.ld), B, int(b.ld),
                 beta, C, int(ldc));

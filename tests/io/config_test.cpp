@@ -611,7 +611,8 @@ TEST(ConfigShipped, PigLatinStartsFromTheReportedMamba) {
     EXPECT_EQ(c.model.d_model, 64) << file;
     EXPECT_EQ(c.model.expand, 2) << file;
     EXPECT_EQ(c.model.n_layer, 2) << file;
-    EXPECT_EQ(c.training.batch_size, 128) << file;
+    // the reported batch 128 for large; small uses 32 (its config says why)
+    EXPECT_EQ(c.training.batch_size, std::string(file) == "piglatin_small_mamba.yaml" ? 32 : 128) << file;
     EXPECT_EQ(c.optimizer.lr, 3e-3) << file;
     EXPECT_EQ(c.scheduler.name, SchedulerName::reduce_on_plateau) << file;
     EXPECT_EQ(c.dataset.val_fraction, 0.2) << file;
