@@ -47,8 +47,9 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device,
 namespace device_mem {
 
 #ifdef SSM_WITH_CUDA
-void* cuda_malloc(size_t nbytes, int device) { return cuda::malloc(nbytes, device); }
-void cuda_free(void* p, int device) { cuda::free(p, device); }
+// Through the caching allocator (core/cuda/allocator.cu).
+void* cuda_malloc(size_t nbytes, int device) { return cuda::alloc(nbytes, device); }
+void cuda_free(void* p, int device) { cuda::dealloc(p, device); }
 #else
 [[noreturn]] static void no_cuda() {
   SSM_FAIL("this build of ssm has no CUDA backend (configure with SSM_CUDA=ON and a CUDA toolkit); "

@@ -15,6 +15,10 @@
 #include "core/parallel.h"
 #include "core/reduce_to.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/selective_scan_cuda.h"
+#endif
+
 namespace ssm {
 
 Discretization parse_discretization(const std::string& s) {
@@ -542,7 +546,11 @@ void check_inputs(const Tensor& u, const Tensor& delta, const Tensor& A, const T
     SSM_CHECK(bias.shape() == (Shape{D}), op, ": delta_bias must be (", D, ",), got ", describe(bias));
   for (const Tensor* t : {&u, &delta, &A, &Bm, &Cm, &Dskip, &z, &bias}) {
     if (!t->defined()) continue;
+    SSM_CHECK(t->device() == u.device(), op, ": every input must be on u's device ", u.device(),
+              ", got ", describe(*t));
+#ifndef SSM_WITH_CUDA
     SSM_CHECK(t->device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(*t));
+#endif
     SSM_CHECK(is_floating(t->dtype()), op, ": inputs must be floating, got ", describe(*t));
   }
   SSM_CHECK(opt.chunk >= 1, op, ": chunk must be >= 1, got ", opt.chunk);
@@ -569,6 +577,105 @@ Prepared prepare(const Tensor& u, const Tensor& delta, const Tensor& A, const Te
   return q;
 }
 
+#ifdef SSM_WITH_CUDA
+// ---- CUDA (kernels in ops/cuda/selective_scan.cu) ---------------------------------------------
+// Inputs go to the kernels as they are (any floating dtype, any strides); the `algorithm` option
+// does not apply there: the one GPU kernel scans time sequentially inside each thread and gets its
+// parallelism from batch, channels and state slices.
+
+cuda::ScanArg scan_arg(const Tensor& t) {
+  cuda::ScanArg a;
+  if (!t.defined()) return a;
+  a.p = t.raw_data();
+  a.dtype = t.dtype();
+  for (int i = 0; i < t.dim() && i < 3; ++i) a.s[i] = t.stride(i);
+  return a;
+}
+
+cuda::ScanProblem scan_problem(const Tensor& u, const Tensor& delta, const Tensor& A,
+                               const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
+                               const Tensor& z, const Tensor& bias, const SelectiveScanOptions& opt) {
+  cuda::ScanProblem p;
+  p.device = u.device().index;
+  p.B = u.size(0);
+  p.L = u.size(1);
+  p.D = u.size(2);
+  p.N = A.size(1);
+  p.chunk = opt.chunk;
+  p.f64 = compute_dtype(u.dtype()) == DType::f64;
+  switch (opt.discretization) {
+    case Discretization::zoh: p.discretization = 0; break;
+    case Discretization::zoh_exact: p.discretization = 1; break;
+    case Discretization::bilinear: p.discretization = 2; p.alpha = 0.5; break;
+    case Discretization::generalized_bilinear: p.discretization = 2; p.alpha = opt.alpha; break;
+  }
+  p.softplus = opt.delta_softplus;
+  p.u = scan_arg(u);
+  p.delta = scan_arg(delta);
+  p.A = scan_arg(A);
+  p.Bm = scan_arg(Bm);
+  p.Cm = scan_arg(Cm);
+  p.Dskip = scan_arg(Dskip);
+  p.z = scan_arg(z);
+  p.bias = scan_arg(bias);
+  return p;
+}
+
+Tensor selective_scan_cuda(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
+                           const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
+                           const Tensor& delta_bias, const SelectiveScanOptions& opt,
+                           Tensor* final_state) {
+  Device dev = u.device();
+  DType cdt = compute_dtype(u.dtype());
+  cuda::ScanProblem prob = scan_problem(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
+  Tensor inputs[] = {u, delta, A, Bm, Cm, Dskip, z, delta_bias};
+  bool grad = needs_grad(inputs);
+  Tensor out = Tensor::empty({prob.B, prob.L, prob.D}, u.dtype(), dev);
+  Tensor states = grad ? Tensor::empty({prob.B, cuda::scan_chunks(prob), prob.N, prob.D}, cdt, dev)
+                       : Tensor();
+  Tensor fin = final_state ? Tensor::empty({prob.B, prob.D, prob.N}, cdt, dev) : Tensor();
+  cuda::ScanForward f;
+  f.out = out.raw_data();
+  f.out_dtype = out.dtype();
+  f.states = states.defined() ? states.raw_data() : nullptr;
+  f.final_state = fin.defined() ? fin.raw_data() : nullptr;
+  cuda::selective_scan_forward(prob, f);
+  if (final_state) *final_state = fin;
+  if (!grad) return out;
+
+  auto saved = std::make_shared<std::vector<Saved>>(std::vector<Saved>{
+      Saved(u), Saved(delta), Saved(A), Saved(Bm), Saved(Cm), Saved(Dskip), Saved(z),
+      Saved(delta_bias), Saved(states)});
+  Tensor outs[] = {out};
+  record(OpId::selective_scan, inputs, outs, [saved, opt](Grads& g) {
+    const std::vector<Saved>& s = *saved;
+    Tensor in[8];
+    for (size_t i = 0; i < 8; ++i) in[i] = s[i].get();
+    const Tensor& st = s[8].get();
+    const Tensor& gout = g.out[0];
+    SSM_CHECK(gout.device() == in[0].device() && is_floating(gout.dtype()),
+              "selective_scan backward: the gradient of the output must be a floating tensor on ",
+              in[0].device(), ", got ", describe(gout));
+    cuda::ScanProblem p = scan_problem(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], opt);
+    Tensor grads[8];
+    cuda::ScanBackward b;
+    b.states = st.raw_data();
+    b.gout = scan_arg(gout);
+    cuda::ScanGrad* slots[8] = {&b.du, &b.ddelta, &b.dA, &b.dB, &b.dC, &b.dD, &b.dz, &b.dbias};
+    for (size_t i = 0; i < 8; ++i) {
+      if (!g.needs(i) || !in[i].defined()) continue;
+      grads[i] = Tensor::empty(in[i].shape(), in[i].dtype(), in[i].device());
+      slots[i]->p = grads[i].raw_data();
+      slots[i]->dtype = grads[i].dtype();
+    }
+    cuda::selective_scan_backward(p, b);
+    for (size_t i = 0; i < 8; ++i)
+      if (grads[i].defined()) g.in[i] = grads[i];
+  });
+  return out;
+}
+#endif
+
 }  // namespace
 
 Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
@@ -576,6 +683,10 @@ Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, con
                       const Tensor& delta_bias, const SelectiveScanOptions& opt,
                       Tensor* final_state) {
   check_inputs(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
+#ifdef SSM_WITH_CUDA
+  if (u.device().is_cuda())
+    return selective_scan_cuda(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, final_state);
+#endif
   Prepared q;
   {
     NoGradGuard ng;
@@ -680,7 +791,19 @@ Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, 
             describe(state));
   auto seq = [](const Tensor& t) { return t.defined() ? t.unsqueeze(1) : Tensor(); };
   check_inputs(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias, opt);
+  SSM_CHECK(state.device() == x.device(), op, ": state must be on ", x.device(), ", got ",
+            describe(state));
   NoGradGuard ng;
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
+    cuda::selective_scan_step(
+        scan_problem(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias, opt),
+        state.raw_data(), y.raw_data(), y.dtype());
+    ++state.storage()->version;
+    return y;
+  }
+#endif
   Prepared q = prepare(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias);
   DType cdt = q.u.dtype();
   Tensor y = Tensor::empty({B, 1, D}, cdt);

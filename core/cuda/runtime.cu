@@ -28,6 +28,7 @@ void* malloc(size_t nbytes, int device) {
   check(cudaSetDevice(device), "cudaSetDevice");
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, nbytes);
+  if (e != cudaSuccess) cudaGetLastError();  // clear it: the caller may release memory and retry
   SSM_CHECK(e == cudaSuccess, "out of GPU memory: could not allocate ", nbytes, " bytes on cuda:",
             device, " (", cudaGetErrorString(e), ")");
   return p;
@@ -46,6 +47,15 @@ void memcpy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t
 
 void fill_bytes(void* p, unsigned char value, size_t nbytes) {
   check(cudaMemset(p, value, nbytes), "cudaMemset");
+}
+
+void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+size_t max_shared_per_block(int device) {
+  int n = 0;
+  check(cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "max_shared_per_block");
+  return size_t(n);
 }
 
 }  // namespace ssm::cuda

@@ -1,0 +1,153 @@
+// Caching allocator for device memory (see core/cuda/runtime.h for the contract).
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+
+namespace ssm::cuda {
+
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+// Size classes: multiples of 512 bytes below 1 MiB, above that 8 classes per power of two (at most
+// 12.5% slack), so a block freed at one size serves nearby sizes too.
+size_t size_class(size_t n) {
+  constexpr size_t kSmall = size_t(1) << 20;
+  if (n < kSmall) return (n + 511) / 512 * 512;
+  size_t p = kSmall;
+  while (p * 2 <= n) p *= 2;
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
+
+struct DeviceCache {
+  std::map<size_t, std::vector<void*>> free;  // size class -> blocks
+  std::unordered_map<void*, size_t> live;     // block -> size class
+  AllocatorStats stats;
+};
+
+struct Allocator {
+  std::mutex mu;
+  DeviceCache dev[kMaxDevices];
+  bool enabled = true;
+  bool poison = false;
+
+  Allocator() {
+    if (const char* e = std::getenv("SSM_CUDA_CACHE")) enabled = std::string(e) != "0";
+  }
+
+  // cudaFree of every cached block on `d` (lock held).
+  void release(int d) {
+    DeviceCache& c = dev[d];
+    for (auto& [sz, blocks] : c.free)
+      for (void* p : blocks) {
+        cuda::free(p, d);
+        c.stats.cuda_frees++;
+      }
+    c.free.clear();
+    c.stats.cached = 0;
+  }
+};
+
+// Never destroyed: storages owned by static objects may be freed during static destruction.
+Allocator& allocator() {
+  static Allocator* a = new Allocator;
+  return *a;
+}
+
+DeviceCache& cache_of(Allocator& a, int device) {
+  SSM_CHECK(device >= 0 && device < kMaxDevices, "cuda:", device, " is out of range");
+  return a.dev[device];
+}
+
+}  // namespace
+
+void* alloc(size_t nbytes, int device) {
+  Allocator& a = allocator();
+  size_t n = size_class(nbytes == 0 ? 1 : nbytes);
+  void* p = nullptr;
+  bool poison = false;
+  {
+    std::lock_guard<std::mutex> lock(a.mu);
+    DeviceCache& c = cache_of(a, device);
+    poison = a.poison;
+    auto it = c.free.find(n);
+    if (a.enabled && it != c.free.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      c.stats.cached -= n;
+      c.stats.cache_hits++;
+    } else {
+      try {
+        p = cuda::malloc(n, device);
+      } catch (const Error&) {
+        a.release(device);  // give the cached blocks back to the driver and try once more
+        p = cuda::malloc(n, device);
+      }
+      c.stats.cuda_mallocs++;
+    }
+    c.live[p] = n;
+    c.stats.allocs++;
+    c.stats.in_use += n;
+    if (c.stats.in_use > c.stats.peak_in_use) c.stats.peak_in_use = c.stats.in_use;
+  }
+  if (poison) {
+    cudaSetDevice(device);
+    fill_bytes(p, 0xff, n);
+  }
+  return p;
+}
+
+void dealloc(void* p, int device) {
+  if (!p) return;
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  DeviceCache& c = cache_of(a, device);
+  auto it = c.live.find(p);
+  SSM_CHECK(it != c.live.end(), "CUDA allocator: freeing a block it did not hand out");
+  size_t n = it->second;
+  c.live.erase(it);
+  c.stats.in_use -= n;
+  if (a.enabled) {
+    c.free[n].push_back(p);
+    c.stats.cached += n;
+  } else {
+    cuda::free(p, device);
+    c.stats.cuda_frees++;
+  }
+}
+
+AllocatorStats allocator_stats(int device) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return cache_of(a, device).stats;
+}
+
+void allocator_release_cache() {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  for (int d = 0; d < kMaxDevices; ++d)
+    if (!a.dev[d].free.empty()) a.release(d);
+}
+
+void allocator_reset_peak(int device) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  DeviceCache& c = cache_of(a, device);
+  c.stats.peak_in_use = c.stats.in_use;
+}
+
+void set_alloc_poison(bool on) {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  a.poison = on;
+}
+
+}  // namespace ssm::cuda

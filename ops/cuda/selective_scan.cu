@@ -1,0 +1,1156 @@
+// CUDA selective scan: forward, exact reverse-scan backward and the recurrent step.
+//
+// Layout of the work (forward and backward alike). A block owns one batch row b, 32 consecutive
+// channels (one per lane, so every warp reads 32 consecutive channels of the channels-last
+// inputs) and the states of one "pass": S slices of NT states, warp s holding slice s of its
+// lane's channel in registers (forward: NT 4, 8 or 16, S <= 16; backward: NT 4 or 8, S <= 8).
+// Time is walked sequentially in tiles of T steps: the block stages a tile in shared memory (Δ
+// bias + softplus once per (t, channel), not once per slice) while the loads of the next tile are
+// already in flight in registers; every thread advances its NT recurrences through the tile; the
+// per-slice partial sums over states are then combined through shared memory in a fixed order.
+// N beyond one pass runs as several passes (grid z) whose partial outputs a second kernel adds in
+// pass order. Every reduction has a fixed order, so results are bitwise reproducible run to run;
+// no float atomics are used.
+//
+// Backward per chunk of `chunk` steps, latest first, as the CPU backward_block: the state at the
+// chunk start comes from the forward; a forward sweep through the chunk stores the state at the
+// start of every sub-chunk of T steps (thread-private scratch in global memory); then sub-chunks
+// are taken latest first: their T states are recomputed into shared memory and walked backwards
+// carrying dh in registers. dB and dC (sums over channels) are reduced over the warp's 32 lanes
+// with a shuffle reduce-scatter, then written per 32-channel group and summed over groups by
+// sum_parts; dA, dD and ddelta_bias are written per batch row and summed the same way.
+//
+// Timings, the profile and what to try next: bench/gpu/scan_notes.md.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+#include "ops/cuda/selective_scan_cuda.h"
+
+namespace ssm::cuda {
+
+namespace {
+
+constexpr int kMaxSlices = 16;    // warps per block (forward)
+constexpr int kMaxSlicesBwd = 8;  // warps per block (backward: more registers per thread)
+// Tiles are sized to fit this much shared memory (more blocks per multiprocessor), except that
+// the backward keeps sub-chunks of at least 4 steps (fewer barriers per step).
+constexpr size_t kSmemTarget = 48 << 10;
+
+// ---- loads and stores in any floating dtype -------------------------------------------------
+
+template <class C>
+__device__ __forceinline__ C ld(const void* p, int64_t i, DType dt) {
+  switch (dt) {
+    case DType::f32: return C(static_cast<const float*>(p)[i]);
+    case DType::f64: return C(static_cast<const double*>(p)[i]);
+    case DType::bf16:
+      return C(__uint_as_float(uint32_t(static_cast<const unsigned short*>(p)[i]) << 16));
+    default: return C(__half2float(static_cast<const __half*>(p)[i]));
+  }
+}
+
+template <class C>
+__device__ __forceinline__ void st(void* p, int64_t i, DType dt, C v) {
+  switch (dt) {
+    case DType::f32: static_cast<float*>(p)[i] = float(v); break;
+    case DType::f64: static_cast<double*>(p)[i] = double(v); break;
+    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(float(v)); break;
+    default: static_cast<__half*>(p)[i] = __float2half_rn(float(v)); break;
+  }
+}
+
+template <class C>
+__device__ __forceinline__ C ld3(const ScanArg& a, int64_t i0, int64_t i1, int64_t i2) {
+  return ld<C>(a.p, i0 * a.s[0] + i1 * a.s[1] + i2 * a.s[2], a.dtype);
+}
+template <class C>
+__device__ __forceinline__ C ld1(const ScanArg& a, int64_t i0) {
+  return ld<C>(a.p, i0 * a.s[0], a.dtype);
+}
+
+__device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// ---- maths in the compute type (float: fast exp, as the CPU path's fast_expf) -----------------
+
+__device__ __forceinline__ float exp_c(float x) { return __expf(x); }
+__device__ __forceinline__ double exp_c(double x) { return exp(x); }
+__device__ __forceinline__ float expm1_c(float x) { return expm1f(x); }
+__device__ __forceinline__ double expm1_c(double x) { return expm1(x); }
+__device__ __forceinline__ float softplus_c(float v) { return v > 20.0f ? v : log1pf(__expf(v)); }
+__device__ __forceinline__ double softplus_c(double v) { return v > 20.0 ? v : log1p(exp(v)); }
+template <class C>
+__device__ __forceinline__ C sigmoid_c(C v) {
+  return C(1) / (C(1) + exp_c(-v));
+}
+
+// ---- discretizations: the CPU op's Zoh, ZohExact and Gbt ------------------------------------
+
+template <class C>
+struct Zoh {  // Ā = e^{dt a}, B̄ = dt
+  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
+    ab = exp_c(dt * a);
+    bb = dt;
+  }
+  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
+                                       C& dbb_da) const {
+    ab = exp_c(dt * a);
+    bb = dt;
+    dab_ddt = a * ab;
+    dab_da = dt * ab;
+    dbb_ddt = C(1);
+    dbb_da = C(0);
+  }
+};
+
+template <class C>
+struct ZohExact {  // Ā = e^x, B̄ = (e^x - 1) / a, x = dt a
+  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
+    C x = dt * a;
+    ab = exp_c(x);
+    bb = x == C(0) ? dt : expm1_c(x) / a;
+  }
+  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
+                                       C& dbb_da) const {
+    C x = dt * a;
+    ab = exp_c(x);
+    C em1 = expm1_c(x);
+    bb = x == C(0) ? dt : em1 / a;
+    dab_ddt = a * ab;
+    dab_da = dt * ab;
+    dbb_ddt = ab;
+    C series = C(0.5) + x * (C(1) / 3 + x * (C(1) / 8 + x * (C(1) / 30 + x * (C(1) / 144))));
+    C dphi = fabs(x) < C(0.01) ? series : (x * ab - em1) / (x * x);
+    dbb_da = dt * dt * dphi;
+  }
+};
+
+template <class C>
+struct Gbt {  // den = 1 - β x: Ā = (1 + α x) / den, B̄ = dt / den
+  C alpha, beta;
+  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
+    C x = dt * a, inv = C(1) / (C(1) - beta * x);
+    ab = (C(1) + alpha * x) * inv;
+    bb = dt * inv;
+  }
+  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
+                                       C& dbb_da) const {
+    C x = dt * a, inv = C(1) / (C(1) - beta * x), inv2 = inv * inv;
+    ab = (C(1) + alpha * x) * inv;
+    bb = dt * inv;
+    dab_ddt = a * inv2;
+    dab_da = dt * inv2;
+    dbb_ddt = inv2;
+    dbb_da = beta * dt * dt * inv2;
+  }
+};
+
+// ---- kernel parameters ----------------------------------------------------------------------
+
+template <class C>
+struct Params {
+  int64_t B, L, D, N, chunk, nc;
+  ScanArg u, delta, A, Bm, Cm, Dskip, z, bias, gout;
+  bool softplus;
+  int npp;  // states per pass (S * NT)
+  int S;    // slices = warps per block
+  int T;    // steps per tile (forward) or per sub-chunk (backward)
+  int P;    // passes
+  int M;    // backward: sub-chunks per chunk
+  // forward outputs
+  void* out;
+  DType out_dt;
+  C* ypart;   // (P, B, L, D) when P > 1
+  C* states;  // (B, nc, N, D) or null
+  C* fin;     // (B, D, N) or null
+  // backward
+  const C* states_in;
+  void *du, *ddelta, *dz;  // P == 1: written directly (null: not wanted)
+  DType du_dt, ddelta_dt, dz_dt;
+  C *du_p, *dv_p, *dz_p;   // P > 1: (P, B, L, D) partials
+  C* dA_part;              // (B, N, D)
+  C* dD_part;              // (B, D)
+  C* dbias_part;           // (P, B, D)
+  C *dB_part, *dC_part;    // (G, B, L, N), G = gridDim.x
+  C* sub;                  // sub-chunk start states, thread-private
+};
+
+// NT consecutive values from shared memory (16-byte loads where the type and alignment allow:
+// every slice row starts at a multiple of NT elements).
+template <int NT>
+__device__ __forceinline__ void load_vec(const float* p, float (&v)[NT]) {
+  if constexpr (NT % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < NT / 4; ++q) {
+      float4 f = reinterpret_cast<const float4*>(p)[q];
+      v[4 * q] = f.x;
+      v[4 * q + 1] = f.y;
+      v[4 * q + 2] = f.z;
+      v[4 * q + 3] = f.w;
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < NT; ++k) v[k] = p[k];
+  }
+}
+template <int NT>
+__device__ __forceinline__ void load_vec(const double* p, double (&v)[NT]) {
+#pragma unroll
+  for (int k = 0; k < NT; ++k) v[k] = p[k];
+}
+
+// ---- staging: a tile of inputs, loaded one tile ahead ----------------------------------------
+
+// Raw bits of a loaded element, converted only when the tile is committed to shared memory, so
+// the loads of the next tile stay in flight while this one is computed (converting right after
+// the load would wait for it).
+template <class C>
+using Raw = std::conditional_t<sizeof(C) == 4, uint32_t, unsigned long long>;
+
+template <class C>
+__device__ __forceinline__ C from_raw(Raw<C> r, DType dt) {
+  switch (dt) {
+    case DType::f32: return C(__uint_as_float(uint32_t(r)));
+    case DType::f64:
+      if constexpr (sizeof(C) == 4)
+        return __uint_as_float(uint32_t(r));
+      else
+        return __longlong_as_double((long long)r);
+    case DType::bf16: return C(__uint_as_float(uint32_t(r) << 16));
+    default: return C(__half2float(__ushort_as_half((unsigned short)r)));
+  }
+}
+
+// R elements a[i0 + r * stride] as raw bits (0 where !ok[r]), and their conversion: one dtype
+// switch per tensor and tile rather than one per element.
+template <class C, int R>
+__device__ __forceinline__ void ld_rows(Raw<C> (&dst)[R], const ScanArg& a, int64_t i0,
+                                        int64_t stride, const bool (&ok)[R]) {
+  switch (a.dtype) {
+    case DType::f32: {
+      const uint32_t* q = static_cast<const uint32_t*>(a.p) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = ok[r] ? Raw<C>(q[r * stride]) : Raw<C>(0);
+      break;
+    }
+    case DType::f64: {
+      const double* q = static_cast<const double*>(a.p) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if constexpr (sizeof(C) == 4)  // rare mix: converted (and waited for) here
+          dst[r] = ok[r] ? __float_as_uint(float(q[r * stride])) : 0u;
+        else
+          dst[r] = ok[r] ? (unsigned long long)__double_as_longlong(q[r * stride]) : 0ull;
+      }
+      break;
+    }
+    default: {
+      const unsigned short* q = static_cast<const unsigned short*>(a.p) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = ok[r] ? Raw<C>(q[r * stride]) : Raw<C>(0);
+    }
+  }
+}
+
+template <class C, int R>
+__device__ __forceinline__ void cvt_rows(C (&dst)[R], const Raw<C> (&src)[R], DType dt) {
+  switch (dt) {
+    case DType::f32:
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = C(__uint_as_float(uint32_t(src[r])));
+      break;
+    case DType::f64:
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = from_raw<C>(src[r], DType::f64);
+      break;
+    case DType::bf16:
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = C(__uint_as_float(uint32_t(src[r]) << 16));
+      break;
+    default:
+#pragma unroll
+      for (int r = 0; r < R; ++r) dst[r] = C(__half2float(__ushort_as_half((unsigned short)src[r])));
+  }
+}
+
+// Stores v[r] at out[i0 + r * stride] where ok[r], converted to dt.
+template <class C, int R>
+__device__ __forceinline__ void st_rows(void* out, DType dt, int64_t i0, int64_t stride,
+                                        const C (&v)[R], const bool (&ok)[R]) {
+  switch (dt) {
+    case DType::f32: {
+      float* q = static_cast<float*>(out) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) q[r * stride] = float(v[r]);
+      break;
+    }
+    case DType::f64: {
+      double* q = static_cast<double*>(out) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) q[r * stride] = double(v[r]);
+      break;
+    }
+    case DType::bf16: {
+      __nv_bfloat16* q = static_cast<__nv_bfloat16*>(out) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) q[r * stride] = __float2bfloat16_rn(float(v[r]));
+      break;
+    }
+    default: {
+      __half* q = static_cast<__half*>(out) + i0;
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) q[r * stride] = __float2half_rn(float(v[r]));
+    }
+  }
+}
+
+// Where a thread sits: batch row b, its lane's channel d, slice s of S, the pass's states.
+struct Geo {
+  int64_t b, d0, d, n0;
+  int ncnt, s, S, lane, tid, nthr;
+  int j0, tt0;  // the thread's B/C items: state j0 of rows tt0, tt0 + nthr / npp, ...
+  bool dvalid;
+};
+
+__device__ __forceinline__ Geo geo(int64_t N, int64_t D, int npp) {
+  Geo g;
+  g.tid = threadIdx.x;
+  g.lane = g.tid & 31;
+  g.s = g.tid >> 5;
+  g.nthr = blockDim.x;
+  g.S = g.nthr >> 5;
+  g.b = blockIdx.y;
+  g.d0 = int64_t(blockIdx.x) * 32;
+  g.d = g.d0 + g.lane;
+  g.n0 = int64_t(blockIdx.z) * npp;
+  g.ncnt = int(imin(npp, N - g.n0));
+  g.j0 = g.tid % npp;
+  g.tt0 = g.tid / npp;
+  g.dvalid = g.d < D;
+  return g;
+}
+
+// One tile's inputs in flight. Thread (s, lane) loads rows s, s + S, ..., (RR of them) of its
+// lane's channel, and items tid, tid + nthr, ... (KB of them) of the tile's [T][npp] block of B
+// and C, i.e. state j0 of rows tt0 + q nthr / npp (npp divides nthr: NT divides 32); the host
+// picks T <= RR * S and T * npp <= KB * nthr so that they cover the tile.
+template <class C, int RR, int KB>
+struct Flight {
+  Raw<C> dl[RR], uu[RR], zz[RR], gg[RR];
+  Raw<C> bm[KB], cm[KB];
+};
+
+// What a tile needs: delta, u, B always; z, C and gout by flag.
+struct Need {
+  bool z, c, g;
+};
+
+template <class C, int RR, int KB>
+__device__ __forceinline__ void issue(Flight<C, RR, KB>& f, const Params<C>& p, const Geo& g,
+                                      int64_t t1, int len, Need need) {
+  // Element index of (b, t1 + s, d) in each input, then S steps further per row.
+  const int64_t t = t1 + g.s;
+  auto base = [&](const ScanArg& a) { return g.b * a.s[0] + t * a.s[1] + g.d * a.s[2]; };
+  bool ok[RR];
+#pragma unroll
+  for (int r = 0; r < RR; ++r) ok[r] = g.dvalid && g.s + r * g.S < len;
+  ld_rows<C, RR>(f.dl, p.delta, base(p.delta), g.S * p.delta.s[1], ok);
+  ld_rows<C, RR>(f.uu, p.u, base(p.u), g.S * p.u.s[1], ok);
+  if (need.z) ld_rows<C, RR>(f.zz, p.z, base(p.z), g.S * p.z.s[1], ok);
+  if (need.g) ld_rows<C, RR>(f.gg, p.gout, base(p.gout), g.S * p.gout.s[1], ok);
+  // B and C: state j0 of rows tt0, tt0 + step, ...
+  const int step = g.nthr / p.npp;
+  bool okb[KB];
+#pragma unroll
+  for (int q = 0; q < KB; ++q) okb[q] = g.j0 < g.ncnt && g.tt0 + q * step < len;
+  const int64_t tb = t1 + g.tt0, n = g.n0 + g.j0;
+  ld_rows<C, KB>(f.bm, p.Bm, g.b * p.Bm.s[0] + tb * p.Bm.s[1] + n * p.Bm.s[2], step * p.Bm.s[1],
+                 okb);
+  if (need.c)
+    ld_rows<C, KB>(f.cm, p.Cm, g.b * p.Cm.s[0] + tb * p.Cm.s[1] + n * p.Cm.s[2],
+                   step * p.Cm.s[1], okb);
+}
+
+// Shared-memory tile: rows of 32 channels ([T][32]) and rows of the pass's states ([T][npp]).
+template <class C>
+struct TileSmem {
+  C *dt, *x, *z;         // dt after bias and softplus; x = u; z (forward)
+  C *sp, *gy, *gs;       // backward: softplus'(v), d y_pre (g silu(z)), dz / y_pre
+  C *Bs, *Cs;
+};
+
+// Converts the tile in flight and writes it to shared memory. Channels past D get dt = x = 0
+// (and g = 0), states past the pass B = C = 0: their recurrences and gradients stay at zero.
+template <class C, int RR, int KB>
+__device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<C>& p,
+                                       const Geo& g, int len, C bias, const TileSmem<C>& t,
+                                       Need need) {
+  C dl[RR], uu[RR], zz[RR], go[RR];
+  cvt_rows<C, RR>(dl, f.dl, p.delta.dtype);
+  cvt_rows<C, RR>(uu, f.uu, p.u.dtype);
+  if (need.z) cvt_rows<C, RR>(zz, f.zz, p.z.dtype);
+  if (need.g) cvt_rows<C, RR>(go, f.gg, p.gout.dtype);
+#pragma unroll
+  for (int r = 0; r < RR; ++r) {
+    const int tt = g.s + r * g.S;
+    if (tt >= len) continue;
+    const int i = tt * 32 + g.lane;
+    const C v = dl[r] + bias;
+    t.dt[i] = g.dvalid ? (p.softplus ? softplus_c(v) : v) : C(0);
+    t.x[i] = uu[r];
+    if (need.g) {
+      t.sp[i] = p.softplus ? sigmoid_c(v) : C(1);
+      if (need.z) {
+        const C sg = sigmoid_c(zz[r]);
+        t.gy[i] = go[r] * zz[r] * sg;  // out = y silu(z): d y = g silu(z)
+        t.gs[i] = go[r] * sg * (C(1) + zz[r] * (C(1) - sg));
+      } else {
+        t.gy[i] = go[r];
+        t.gs[i] = C(0);
+      }
+    } else if (need.z) {
+      t.z[i] = zz[r];
+    }
+  }
+  C bm[KB], cm[KB];
+  cvt_rows<C, KB>(bm, f.bm, p.Bm.dtype);
+  if (need.c) cvt_rows<C, KB>(cm, f.cm, p.Cm.dtype);
+  const int total = len * p.npp;
+#pragma unroll
+  for (int q = 0; q < KB; ++q) {
+    const int i = g.tid + q * g.nthr;
+    if (i >= total) continue;
+    t.Bs[i] = bm[q];
+    if (need.c) t.Cs[i] = cm[q];
+  }
+}
+
+// ---- forward --------------------------------------------------------------------------------
+
+constexpr int kFwdRows = 8, kFwdItems = 8;  // per thread, per tile (Flight's RR and KB)
+
+template <class C, int NT, class Disc>
+__global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, const Disc disc) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int T = p.T, npp = p.npp, S = p.S;
+  TileSmem<C> ts{};
+  ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32]
+  ts.x = ts.dt + T * 32;                   // [T][32]
+  ts.z = ts.x + T * 32;                    // [T][32]
+  ts.Bs = ts.z + T * 32;                   // [T][npp]
+  ts.Cs = ts.Bs + T * npp;                 // [T][npp]
+  C* y_s = ts.Cs + T * npp;                // [S][T][32]
+
+  const Geo g = geo(p.N, p.D, npp);
+  const int s = g.s, lane = g.lane;
+  const int64_t b = g.b, d = g.d, n0 = g.n0;
+  const int ncnt = g.ncnt;
+
+  C a[NT], h[NT];
+#pragma unroll
+  for (int k = 0; k < NT; ++k) {
+    const int j = s * NT + k;
+    a[k] = g.dvalid && j < ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
+    h[k] = C(0);
+  }
+  const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
+  const C dsk = g.dvalid && p.Dskip.p ? ld1<C>(p.Dskip, d) : C(0);
+  const Need need{p.z.p != nullptr, true, false};
+
+  Flight<C, kFwdRows, kFwdItems> f;
+  issue(f, p, g, 0, int(imin(T, p.L)), need);
+  int64_t next_ck = 0;
+  for (int64_t t0 = 0; t0 < p.L; t0 += T) {
+    const int tl = int(imin(T, p.L - t0));
+    commit(f, p, g, tl, bias, ts, need);
+    if (t0 + T < p.L) issue(f, p, g, t0 + T, int(imin(T, p.L - t0 - T)), need);
+    __syncthreads();
+    // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
+#pragma unroll 4
+    for (int tt = 0; tt < tl; ++tt) {
+      const int64_t t = t0 + tt;
+      if (t == next_ck) {  // the state before step c * chunk, kept for backward
+        if (p.states && g.dvalid) {
+          C* st_row = p.states + ((b * p.nc + t / p.chunk) * p.N + n0 + s * NT) * p.D + d;
+#pragma unroll
+          for (int k = 0; k < NT; ++k)
+            if (s * NT + k < ncnt) st_row[int64_t(k) * p.D] = h[k];
+        }
+        next_ck += p.chunk;
+      }
+      const C dtv = ts.dt[tt * 32 + lane], xv = ts.x[tt * 32 + lane];
+      C bv[NT], cv[NT];
+      load_vec<NT>(ts.Bs + tt * npp + s * NT, bv);
+      load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
+      C acc = 0;
+#pragma unroll
+      for (int k = 0; k < NT; ++k) {
+        C ab, bb;
+        disc.fwd(dtv, a[k], ab, bb);
+        h[k] = ab * h[k] + (bb * xv) * bv[k];
+        acc += cv[k] * h[k];
+      }
+      y_s[(s * T + tt) * 32 + lane] = acc;
+    }
+    __syncthreads();
+    // The rows this thread staged: sum the slices in order, add the skip, gate, store.
+    {
+      C y[kFwdRows];
+      bool ok[kFwdRows];
+#pragma unroll
+      for (int r = 0; r < kFwdRows; ++r) {
+        const int tt = s + r * S;
+        ok[r] = tt < tl && g.dvalid;
+        y[r] = 0;
+        if (!ok[r]) continue;
+        const int i = tt * 32 + lane;
+        for (int q = 0; q < S; ++q) y[r] += y_s[(q * T + tt) * 32 + lane];
+        if (p.P == 1) {
+          y[r] += dsk * ts.x[i];
+          if (need.z) y[r] *= ts.z[i] * sigmoid_c(ts.z[i]);
+        }
+      }
+      const int64_t row0 = (b * p.L + t0 + s) * p.D + d, stride = int64_t(S) * p.D;
+      if (p.P == 1)
+        st_rows<C, kFwdRows>(p.out, p.out_dt, row0, stride, y, ok);
+      else
+        st_rows<C, kFwdRows>(p.ypart, sizeof(C) == 8 ? DType::f64 : DType::f32,
+                             int64_t(blockIdx.z) * p.B * p.L * p.D + row0, stride, y, ok);
+    }
+    __syncthreads();  // the next tile overwrites what this one read
+  }
+  if (p.fin && g.dvalid) {
+#pragma unroll
+    for (int k = 0; k < NT; ++k)
+      if (s * NT + k < ncnt) p.fin[(b * p.D + d) * p.N + n0 + s * NT + k] = h[k];
+  }
+}
+
+// Several passes: out = (Σ_pass ypart + Dskip u) · silu(z).
+template <class C>
+__global__ void fwd_finalize(const Params<C> p) {
+  const int64_t total = p.B * p.L * p.D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t dd = i % p.D, bt = i / p.D, t = bt % p.L, b = bt / p.L;
+    C y = 0;
+    for (int q = 0; q < p.P; ++q) y += p.ypart[q * total + i];
+    if (p.Dskip.p) y += ld1<C>(p.Dskip, dd) * ld3<C>(p.u, b, t, dd);
+    if (p.z.p) {
+      C zz = ld3<C>(p.z, b, t, dd);
+      y *= zz * sigmoid_c(zz);
+    }
+    st(p.out, i, p.out_dt, y);
+  }
+}
+
+// ---- backward -------------------------------------------------------------------------------
+
+// Reduce-scatter of CNT values per lane over the 32 lanes of a warp. Level by level (lane bit OFF
+// from 16 down), each lane keeps half of its values and adds its partner's copy of that half, so
+// after log2(CNT) levels each lane holds one value, v[0], summed over 2^levels lanes, whose index
+// is accumulated in idx; remaining levels are plain butterflies. Every lane ends with the full
+// 32-lane sum of value idx; the sums have a fixed order (a + b and b + a are the same float).
+template <int CNT, int OFF, class C>
+__device__ __forceinline__ void reduce_scatter(C* v, int lane, int& idx) {
+  if constexpr (OFF > 0) {
+    if constexpr (CNT > 1) {
+      constexpr int H = CNT / 2;
+      const bool up = (lane & OFF) != 0;
+#pragma unroll
+      for (int i = 0; i < H; ++i) {
+        C send = up ? v[i] : v[i + H];
+        C keep = up ? v[i + H] : v[i];
+        v[i] = keep + __shfl_xor_sync(0xffffffffu, send, OFF);
+      }
+      if (up) idx += H;
+      reduce_scatter<H, OFF / 2>(v, lane, idx);
+    } else {
+      v[0] += __shfl_xor_sync(0xffffffffu, v[0], OFF);
+      reduce_scatter<1, OFF / 2>(v, lane, idx);
+    }
+  }
+}
+
+constexpr int kBwdRows = 4, kBwdItems = 2;  // per thread, per sub-chunk (Flight's RR and KB)
+
+// Elements of shared memory the backward uses: the tile (5 rows of 32 channels, B and C), the
+// sub-chunk's states hs [T][NT][nthr], the per-slice sums dx, ddt, y_pre [S][T][32], the warp
+// sums of dB and dC [T][2][npp], and the final dD / dbias slice sums [2][S][32].
+size_t bwd_smem_elems(int T, int S, int npp, int NT) {
+  const int nthr = 32 * S;
+  return size_t(5 * T * 32 + 2 * T * npp + T * NT * nthr + 3 * S * T * 32 + 2 * T * npp + 2 * S * 32);
+}
+
+// The backward walks, per chunk c from the last: forward sub-chunks m = 0 .. msub - 2 (advancing
+// the state from the chunk's saved state, keeping each sub-chunk's start), then backward
+// sub-chunks m = msub - 1 .. 0. Each is one "item"; the next item's inputs are loaded while the
+// current one is computed.
+struct Item {
+  int64_t c;  // -1: done
+  int m;
+  bool back;
+};
+
+template <class C>
+__device__ __forceinline__ int msub_of(const Params<C>& p, int64_t c) {
+  const int64_t ts = c * p.chunk, te = imin(p.L, ts + p.chunk);
+  return int((te - ts + p.T - 1) / p.T);
+}
+
+template <class C>
+__device__ __forceinline__ Item first_item(const Params<C>& p, int64_t c) {
+  if (c < 0) return Item{-1, 0, true};
+  return msub_of(p, c) >= 2 ? Item{c, 0, false} : Item{c, 0, true};
+}
+
+template <class C>
+__device__ __forceinline__ Item next_item(const Params<C>& p, Item it) {
+  const int ms = msub_of(p, it.c);
+  if (!it.back) return it.m + 2 < ms ? Item{it.c, it.m + 1, false} : Item{it.c, ms - 1, true};
+  if (it.m > 0) return Item{it.c, it.m - 1, true};
+  return first_item(p, it.c - 1);
+}
+
+template <class C>
+__device__ __forceinline__ void item_range(const Params<C>& p, Item it, int64_t& t1, int& len) {
+  const int64_t ts = it.c * p.chunk, te = imin(p.L, ts + p.chunk);
+  t1 = ts + int64_t(it.m) * p.T;
+  len = int(imin(p.T, te - t1));
+}
+
+template <class C, int NT, class Disc>
+__global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p, const Disc disc) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int T = p.T, npp = p.npp, S = p.S, nthr = blockDim.x;
+  TileSmem<C> ts{};
+  ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32] each
+  ts.x = ts.dt + T * 32;
+  ts.sp = ts.x + T * 32;
+  ts.gy = ts.sp + T * 32;
+  ts.gs = ts.gy + T * 32;
+  ts.Bs = ts.gs + T * 32;                  // [T][npp] each
+  ts.Cs = ts.Bs + T * npp;
+  C* hs = ts.Cs + T * npp;                 // [T][NT][nthr]
+  C* dx_s = hs + T * NT * nthr;            // [S][T][32] each
+  C* ddt_s = dx_s + S * T * 32;
+  C* yp_s = ddt_s + S * T * 32;
+  C* dbc_s = yp_s + S * T * 32;            // [T][2][npp]
+  C* red_s = dbc_s + T * 2 * npp;          // [2][S][32]
+
+  const Geo g = geo(p.N, p.D, npp);
+  const int tid = g.tid, lane = g.lane, s = g.s, pass = blockIdx.z;
+  const int64_t b = g.b, d = g.d, n0 = g.n0;
+  const int ncnt = g.ncnt;
+  const int64_t BLD = p.B * p.L * p.D;
+  C* sub = p.sub + ((int64_t(pass) * p.B + b) * gridDim.x + blockIdx.x) * p.M * NT * nthr;
+
+  C a[NT], dh[NT], dA[NT], h[NT];
+#pragma unroll
+  for (int k = 0; k < NT; ++k) {
+    const int j = s * NT + k;
+    a[k] = g.dvalid && j < ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
+    dh[k] = C(0);
+    dA[k] = C(0);
+    h[k] = C(0);
+  }
+  const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
+  // The D skip's terms go to pass 0 only (the passes' partial sums are added).
+  const C dsk = g.dvalid && p.Dskip.p && pass == 0 ? ld1<C>(p.Dskip, d) : C(0);
+  C acc_dD = 0, acc_db = 0;  // over the rows this thread finishes, for its lane's channel
+  const bool has_z = p.z.p != nullptr;
+  auto need_of = [&](const Item& it) { return Need{it.back && has_z, it.back, it.back}; };
+
+  Flight<C, kBwdRows, kBwdItems> f;
+  Item it = first_item(p, p.nc - 1);
+  {
+    int64_t t1;
+    int len;
+    item_range(p, it, t1, len);
+    issue(f, p, g, t1, len, need_of(it));
+  }
+  while (it.c >= 0) {
+    const Item nx = next_item(p, it);
+    const int ms = msub_of(p, it.c);
+    int64_t t1;
+    int len;
+    item_range(p, it, t1, len);
+    if ((!it.back && it.m == 0) || (it.back && ms == 1)) {  // first item of the chunk
+#pragma unroll
+      for (int k = 0; k < NT; ++k) {
+        h[k] = g.dvalid && s * NT + k < ncnt
+                   ? p.states_in[((b * p.nc + it.c) * p.N + n0 + s * NT + k) * p.D + d]
+                   : C(0);
+        sub[k * nthr + tid] = h[k];
+      }
+    }
+    commit(f, p, g, len, bias, ts, need_of(it));
+    if (nx.c >= 0) {
+      int64_t n1;
+      int nlen;
+      item_range(p, nx, n1, nlen);
+      issue(f, p, g, n1, nlen, need_of(nx));
+    }
+    __syncthreads();
+
+    if (!it.back) {
+      // Forward through the sub-chunk, keeping the next sub-chunk's start state.
+#pragma unroll 4
+      for (int j = 0; j < len; ++j) {
+        const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
+        C bv[NT];
+        load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
+#pragma unroll
+        for (int k = 0; k < NT; ++k) {
+          C ab, bb;
+          disc.fwd(dtv, a[k], ab, bb);
+          h[k] = ab * h[k] + (bb * xv) * bv[k];
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < NT; ++k) sub[((it.m + 1) * NT + k) * nthr + tid] = h[k];
+      __syncthreads();
+      it = nx;
+      continue;
+    }
+
+    // Recompute the sub-chunk's states: hs[j] = state after step t1 + j.
+    C hh[NT];
+#pragma unroll
+    for (int k = 0; k < NT; ++k) hh[k] = sub[(it.m * NT + k) * nthr + tid];
+#pragma unroll 2
+    for (int j = 0; j < len; ++j) {
+      const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
+      C bv[NT];
+      load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
+#pragma unroll
+      for (int k = 0; k < NT; ++k) {
+        C ab, bb;
+        disc.fwd(dtv, a[k], ab, bb);
+        hh[k] = ab * hh[k] + (bb * xv) * bv[k];
+        hs[(j * NT + k) * nthr + tid] = hh[k];
+      }
+    }
+
+#pragma unroll 2
+    for (int j = len - 1; j >= 0; --j) {
+      C hc[NT], hp[NT], bv[NT], cv[NT];
+#pragma unroll
+      for (int k = 0; k < NT; ++k) {
+        hc[k] = hs[(j * NT + k) * nthr + tid];
+        hp[k] = j > 0 ? hs[((j - 1) * NT + k) * nthr + tid] : sub[(it.m * NT + k) * nthr + tid];
+      }
+      load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
+      load_vec<NT>(ts.Cs + j * npp + s * NT, cv);
+      const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
+      const C gyv = ts.gy[j * 32 + lane];
+      C dx = 0, ddt = 0, yp = 0;
+      C v[2 * NT];  // dB contributions, then dC
+#pragma unroll
+      for (int k = 0; k < NT; ++k) {
+        // y = Σ C h: dC += gy h, dh += gy C;  h = Ā h_prev + B̄ Bm x
+        yp += cv[k] * hc[k];
+        v[NT + k] = gyv * hc[k];
+        const C dht = dh[k] + gyv * cv[k];
+        C ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da;
+        disc.grad(dtv, a[k], ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da);
+        const C d_ab = dht * hp[k];
+        const C d_bb = dht * bv[k] * xv;
+        dx += dht * bb * bv[k];
+        v[k] = dht * bb * xv;
+        ddt += d_ab * dab_ddt + d_bb * dbb_ddt;
+        dA[k] += d_ab * dab_da + d_bb * dbb_da;
+        dh[k] = dht * ab;
+      }
+      const int e = (s * T + j) * 32 + lane;
+      dx_s[e] = dx;
+      ddt_s[e] = ddt;
+      yp_s[e] = yp;
+      int idx = 0;
+      reduce_scatter<2 * NT, 16>(v, lane, idx);
+      constexpr int kRep = 32 / (2 * NT);  // lanes holding each sum
+      if ((lane & (kRep - 1)) == 0) {
+        const int which = idx / NT, k = idx % NT;
+        dbc_s[(j * 2 + which) * npp + s * NT + k] = v[0];
+      }
+    }
+    __syncthreads();
+
+    // The rows this thread staged: combine the slices in order, write du, ddelta, dz.
+    {
+      C du_v[kBwdRows], dv_v[kBwdRows], dz_v[kBwdRows];
+      bool ok[kBwdRows];
+#pragma unroll
+      for (int r = 0; r < kBwdRows; ++r) {
+        const int j = s + r * S;
+        ok[r] = j < len && g.dvalid;
+        du_v[r] = dv_v[r] = dz_v[r] = 0;
+        if (!ok[r]) continue;
+        const int i = j * 32 + lane;
+        C dx = 0, ddt = 0, yp = 0;
+        for (int q = 0; q < S; ++q) {
+          const int e = (q * T + j) * 32 + lane;
+          dx += dx_s[e];
+          ddt += ddt_s[e];
+          yp += yp_s[e];
+        }
+        const C gyv = ts.gy[i], xv = ts.x[i];
+        dv_v[r] = ddt * ts.sp[i];  // softplus' = sigmoid
+        du_v[r] = dx + dsk * gyv;
+        dz_v[r] = ts.gs[i] * (yp + dsk * xv);
+        acc_db += dv_v[r];
+        acc_dD += gyv * xv;
+      }
+      const int64_t row0 = (b * p.L + t1 + s) * p.D + d, stride = int64_t(S) * p.D;
+      if (p.P == 1) {
+        if (p.du) st_rows<C, kBwdRows>(p.du, p.du_dt, row0, stride, du_v, ok);
+        if (p.ddelta) st_rows<C, kBwdRows>(p.ddelta, p.ddelta_dt, row0, stride, dv_v, ok);
+        if (p.dz) st_rows<C, kBwdRows>(p.dz, p.dz_dt, row0, stride, dz_v, ok);
+      } else {
+        const DType cdt = sizeof(C) == 8 ? DType::f64 : DType::f32;
+        const int64_t o = int64_t(pass) * BLD + row0;
+        st_rows<C, kBwdRows>(p.du_p, cdt, o, stride, du_v, ok);
+        st_rows<C, kBwdRows>(p.dv_p, cdt, o, stride, dv_v, ok);
+        if (has_z) st_rows<C, kBwdRows>(p.dz_p, cdt, o, stride, dz_v, ok);
+      }
+    }
+    // dB, dC of this channel group for the sub-chunk's steps and the pass's states.
+    for (int i = tid; i < len * 2 * ncnt; i += nthr) {
+      const int j = i / (2 * ncnt), rem = i - j * 2 * ncnt, which = rem / ncnt,
+                jn = rem - which * ncnt;
+      C* dst = which ? p.dC_part : p.dB_part;
+      dst[((int64_t(blockIdx.x) * p.B + b) * p.L + t1 + j) * p.N + n0 + jn] =
+          dbc_s[(j * 2 + which) * npp + jn];
+    }
+    __syncthreads();  // the next item overwrites shared memory
+    it = nx;
+  }
+
+  if (g.dvalid) {
+#pragma unroll
+    for (int k = 0; k < NT; ++k)
+      if (s * NT + k < ncnt) p.dA_part[(b * p.N + n0 + s * NT + k) * p.D + d] = dA[k];
+  }
+  red_s[s * 32 + lane] = acc_dD;
+  red_s[(S + s) * 32 + lane] = acc_db;
+  __syncthreads();
+  if (s == 0 && g.dvalid) {
+    C sD = 0, sb = 0;
+    for (int q = 0; q < S; ++q) {
+      sD += red_s[q * 32 + lane];
+      sb += red_s[(S + q) * 32 + lane];
+    }
+    if (pass == 0) p.dD_part[b * p.D + d] = sD;
+    p.dbias_part[(int64_t(pass) * p.B + b) * p.D + d] = sb;
+  }
+}
+
+// out[o] = Σ_{r < R} parts[r * M + i] in order, o = i, or with cols > 0 the transpose: i = row *
+// cols + col goes to col * (M / cols) + row.
+template <class C>
+__global__ void sum_parts(const C* parts, int64_t R, int64_t M, int64_t cols, void* out, DType dt) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < M;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    C acc = 0;
+    for (int64_t r = 0; r < R; ++r) acc += parts[r * M + i];
+    const int64_t o = cols > 0 ? (i % cols) * (M / cols) + i / cols : i;
+    st(out, o, dt, acc);
+  }
+}
+
+// ---- recurrent step -------------------------------------------------------------------------
+
+template <class C, class Disc>
+__global__ void scan_step_kernel(const Params<C> p, const Disc disc, C* state) {
+  const int64_t total = p.B * p.D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / p.D, dd = i % p.D;
+    C v = ld3<C>(p.delta, b, 0, dd) + (p.bias.p ? ld1<C>(p.bias, dd) : C(0));
+    const C dtv = p.softplus ? softplus_c(v) : v;
+    const C xv = ld3<C>(p.u, b, 0, dd);
+    C acc = 0;
+    C* hrow = state + i * p.N;
+    for (int64_t n = 0; n < p.N; ++n) {
+      C ab, bb;
+      disc.fwd(dtv, ld<C>(p.A.p, dd * p.A.s[0] + n * p.A.s[1], p.A.dtype), ab, bb);
+      const C h = ab * hrow[n] + bb * ld3<C>(p.Bm, b, 0, n) * xv;
+      hrow[n] = h;
+      acc += ld3<C>(p.Cm, b, 0, n) * h;
+    }
+    C y = acc + (p.Dskip.p ? ld1<C>(p.Dskip, dd) * xv : C(0));
+    if (p.z.p) {
+      C zz = ld3<C>(p.z, b, 0, dd);
+      y *= zz * sigmoid_c(zz);
+    }
+    st(p.out, i, p.out_dt, y);
+  }
+}
+
+// ---- host side ------------------------------------------------------------------------------
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Scratch from the caching allocator, returned when the launcher is done (kernels queued on the
+// default stream before a later reuse finish first).
+struct Scratch {
+  int device;
+  std::vector<void*> blocks;
+  explicit Scratch(int dev) : device(dev) {}
+  ~Scratch() {
+    for (void* q : blocks) dealloc(q, device);
+  }
+  template <class C>
+  C* get(int64_t n) {
+    void* q = alloc(size_t(std::max<int64_t>(n, 1)) * sizeof(C), device);
+    blocks.push_back(q);
+    return static_cast<C*>(q);
+  }
+};
+
+template <class C>
+Params<C> base_params(const ScanProblem& pr) {
+  Params<C> k{};
+  k.B = pr.B;
+  k.L = pr.L;
+  k.D = pr.D;
+  k.N = pr.N;
+  k.chunk = pr.chunk;
+  k.nc = scan_chunks(pr);
+  k.u = pr.u;
+  k.delta = pr.delta;
+  k.A = pr.A;
+  k.Bm = pr.Bm;
+  k.Cm = pr.Cm;
+  k.Dskip = pr.Dskip;
+  k.z = pr.z;
+  k.bias = pr.bias;
+  k.softplus = pr.softplus;
+  return k;
+}
+
+template <class C, class F>
+void with_disc(const ScanProblem& pr, F&& f) {
+  switch (pr.discretization) {
+    case 0: f(Zoh<C>{}); break;
+    case 1: f(ZohExact<C>{}); break;
+    default: f(Gbt<C>{C(pr.alpha), C(1 - pr.alpha)}); break;
+  }
+}
+
+// Splits N into P passes of npp = S * NT states (S <= max_slices warps).
+void plan_passes(int64_t N, int NT, int max_slices, int& P, int& npp, int& S) {
+  const int64_t per = int64_t(max_slices) * NT;
+  P = int(ceil_div(N, per));
+  npp = int(ceil_div(ceil_div(N, P), NT) * NT);
+  S = npp / NT;
+}
+
+template <class K>
+void set_smem(K kernel, size_t bytes, int device) {
+  SSM_CHECK(bytes <= max_shared_per_block(device), "selective_scan (CUDA): needs ", bytes,
+            " bytes of shared memory per block, the device allows ", max_shared_per_block(device));
+  if (bytes > (48 << 10))
+    SSM_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   int(bytes)) == cudaSuccess,
+              "selective_scan (CUDA): cudaFuncSetAttribute failed");
+}
+
+void zero_fill(void* q, size_t bytes) {
+  if (q && bytes) fill_bytes(q, 0, bytes);
+}
+
+size_t dsize(DType t) { return size_t(dtype_size(t)); }
+
+template <class C>
+void forward_impl(const ScanProblem& pr, const ScanForward& f) {
+  const int64_t B = pr.B, L = pr.L, D = pr.D, N = pr.N;
+  if (B == 0 || L == 0 || D == 0) {
+    zero_fill(f.final_state, size_t(B * D * N) * sizeof(C));
+    zero_fill(f.states, size_t(B * scan_chunks(pr) * N * D) * sizeof(C));
+    return;
+  }
+  // States per thread: about N / 4, so that a block has 4 slices (measured on an H200 with
+  // ssm_gpu_bench's sweep, bf16: N = 16 is fastest with 4, N = 64 with 16).
+  int NT = f.state_tile;
+  if (NT == 0) NT = N <= 16 ? 4 : N <= 32 ? 8 : 16;
+  SSM_CHECK(NT == 4 || NT == 8 || NT == 16, "selective_scan (CUDA): state_tile must be 4, 8 or 16, got ",
+            NT);
+  int P, npp, S;
+  plan_passes(N, NT, kMaxSlices, P, npp, S);
+  // A tile: at most 64 steps, covered by the threads' prefetch registers, in kSmemTarget.
+  auto smem = [&](int t) { return size_t(3 * t * 32 + 2 * t * npp + S * t * 32) * sizeof(C); };
+  int T = std::min({64, kFwdRows * S, 32 * kFwdItems / NT});
+  while (T > 1 && smem(T) > kSmemTarget) --T;
+
+  Scratch scratch(pr.device);
+  Params<C> k = base_params<C>(pr);
+  k.npp = npp;
+  k.S = S;
+  k.T = T;
+  k.P = P;
+  k.out = f.out;
+  k.out_dt = f.out_dtype;
+  k.states = static_cast<C*>(f.states);
+  k.fin = static_cast<C*>(f.final_state);
+  k.ypart = P > 1 ? scratch.get<C>(P * B * L * D) : nullptr;
+
+  dim3 grid{unsigned(ceil_div(D, 32)), unsigned(B), unsigned(P)};
+  with_disc<C>(pr, [&](auto disc) {
+    using Disc = decltype(disc);
+    if (NT == 4) {
+      set_smem(scan_fwd<C, 4, Disc>, smem(T), pr.device);
+      scan_fwd<C, 4, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+    } else if (NT == 8) {
+      set_smem(scan_fwd<C, 8, Disc>, smem(T), pr.device);
+      scan_fwd<C, 8, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+    } else {
+      set_smem(scan_fwd<C, 16, Disc>, smem(T), pr.device);
+      scan_fwd<C, 16, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+    }
+  });
+  check_launch("selective_scan forward");
+  if (P > 1) {
+    fwd_finalize<C><<<unsigned(std::min<int64_t>(ceil_div(B * L * D, 256), 65535)), 256>>>(k);
+    check_launch("selective_scan forward (pass sum)");
+  }
+}
+
+template <class C>
+void sum_into(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
+  if (!g.p || M == 0) return;
+  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256>>>(parts, R, M, cols,
+                                                                               g.p, g.dtype);
+  check_launch("selective_scan backward (sum of partials)");
+}
+
+template <class C>
+void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
+  const int64_t B = pr.B, L = pr.L, D = pr.D, N = pr.N;
+  if (B == 0 || L == 0 || D == 0) {
+    zero_fill(g.dA.p, size_t(D * N) * dsize(g.dA.dtype));
+    zero_fill(g.dD.p, size_t(D) * dsize(g.dD.dtype));
+    zero_fill(g.dbias.p, size_t(D) * dsize(g.dbias.dtype));
+    zero_fill(g.dB.p, size_t(B * L * N) * dsize(g.dB.dtype));
+    zero_fill(g.dC.p, size_t(B * L * N) * dsize(g.dC.dtype));
+    return;
+  }
+  // 4 states per thread up to N = 32 (one pass of 8 warps), else 8 (64 states a pass).
+  const int NT = N <= 4 * kMaxSlicesBwd ? 4 : 8;
+  int P, npp, S;
+  plan_passes(N, NT, kMaxSlicesBwd, P, npp, S);
+  // A sub-chunk: covered by the threads' prefetch registers, in kSmemTarget unless that would
+  // leave fewer than 4 steps between barriers.
+  auto smem = [&](int t) { return bwd_smem_elems(t, S, npp, NT) * sizeof(C); };
+  int T = std::min(kBwdRows * S, 32 * kBwdItems / NT);
+  while (T > 4 && smem(T) > kSmemTarget) --T;
+  const int64_t G = ceil_div(D, 32);
+
+  Scratch scratch(pr.device);
+  Params<C> k = base_params<C>(pr);
+  k.gout = g.gout;
+  k.npp = npp;
+  k.S = S;
+  k.T = T;
+  k.P = P;
+  k.M = int(ceil_div(pr.chunk, T));
+  k.states_in = static_cast<const C*>(g.states);
+  k.sub = scratch.get<C>(int64_t(P) * B * G * k.M * NT * 32 * S);
+  k.dA_part = scratch.get<C>(B * N * D);
+  k.dD_part = scratch.get<C>(B * D);
+  k.dbias_part = scratch.get<C>(P * B * D);
+  k.dB_part = scratch.get<C>(G * B * L * N);
+  k.dC_part = scratch.get<C>(G * B * L * N);
+  if (P == 1) {
+    k.du = g.du.p;
+    k.du_dt = g.du.dtype;
+    k.ddelta = g.ddelta.p;
+    k.ddelta_dt = g.ddelta.dtype;
+    k.dz = pr.z.p ? g.dz.p : nullptr;
+    k.dz_dt = g.dz.dtype;
+  } else {
+    k.du_p = scratch.get<C>(P * B * L * D);
+    k.dv_p = scratch.get<C>(P * B * L * D);
+    k.dz_p = pr.z.p ? scratch.get<C>(P * B * L * D) : nullptr;
+  }
+
+  dim3 grid{unsigned(G), unsigned(B), unsigned(P)};
+  with_disc<C>(pr, [&](auto disc) {
+    using Disc = decltype(disc);
+    if (NT == 4) {
+      set_smem(scan_bwd<C, 4, Disc>, smem(T), pr.device);
+      scan_bwd<C, 4, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+    } else {
+      set_smem(scan_bwd<C, 8, Disc>, smem(T), pr.device);
+      scan_bwd<C, 8, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+    }
+  });
+  check_launch("selective_scan backward");
+
+  sum_into<C>(k.dA_part, B, N * D, D, g.dA);  // (B, N, D) -> (D, N)
+  sum_into<C>(k.dD_part, B, D, 0, g.dD);
+  sum_into<C>(k.dbias_part, P * B, D, 0, g.dbias);
+  sum_into<C>(k.dB_part, G, B * L * N, 0, g.dB);
+  sum_into<C>(k.dC_part, G, B * L * N, 0, g.dC);
+  if (P > 1) {
+    sum_into<C>(k.du_p, P, B * L * D, 0, g.du);
+    sum_into<C>(k.dv_p, P, B * L * D, 0, g.ddelta);
+    if (pr.z.p) sum_into<C>(k.dz_p, P, B * L * D, 0, g.dz);
+  }
+}
+
+template <class C>
+void step_impl(const ScanProblem& pr, void* state, void* out, DType out_dtype) {
+  const int64_t total = pr.B * pr.D;
+  if (total == 0) return;
+  Params<C> k = base_params<C>(pr);
+  k.out = out;
+  k.out_dt = out_dtype;
+  with_disc<C>(pr, [&](auto disc) {
+    scan_step_kernel<C><<<unsigned(std::min<int64_t>(ceil_div(total, 128), 65535)), 128>>>(
+        k, disc, static_cast<C*>(state));
+  });
+  check_launch("selective_scan_step");
+}
+
+}  // namespace
+
+int64_t scan_chunks(const ScanProblem& p) { return std::max<int64_t>(1, ceil_div(p.L, p.chunk)); }
+
+void selective_scan_forward(const ScanProblem& p, const ScanForward& f) {
+  SSM_CHECK(cudaSetDevice(p.device) == cudaSuccess, "selective_scan: cannot select cuda:", p.device);
+  if (p.f64)
+    forward_impl<double>(p, f);
+  else
+    forward_impl<float>(p, f);
+}
+
+void selective_scan_backward(const ScanProblem& p, const ScanBackward& g) {
+  SSM_CHECK(cudaSetDevice(p.device) == cudaSuccess, "selective_scan: cannot select cuda:", p.device);
+  if (p.f64)
+    backward_impl<double>(p, g);
+  else
+    backward_impl<float>(p, g);
+}
+
+void selective_scan_step(const ScanProblem& p, void* state, void* out, DType out_dtype) {
+  SSM_CHECK(cudaSetDevice(p.device) == cudaSuccess, "selective_scan_step: cannot select cuda:",
+            p.device);
+  SSM_CHECK(p.L == 1, "selective_scan_step (CUDA): expected one step, got L = ", p.L);
+  if (p.f64)
+    step_impl<double>(p, state, out, out_dtype);
+  else
+    step_impl<float>(p, state, out, out_dtype);
+}
+
+}  // namespace ssm::cuda

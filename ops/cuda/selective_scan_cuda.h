@@ -1,0 +1,64 @@
+// CUDA selective scan: plain-pointer launchers for ops/selective_scan.cpp (CUDA builds only).
+// The maths is the CPU op's (ops/selective_scan.h); this header only moves pointers and strides.
+//
+// Inputs may be strided and of any floating dtype each (loaded and converted in the kernels);
+// arithmetic is float64 when `f64` is set (u is float64), float32 otherwise. Everything runs on
+// the legacy default stream of `device`. Scratch memory comes from the caching allocator.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace ssm::cuda {
+
+// A tensor argument: its first element, dtype and element strides (dims beyond its rank: 0).
+// A null pointer means the optional input is absent.
+struct ScanArg {
+  const void* p = nullptr;
+  DType dtype = DType::f32;
+  int64_t s[3] = {0, 0, 0};
+};
+
+struct ScanProblem {
+  int device = 0;
+  int64_t B = 0, L = 0, D = 0, N = 0;
+  int64_t chunk = 64;   // steps between the states the forward keeps for backward
+  bool f64 = false;     // compute in float64
+  int discretization = 0;  // 0 zoh, 1 zoh_exact, 2 generalized bilinear with `alpha`
+  double alpha = 0.5;
+  bool softplus = true;
+  // u, delta, z: (B, L, D); A: (D, N); Bm, Cm: (B, L, N); Dskip, bias: (D)
+  ScanArg u, delta, A, Bm, Cm, Dskip, z, bias;
+};
+
+// Number of saved states per batch row: max(1, ceil(L / chunk)).
+int64_t scan_chunks(const ScanProblem& p);
+
+struct ScanForward {
+  void* out = nullptr;          // (B, L, D), contiguous, in out_dtype
+  DType out_dtype = DType::f32;
+  void* states = nullptr;       // (B, scan_chunks, N, D) in the compute dtype; null: not kept
+  void* final_state = nullptr;  // (B, D, N) in the compute dtype; null: not wanted
+  int state_tile = 0;           // states per thread (4, 8 or 16); 0 picks by occupancy
+};
+void selective_scan_forward(const ScanProblem& p, const ScanForward& f);
+
+// A gradient to write: contiguous, shaped like its input, in `dtype`; null: not wanted.
+struct ScanGrad {
+  void* p = nullptr;
+  DType dtype = DType::f32;
+};
+
+struct ScanBackward {
+  const void* states = nullptr;  // as written by the forward (compute dtype)
+  ScanArg gout;                  // (B, L, D) gradient of out
+  ScanGrad du, ddelta, dA, dB, dC, dD, dz, dbias;
+};
+void selective_scan_backward(const ScanProblem& p, const ScanBackward& g);
+
+// One recurrent step: p.L must be 1 (u, delta, z, Bm, Cm carry a length-1 time dim). `state`
+// (B, D, N) in the compute dtype is updated in place; out is (B, D) contiguous in out_dtype.
+void selective_scan_step(const ScanProblem& p, void* state, void* out, DType out_dtype);
+
+}  // namespace ssm::cuda
