@@ -2,6 +2,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+#include "core/device.h"
+#include "core/dtype.h"
 
 namespace ssm::cli {
 
@@ -18,6 +23,11 @@ void add_data(CLI::App& app);
 
 // Stores what a sub-command does; main runs it after parsing, so ssm::Error reaches main.
 void register_action(CLI::App* cmd, std::function<void()> action);
+
+// --device: "auto", "cpu", "cuda", "cuda:N", checked to be usable here.
+Device resolve_device(const std::string& device, const char* command);
+// --precision: fp32 (no autocast), bf16 or fp16 (autocast dtype; needs a CUDA device).
+std::optional<DType> parse_precision(const std::string& precision, Device device, const char* command);
 
 // Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
 // so errors propagate to main as exceptions).

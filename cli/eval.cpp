@@ -1,4 +1,4 @@
-// ssm eval --model-dir D [--tokens FILE | --data NAME] [--json]
+// ssm eval --model-dir D [--tokens FILE | --data NAME] [--json] [--device D] [--precision P]
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "io/config.h"
@@ -21,7 +22,7 @@ namespace ssm::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model_dir, tokens, data, config;
+  std::string model_dir, tokens, data, config, device = "auto", precision = "fp32";
   int64_t max_batches = 0;
   bool json = false;
 };
@@ -69,7 +70,7 @@ train::Metrics eval_tokens(const models::MambaLM& model, const std::vector<std::
       size_t n = std::min<size_t>(64, group.size() - start);
       std::vector<int64_t> flat;
       for (size_t i = 0; i < n; ++i) flat.insert(flat.end(), group[start + i]->begin(), group[start + i]->end());
-      Tensor ids = Tensor::from_vector(flat, {int64_t(n), int64_t(len)});
+      Tensor ids = Tensor::from_vector(flat, {int64_t(n), int64_t(len)}).to(model.device());
       Tensor logits = model.forward(ids.narrow(1, 0, int64_t(len) - 1));
       Tensor target = ids.narrow(1, 1, int64_t(len) - 1).reshape({-1});
       Tensor loss = cross_entropy(logits.reshape({-1, logits.size(2)}), target,
@@ -85,6 +86,8 @@ train::Metrics eval_tokens(const models::MambaLM& model, const std::vector<std::
 
 void run_eval(const EvalArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
+  m.model->to(resolve_device(a.device, "eval"));
+  AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "eval"));
   train::Metrics metrics;
   if (!a.tokens.empty()) {
     metrics = eval_tokens(*m.model, read_token_lines(a.tokens, m.config.vocab_size));
@@ -122,6 +125,8 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--config", a->config, "training config for --data (default: the model directory's train_config.yaml)");
   cmd->add_option("--max-batches", a->max_batches, "evaluate only this many batches (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
+  cmd->add_option("--precision", a->precision, "fp32, or bf16 / fp16 products on a GPU")->capture_default_str();
   register_action(cmd, [a] { run_eval(*a); });
 }
 

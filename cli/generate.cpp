@@ -1,9 +1,10 @@
 // ssm generate --model-dir D --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
-//              [--top-p P] [--repetition-penalty R] [--seed S]
+//              [--top-p P] [--repetition-penalty R] [--seed S] [--device D] [--precision P]
 #include <cstdio>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/autocast.h"
 #include "core/error.h"
 #include "infer/mamba_decoder.h"
 #include "infer/sampling.h"
@@ -14,12 +15,14 @@ namespace ssm::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model_dir, prompt;
+  std::string model_dir, prompt, device = "auto", precision = "fp32";
   infer::SamplingOptions opt;
 };
 
 void run_generate(const GenerateArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
+  m.model->to(resolve_device(a.device, "generate"));
+  AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "generate"));
   SSM_CHECK(m.tokenizer, "generate: '", a.model_dir, "' has no tokenizer (", data::kTokenizerFile,
             "), so text cannot be encoded");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
@@ -50,6 +53,8 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--top-p", a->opt.top_p, "nucleus sampling: keep the most likely tokens up to this mass")->capture_default_str();
   cmd->add_option("--repetition-penalty", a->opt.repetition_penalty, "> 1 discourages repeating earlier tokens")->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "sampling seed (same seed, same text, on any machine)")->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
+  cmd->add_option("--precision", a->precision, "fp32, or bf16 / fp16 products on a GPU")->capture_default_str();
   register_action(cmd, [a] { run_generate(*a); });
 }
 

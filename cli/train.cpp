@@ -1,4 +1,4 @@
-// ssm train --config FILE [--set key=value]... [--output-dir D] [--seed S] [--resume]
+// ssm train --config FILE [--set key=value]... [--output-dir D] [--seed S] [--device D] [--resume]
 #include <cstdio>
 #include <iostream>
 
@@ -13,7 +13,7 @@ namespace {
 struct TrainArgs {
   std::string config;
   std::vector<std::string> sets;
-  std::string output_dir;
+  std::string output_dir, device;
   int64_t seed = -1;
   bool resume = false;
   int64_t halt_after = 0;
@@ -30,6 +30,7 @@ void run_train(const TrainArgs& a) {
   std::vector<std::string> overrides = a.sets;
   if (!a.output_dir.empty()) overrides.push_back("output_dir=" + a.output_dir);
   if (a.seed >= 0) overrides.push_back("seed=" + std::to_string(a.seed));
+  if (!a.device.empty()) overrides.push_back("device=" + a.device);
   io::TrainConfig cfg = io::load_config(a.config, overrides);
   train::TrainResult r = train::train(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
   std::printf("%s %lld steps in %.1f s%s\n", r.early_stopped ? "stopped early after" : "trained",
@@ -47,6 +48,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--set", a->sets, "override a config key: --set optimizer.lr=1e-3 (repeatable)");
   cmd->add_option("--output-dir,-o", a->output_dir, "where the model, checkpoints and logs go (default runs/<name>)");
   cmd->add_option("--seed", a->seed, "the run's seed (overrides the config's)");
+  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (overrides the config's device; default auto: the GPU when one is visible)");
   cmd->add_flag("--resume", a->resume, "continue from the output directory's last checkpoint");
   cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written)")
       ->check(CLI::NonNegativeNumber);

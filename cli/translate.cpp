@@ -1,4 +1,4 @@
-// ssm translate --model-dir D [--beam K] [--check] WORD... (or words on stdin)
+// ssm translate --model-dir D [--beam K] [--check] [--device D] WORD... (or words on stdin)
 #include <iostream>
 
 #include "cli/commands.h"
@@ -13,7 +13,7 @@ namespace ssm::cli {
 namespace {
 
 struct TranslateArgs {
-  std::string model_dir;
+  std::string model_dir, device = "auto";
   std::vector<std::string> words;
   int64_t beam = 1;
   bool check = false;
@@ -21,6 +21,7 @@ struct TranslateArgs {
 
 void run_translate(const TranslateArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
+  m.model->to(resolve_device(a.device, "translate"));
   auto* tok = dynamic_cast<const data::CharTokenizer*>(m.tokenizer.get());
   SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,
             "); it is not a Pig-Latin model written by ssm train");
@@ -52,6 +53,7 @@ void add_translate(CLI::App& app) {
   auto* cmd = app.add_subcommand("translate", "Translate English words to Pig Latin with a trained model");
   auto a = std::make_shared<TranslateArgs>();
   cmd->add_option("--model-dir,-m", a->model_dir, "model directory written by ssm train")->required();
+  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
   cmd->add_option("--beam", a->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--check", a->check, "compare with the Pig-Latin rule and count the correct words");
   cmd->add_option("words", a->words, "English words (default: read from stdin)");

@@ -23,11 +23,14 @@ struct Device {
 
 inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 
-// Parses "cpu", "cuda", "cuda:1"; throws ssm::Error on anything else.
+// Parses "cpu", "cuda", "cuda:1", and "auto" (the first GPU when one is visible, else the CPU);
+// throws ssm::Error on anything else.
 Device parse_device(const std::string& s);
 
 // True when this build has the CUDA backend and a GPU is visible at run time.
 bool cuda_available();
 int cuda_device_count();
+// Throws ssm::Error, naming `what` and the reason, when `d` is a GPU this process cannot use.
+void check_device_usable(Device d, const char* what);
 
 }  // namespace ssm

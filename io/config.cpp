@@ -257,7 +257,8 @@ std::vector<Key> build_schema() {
   add(k, KEY(output_dir),
       "run directory: a loadable model dir (best model) with checkpoints/ inside")
       .default_doc = "runs/<name>";
-  add(k, KEY(device), "where to train");
+  add(k, KEY(device), "where to train: auto is the first GPU when one is visible, else the CPU")
+      .default_doc = "auto";
 
   add(k, KEY(model.preset),
       "size preset filling d_model, d_state, d_conv, expand, n_layer (see the presets below); "
@@ -726,11 +727,11 @@ Value parse_value(const Key& k, const YAML::Node& n, const Where& w) {
                              (best.empty() ? "" : "; did you mean " + join_quoted(best, " or ") + "?"));
     }
     case Type::device: {
-      const std::string& s = scalar(n, "cpu, cuda or cuda:N", path, w);
+      const std::string& s = scalar(n, "auto, cpu, cuda or cuda:N", path, w);
       try {
         parse_device(s);
       } catch (const Error&) {
-        bad(path, w.at(n), "expected cpu, cuda or cuda:N, got " + describe(n));
+        bad(path, w.at(n), "expected auto, cpu, cuda or cuda:N, got " + describe(n));
       }
       return s;
     }
@@ -1090,7 +1091,7 @@ std::string type_text(const Key& k) {
       for (const std::string& c : k.choices) s += (s.empty() ? "" : " | ") + c;
       return s;
     }
-    case Type::device: return "cpu | cuda | cuda:N";
+    case Type::device: return "auto | cpu | cuda | cuda:N";
     case Type::number_list:
       return "list of " + (k.list_size ? std::to_string(k.list_size) + " " : "") + "numbers " + range;
     case Type::string_list: return "list of strings";

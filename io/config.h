@@ -159,7 +159,7 @@ struct TrainConfig {
   std::string name;        // resolved on load: the config file's stem when not given
   int64_t seed = 0;
   std::string output_dir;  // resolved on load: runs/<name> when not given
-  Device device = Device::cpu();
+  Device device = parse_device("auto");  // the first GPU when one is visible, else the CPU
   ModelConfig model;
   TrainingConfig training;
   OptimizerConfig optimizer;

@@ -399,7 +399,7 @@ Plan make_plan(const std::map<std::string, Tensor>& tensors,
   Plan plan;
   for (const auto& [name, t] : tensors) {
     check_writable(name, t);
-    plan.order.emplace_back(name, t);
+    plan.order.emplace_back(name, t.device().is_cpu() ? t : t.cpu());  // written from host memory
   }
   // Widest elements first, as the official writer does: every tensor then starts at a multiple
   // of its element size, so loads can map it without copying.

@@ -1,5 +1,6 @@
 #include "models/mamba_lm.h"
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "nn/embedding.h"
@@ -189,7 +190,9 @@ Tensor MambaLM::hidden(const Tensor& ids) const {
   return backbone_->norm_f->forward(h);
 }
 
-Tensor MambaLM::forward(const Tensor& ids) const { return linear(hidden(ids), lm_head_weight()); }
+Tensor MambaLM::forward(const Tensor& ids) const {
+  return linear(autocast(hidden(ids)), autocast(lm_head_weight()));
+}
 
 MambaLMCache MambaLM::new_cache(int64_t batch) const {
   MambaLMCache c;
@@ -207,7 +210,7 @@ Tensor MambaLM::prefill(const Tensor& ids, MambaLMCache& cache) const {
   for (const auto& layer : *backbone_->layers)
     h = add(h, layer->mixer->forward_with_cache(layer->norm->forward(h), cache.layers[i++]));
   Tensor last = backbone_->norm_f->forward(h.select(1, ids.size(1) - 1));
-  return linear(last, lm_head_weight());
+  return linear(autocast(last), autocast(lm_head_weight()));
 }
 
 Tensor MambaLM::step(const Tensor& ids, MambaLMCache& cache) const {
@@ -219,7 +222,7 @@ Tensor MambaLM::step(const Tensor& ids, MambaLMCache& cache) const {
   size_t i = 0;
   for (const auto& layer : *backbone_->layers)
     h = add(h, layer->mixer->step(layer->norm->forward(h), cache.layers[i++]));
-  return linear(backbone_->norm_f->forward(h), lm_head_weight());
+  return linear(autocast(backbone_->norm_f->forward(h)), autocast(lm_head_weight()));
 }
 
 }  // namespace ssm::models

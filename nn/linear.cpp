@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/error.h"
 #include "ops/matmul.h"
 
@@ -18,6 +19,10 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Genera
     bias = register_parameter("bias", Tensor::uniform({out_features}, -bound, bound, dtype, &gen));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+// Under autocast (core/autocast.h) the product runs in the 16-bit dtype; the casts are
+// differentiable, so the float32 weight gets its gradient.
+Tensor Linear::forward(const Tensor& x) const {
+  return linear(autocast(x), autocast(weight), autocast(bias));
+}
 
 }  // namespace ssm::nn

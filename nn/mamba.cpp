@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "ops/causal_conv1d.h"
@@ -73,10 +74,12 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
             "), got ", describe(x));
   const int64_t di = cfg_.d_inner(), n = cfg_.d_state, r = cfg_.rank();
   std::vector<Tensor> xz = split(in_proj->forward(x), di, -1);  // x, z: (B, L, d_inner)
-  Tensor w = conv_weight.view({di, cfg_.d_conv});
-  Tensor xs = silu(causal_conv1d(xz[0], w, conv_bias));
+  // Under autocast the conv runs in the dtype in_proj produced; A_log, D and the Δ bias stay
+  // float32 (the scan computes in float32 whatever its inputs' dtypes).
+  Tensor w = autocast(conv_weight.view({di, cfg_.d_conv}));
+  Tensor xs = silu(causal_conv1d(xz[0], w, autocast(conv_bias)));
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
-  Tensor dt = linear(dbc[0], dt_proj->weight);  // its bias is added inside the scan
+  Tensor dt = linear(dbc[0], autocast(dt_proj->weight));  // its bias is added inside the scan
   Tensor A = neg(exp(A_log));
   Tensor fin;
   Tensor y = selective_scan(xs, dt, A, dbc[1], dbc[2], D, xz[1], dt_proj->bias, cfg_.scan,
@@ -85,7 +88,8 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
     NoGradGuard ng;
     // The conv window holds the last d_conv pre-conv inputs, zero-padded on the left.
     int64_t B = x.size(0), L = x.size(1), W = cfg_.d_conv;
-    Tensor window = Tensor::zeros({B, W, di}, xz[0].dtype());
+    // Kept in the parameters' dtype (as new_cache makes it), also when autocast made x 16-bit.
+    Tensor window = Tensor::zeros({B, W, di}, A_log.dtype(), xz[0].device());
     int64_t take = std::min(L, W);
     window.narrow(1, W - take, take).copy_(xz[0].narrow(1, L - take, take));
     cache->conv_state = window.permute({0, 2, 1}).contiguous();
@@ -100,8 +104,9 @@ Tensor Mamba::forward_with_cache(const Tensor& x, MambaCache& cache) const { ret
 
 MambaCache Mamba::new_cache(int64_t batch) const {
   DType dt = A_log.dtype();
-  return {Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_conv}, dt),
-          Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_state}, compute_dtype(dt))};
+  Device dev = A_log.device();
+  return {Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_conv}, dt, dev),
+          Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_state}, compute_dtype(dt), dev)};
 }
 
 Tensor Mamba::step(const Tensor& x, MambaCache& cache) const {
@@ -110,10 +115,13 @@ Tensor Mamba::step(const Tensor& x, MambaCache& cache) const {
   NoGradGuard ng;
   const int64_t di = cfg_.d_inner(), n = cfg_.d_state, r = cfg_.rank();
   std::vector<Tensor> xz = split(in_proj->forward(x), di, -1);  // (B, d_inner) each
-  Tensor xs = silu(causal_conv1d_step(cache.conv_state, xz[0], conv_weight.view({di, cfg_.d_conv}),
-                                      conv_bias));
+  Tensor w = conv_weight.view({di, cfg_.d_conv});
+  if (xz[0].dtype() != w.dtype()) {  // autocast: the window keeps the weights' dtype
+    xz[0] = xz[0].to(w.dtype());
+  }
+  Tensor xs = silu(causal_conv1d_step(cache.conv_state, xz[0], w, conv_bias));
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
-  Tensor dt = linear(dbc[0], dt_proj->weight);
+  Tensor dt = linear(dbc[0], autocast(dt_proj->weight));
   Tensor y = selective_scan_step(cache.ssm_state, xs, dt, neg(exp(A_log)), dbc[1], dbc[2], D,
                                  xz[1], dt_proj->bias, cfg_.scan);
   return out_proj->forward(y);

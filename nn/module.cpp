@@ -86,6 +86,25 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   }
 }
 
+void Module::to(Device device) {
+  NoGradGuard ng;
+  for (auto& [name, p] : named_parameters()) {
+    if (p.device() == device) continue;
+    Tensor moved = p.detach().to(device);
+    // Swap the data under the parameter's handle; its autograd metadata (a leaf) stays.
+    TensorImpl* impl = p.impl();
+    impl->storage = moved.storage();
+    impl->strides = moved.strides();
+    impl->offset = moved.offset();
+    p.zero_grad();
+  }
+}
+
+Device Module::device() const {
+  auto params = named_parameters();
+  return params.empty() ? Device::cpu() : params.front().second.device();
+}
+
 void Module::zero_grad() {
   for (auto& [n, p] : named_parameters()) p.zero_grad();
 }

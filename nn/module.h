@@ -33,6 +33,14 @@ class Module {
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
   void zero_grad();
 
+  // Moves every parameter to `device` in place (like torch's Module.to): the parameter tensors
+  // keep their identity, so modules, optimizers and views made later see the moved data. Call it
+  // before building an optimizer (its state is made on the parameters' device); gradients are
+  // dropped.
+  void to(Device device);
+  // Where the parameters live (the CPU for a module without parameters).
+  Device device() const;
+
  protected:
   // The tensor becomes a leaf that requires grad.
   Tensor register_parameter(const std::string& name, Tensor t);

@@ -13,9 +13,10 @@
 namespace ssm::train {
 
 Tensor batch_loss(const models::MambaLM& model, const data::Batch& batch) {
-  Tensor logits = model.forward(batch.ids);
+  Device dev = model.device();  // batches are made on the CPU
+  Tensor logits = model.forward(batch.ids.to(dev));
   int64_t V = logits.size(2);
-  return cross_entropy(logits.reshape({-1, V}), batch.targets.reshape({-1}),
+  return cross_entropy(logits.reshape({-1, V}), batch.targets.to(dev).reshape({-1}),
                        {.ignore_index = data::kIgnoreIndex});
 }
 
@@ -31,14 +32,15 @@ struct BatchScore {
 
 BatchScore score(const models::MambaLM& model, const data::Batch& b) {
   NoGradGuard ng;
-  Tensor logits = model.forward(b.ids);
+  Device dev = model.device();
+  Tensor logits = model.forward(b.ids.to(dev));
   int64_t B = logits.size(0), L = logits.size(1), V = logits.size(2);
-  Tensor losses = cross_entropy(logits.reshape({-1, V}), b.targets.reshape({-1}),
+  Tensor losses = cross_entropy(logits.reshape({-1, V}), b.targets.to(dev).reshape({-1}),
                                 {.ignore_index = data::kIgnoreIndex, .reduction = Reduction::sum});
-  auto pred = argmax(logits, -1).to_vector<int64_t>();
+  auto pred = argmax(logits, -1).cpu().to_vector<int64_t>();
   auto tgt = b.targets.to_vector<int64_t>();
   BatchScore s;
-  s.loss_sum = losses.item<double>();
+  s.loss_sum = losses.cpu().item<double>();
   s.rows = B;
   for (int64_t r = 0; r < B; ++r) {
     bool right = true;

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
@@ -14,6 +15,7 @@
 #include "ops/elementwise.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
+#include "train/loss_scaler.h"
 #include "train/metrics.h"
 #include "train/progress.h"
 #include "train/scheduler.h"
@@ -93,10 +95,9 @@ std::string describe_metrics(const Metrics& m) {
 
 TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
   io::validate(cfg);
-  SSM_CHECK(cfg.device.is_cpu(), "training on ", cfg.device,
-            " is not available yet: this build trains on the CPU only (device: cpu)");
-  SSM_CHECK(cfg.training.precision == io::Precision::fp32, "training.precision ",
-            io::name_of(cfg.training.precision), " needs the CUDA backend; on the CPU use fp32");
+  check_device_usable(cfg.device, "train");
+  SSM_CHECK(cfg.training.precision == io::Precision::fp32 || cfg.device.is_cuda(), "training.precision ",
+            io::name_of(cfg.training.precision), " needs a CUDA device; on the CPU use fp32");
   auto t_start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -116,8 +117,14 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
   std::unique_ptr<Task> task = make_task(cfg);
   models::MambaLMConfig mcfg = io::mamba_lm_config(cfg, task->tokenizer().vocab_size());
   Generator init_gen(uint64_t(cfg.seed));
-  models::MambaLM model(mcfg, init_gen);
+  models::MambaLM model(mcfg, init_gen);  // initialised on the CPU: the same weights on any device
+  model.to(cfg.device);
   model.set_gradient_checkpointing(cfg.training.gradient_checkpointing);
+  // bf16/fp16: float32 master weights, products in 16 bits (core/autocast.h), for the whole run.
+  AutocastGuard autocast_guard(cfg.training.precision == io::Precision::bf16   ? std::optional(DType::bf16)
+                               : cfg.training.precision == io::Precision::fp16 ? std::optional(DType::f16)
+                                                                                : std::nullopt);
+  LossScaler scaler(cfg.training.precision == io::Precision::fp16);
 
   const io::OptimizerConfig& oc = cfg.optimizer;
   AdamW optimizer(param_groups(model, oc), {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1],
@@ -178,7 +185,9 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
   say("  model: Mamba, " + std::to_string(model.num_parameters()) + " parameters (d_model " +
       std::to_string(mcfg.hidden_size) + ", " + std::to_string(mcfg.num_hidden_layers) + " layers, d_state " +
       std::to_string(mcfg.state_size) + ", " + discretization_name(mcfg.scan.discretization) + ", " +
-      scan_algorithm_name(mcfg.scan.algorithm) + " scan); " + std::to_string(num_threads()) + " threads");
+      scan_algorithm_name(mcfg.scan.algorithm) + " scan); " +
+      (cfg.device.is_cpu() ? std::to_string(num_threads()) + " threads"
+                           : cfg.device.str() + ", " + io::name_of(cfg.training.precision)));
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
 
@@ -238,12 +247,19 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
         ++state.epoch;
       }
       Tensor loss = batch_loss(model, batch);
-      double lv = loss.item<double>();
+      double lv = loss.cpu().item<double>();
       SSM_CHECK(std::isfinite(lv), "training diverged: the loss is ", lv, " at step ", state.step,
                 " (lower optimizer.lr or set training.grad_clip)");
-      (accum > 1 ? div(loss, double(accum)) : loss).backward();
+      double loss_scale = scaler.scale() / double(accum);
+      (loss_scale != 1.0 ? mul(loss, loss_scale) : loss).backward();
       loss_sum += lv;
       tokens += batch.ids.numel();
+    }
+    if (!scaler.unscale(model.parameters())) {  // fp16 overflow: skip this step, scale halved
+      optimizer.zero_grad();
+      say("  fp16 gradient overflow at step " + std::to_string(state.step) + ": step skipped, loss scale now " +
+          fmt(scaler.scale(), 0));
+      continue;
     }
     if (cfg.training.grad_clip > 0) clip_grad_norm(model.parameters(), cfg.training.grad_clip);
     optimizer.set_lr(oc.lr * schedule.multiplier(state.step));

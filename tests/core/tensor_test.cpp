@@ -191,7 +191,7 @@ TEST(Tensor, HalfPrecisionConversionsRoundToNearestEven) {
 TEST(Tensor, DevicesParseAndCudaIsReportedClearly) {
   EXPECT_EQ(parse_device("cpu"), Device::cpu());
   EXPECT_EQ(parse_device("cuda:1"), Device::cuda(1));
-  EXPECT_NE(error_of([] { parse_device("gpu"); }).find("expected cpu, cuda or cuda:N"),
+  EXPECT_NE(error_of([] { parse_device("gpu"); }).find("expected auto, cpu, cuda or cuda:N"),
             std::string::npos);
   if (!cuda_available()) {
     std::string msg = error_of([] { Tensor::zeros({2}).to(Device::cuda()); });

@@ -198,7 +198,7 @@ TEST(ConfigErrors, WrongTypeNamesPathLineAndValue) {
   e = error_of(kMinimal + "model:\n  dt_rank: many\n");
   EXPECT_HAS(e, "model.dt_rank at config.yaml:4:12: expected an integer or auto, got 'many'");
   e = error_of(kMinimal + "device: gpu\n");
-  EXPECT_HAS(e, "device at config.yaml:3:9: expected cpu, cuda or cuda:N, got 'gpu'");
+  EXPECT_HAS(e, "device at config.yaml:3:9: expected auto, cpu, cuda or cuda:N, got 'gpu'");
   e = error_of(kMinimal + "optimizer:\n  lr: .inf\n");
   EXPECT_HAS(e, "optimizer.lr at config.yaml:4:7: expected a number, got '.inf'");
 }
@@ -413,7 +413,7 @@ TEST(ConfigCross, OtherRules) {
              "scheduler.warmup_steps at config.yaml:4:17: must be <= training.max_steps (10), got "
              "20 (training.max_steps at config.yaml:2:14)");
   EXPECT_NO_THROW(parse("training:\n  epochs: 2\nscheduler:\n  warmup_steps: 2000\n"));
-  EXPECT_HAS(error_of("training:\n  max_steps: 10\n  precision: fp16\n"),
+  EXPECT_HAS(error_of("training:\n  max_steps: 10\n  precision: fp16\ndevice: cpu\n"),
              "training.precision at config.yaml:3:14: fp16 needs a CUDA device, device is cpu");
   EXPECT_NO_THROW(parse("training:\n  max_steps: 10\n  precision: bf16\ndevice: cuda\n"));
   EXPECT_HAS(error_of("training:\n  max_steps: 10\n  early_stopping_metric: val_accuracy\n"

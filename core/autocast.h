@@ -1,0 +1,34 @@
+// Mixed precision: while an AutocastGuard is alive on a thread, the layers of nn/ run their
+// matrix products in a 16-bit dtype (bf16 or f16) on CUDA tensors, as torch.autocast does.
+//
+// Parameters stay float32 master weights; the layers cast them (and float32 activations) to the
+// autocast dtype where a product is taken, and the cast is differentiable, so gradients reach the
+// float32 weights. Norms, the selective scan and the loss compute in float32 internally, the
+// residual stream stays float32, and A_log, D, the Δ bias and the norm weights are never cast.
+// CPU tensors are never cast (the CPU trains in float32).
+#pragma once
+
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace ssm {
+
+// The thread's autocast dtype, if autocast is on.
+std::optional<DType> autocast_dtype();
+
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(std::optional<DType> dtype);  // nullopt: autocast off inside
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  std::optional<DType> prev_;
+};
+
+// `t` cast to the autocast dtype when autocast is on, t is a float32 CUDA tensor; else t itself.
+Tensor autocast(const Tensor& t);
+
+}  // namespace ssm
