@@ -3,7 +3,8 @@
 //
 // Dims: B = rows the decoder holds state for, L = prompt length, V = vocabulary size.
 // Token ids are int64 tensors on the CPU; an adapter moves them to its model's device. Logits may
-// have any floating dtype and device; callers copy them to the CPU.
+// have any floating dtype and device; callers copy them to the CPU before the next call, which may
+// overwrite them (a GPU decoder replays a recorded step into the same logits tensor).
 #pragma once
 
 #include <cstdint>

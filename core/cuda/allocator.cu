@@ -33,11 +33,26 @@ struct DeviceCache {
   AllocatorStats stats;
 };
 
+}  // namespace
+
+// A CUDA graph's memory: blocks it handed out during capture return here, never to the shared
+// cache, while the pool exists.
+struct PrivatePool {
+  int device = 0;
+  std::map<size_t, std::vector<void*>> free;
+  std::unordered_map<void*, size_t> blocks;  // every block the pool owns
+};
+
+namespace {
+
+thread_local PrivatePool* t_pool = nullptr;  // the pool allocations of this thread come from
+
 struct Allocator {
   std::mutex mu;
   DeviceCache dev[kMaxDevices];
   bool enabled = true;
   bool poison = false;
+  std::unordered_map<void*, PrivatePool*> owner;  // blocks that belong to a private pool
 
   Allocator() {
     if (const char* e = std::getenv("SSM_CUDA_CACHE")) enabled = std::string(e) != "0";
@@ -78,8 +93,14 @@ void* alloc(size_t nbytes, int device) {
     std::lock_guard<std::mutex> lock(a.mu);
     DeviceCache& c = cache_of(a, device);
     poison = a.poison;
-    auto it = c.free.find(n);
-    if (a.enabled && it != c.free.end() && !it->second.empty()) {
+    PrivatePool* pool = t_pool && t_pool->device == device ? t_pool : nullptr;
+    auto& free = pool ? pool->free : c.free;
+    auto it = free.find(n);
+    if (pool && it != free.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      c.stats.cache_hits++;
+    } else if (!pool && a.enabled && it != free.end() && !it->second.empty()) {
       p = it->second.back();
       it->second.pop_back();
       c.stats.cached -= n;
@@ -92,6 +113,10 @@ void* alloc(size_t nbytes, int device) {
         p = cuda::malloc(n, device);
       }
       c.stats.cuda_mallocs++;
+      if (pool) {
+        pool->blocks[p] = n;
+        a.owner[p] = pool;
+      }
     }
     c.live[p] = n;
     c.stats.allocs++;
@@ -115,7 +140,9 @@ void dealloc(void* p, int device) {
   size_t n = it->second;
   c.live.erase(it);
   c.stats.in_use -= n;
-  if (a.enabled) {
+  if (auto o = a.owner.find(p); o != a.owner.end()) {
+    o->second->free[n].push_back(p);
+  } else if (a.enabled) {
     c.free[n].push_back(p);
     c.stats.cached += n;
   } else {
@@ -142,6 +169,33 @@ void allocator_reset_peak(int device) {
   std::lock_guard<std::mutex> lock(a.mu);
   DeviceCache& c = cache_of(a, device);
   c.stats.peak_in_use = c.stats.in_use;
+}
+
+PrivatePool* pool_create(int device) {
+  auto* pool = new PrivatePool;
+  pool->device = device;
+  return pool;
+}
+
+void pool_begin(PrivatePool* pool) { t_pool = pool; }
+void pool_end() { t_pool = nullptr; }
+
+void pool_destroy(PrivatePool* pool) {
+  if (!pool) return;
+  cudaSetDevice(pool->device);
+  cudaDeviceSynchronize();  // no replay may still be writing the blocks
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  DeviceCache& c = cache_of(a, pool->device);
+  for (auto& [sz, blocks] : pool->free)
+    for (void* p : blocks) {
+      c.free[sz].push_back(p);  // free blocks join the shared cache
+      c.stats.cached += sz;
+    }
+  // Blocks still held by tensors become ordinary blocks: freed later, they go to the cache.
+  for (auto& [p, sz] : pool->blocks) a.owner.erase(p);
+  if (t_pool == pool) t_pool = nullptr;
+  delete pool;
 }
 
 void set_alloc_poison(bool on) {

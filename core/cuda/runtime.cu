@@ -1,6 +1,7 @@
 #include <cuda_runtime.h>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 
 namespace ssm::cuda {
@@ -10,6 +11,19 @@ void check(cudaError_t e, const char* what) {
   SSM_CHECK(e == cudaSuccess, "CUDA error in ", what, ": ", cudaGetErrorString(e));
 }
 }  // namespace
+
+namespace {
+thread_local cudaStream_t t_stream = nullptr;  // null: the legacy default stream
+thread_local bool t_capturing = false;
+}  // namespace
+
+cudaStream_t stream() { return t_stream; }
+bool capturing() { return t_capturing; }
+
+void set_capture_stream(void* s) {
+  t_stream = static_cast<cudaStream_t>(s);
+  t_capturing = s != nullptr;
+}
 
 int device_count() {
   int n = 0;
@@ -42,11 +56,16 @@ void free(void* p, int device) {
 void memcpy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t nbytes) {
   cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                    : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  if (dst_on_gpu && src_on_gpu) {  // stays on the stream: may be captured
+    check(cudaMemcpyAsync(dst, src, nbytes, kind, t_stream), "cudaMemcpyAsync");
+    return;
+  }
+  SSM_CHECK(!t_capturing, "a host <-> device copy cannot be recorded in a CUDA graph");
   check(cudaMemcpy(dst, src, nbytes, kind), "cudaMemcpy");
 }
 
 void fill_bytes(void* p, unsigned char value, size_t nbytes) {
-  check(cudaMemset(p, value, nbytes), "cudaMemset");
+  check(cudaMemsetAsync(p, value, nbytes, t_stream), "cudaMemsetAsync");
 }
 
 void check_launch(const char* what) { check(cudaGetLastError(), what); }
