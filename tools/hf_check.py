@@ -13,6 +13,10 @@ installed (the GPU machine; Debian has neither).
    reference that the C++ model is tested against in float64): max abs difference.
 3. With --events, reads an ssm run directory's TensorBoard event file with TensorBoard's
    EventAccumulator and checks its train/loss scalars against the run's metrics.jsonl.
+4. With --dir D --ssm BIN: loads the model dir D (e.g. one `ssm train --device cuda` wrote) with
+   MambaForCausalLM (on the GPU when torch sees one) and compares its mean next-token loss on 16
+   random token lines with `BIN eval --tokens --json` on each of --devices (default cuda cpu),
+   to 1e-4 relative.
 Prints one JSON object per check; exits 1 when a check fails.
 """
 import argparse
@@ -53,6 +57,9 @@ def hf_loss(model, seqs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", help="an ssm run directory with events.out.tfevents.* and metrics.jsonl")
+    ap.add_argument("--dir", help="a model dir to load with MambaForCausalLM and compare with ssm eval")
+    ap.add_argument("--ssm", help="the ssm binary (for --dir)")
+    ap.add_argument("--devices", nargs="*", default=["cuda", "cpu"], help="ssm eval devices (for --dir)")
     a = ap.parse_args()
     import transformers
     from transformers import MambaForCausalLM
@@ -94,6 +101,39 @@ def main():
         print(json.dumps({"check": "TensorBoard reads ssm's event file", "scalar_tags": tags,
                           "train_loss_points": len(tb), "metrics_jsonl_points": len(ours),
                           "max_relative_difference": worst, "ok": good}))
+    if a.dir:
+        import random
+        import subprocess
+        import tempfile
+        cfg = json.load(open(os.path.join(a.dir, "config.json")))
+        rng = random.Random(0)
+        seqs = [[rng.randrange(cfg["vocab_size"]) for _ in range(rng.randrange(2, 40))] for _ in range(16)]
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        model = MambaForCausalLM.from_pretrained(a.dir, torch_dtype=torch.float32).to(dev).eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for ids in seqs:
+                x = torch.tensor([ids], device=dev)
+                logits = model(input_ids=x).logits[0, :-1]
+                total += F.cross_entropy(logits.double(), x[0, 1:], reduction="sum").item()
+                count += len(ids) - 1
+        hf = total / count
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(" ".join(map(str, s)) for s in seqs) + "\n")
+        for d in a.devices:
+            r = subprocess.run([a.ssm, "eval", "-m", a.dir, "--tokens", f.name, "--json", "--device", d],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                ok = False
+                print(json.dumps({"check": f"ssm eval on {d}", "error": r.stderr.strip(), "ok": False}))
+                continue
+            got = json.loads(r.stdout)
+            rel = abs(got["loss"] - hf) / abs(hf)
+            good = rel <= 1e-4 and int(got["tokens"]) == count
+            ok &= good
+            print(json.dumps({"check": f"MambaForCausalLM ({dev}) loads {a.dir}; ssm eval on {d}",
+                              "hf_loss": hf, "ssm_eval_loss": got["loss"], "relative_error": rel,
+                              "tokens": count, "ok": good}))
     sys.exit(0 if ok else 1)
 
 

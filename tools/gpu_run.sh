@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the whole GPU check from binaries built elsewhere (device time is scarce; building there
+# takes minutes), in one call on the GPU machine:
+#   nvidia-smi; the GPU tests (gtest XML); the kernel bench; the Mamba-130M bench; Pig-Latin
+#   (small) trained with `ssm train --device cuda` and scored on the GPU and on the CPU;
+#   `ssm translate` / `ssm generate` on both devices; transformers + TensorBoard readback of the
+#   GPU-trained model dir (tools/hf_check.py). Logs go to $OUT (default ./gpu-out).
+#
+# Build here first (sm_90) and stage what travels:
+#   tools/gpu_stage.sh            # -> .devcarry/bin (binaries), .devcarry/lib (runtime libs)
+# then, through the device tool, with carry [".devcarry/bin", ".devcarry/lib"]:
+#   bash tools/gpu_run.sh
+# Set SSM_GPU_STEPS to a space-separated subset of: tests bench model piglatin interop.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-gpu-out}
+BIN=${SSM_GPU_BIN:-.devcarry/bin}
+STEPS=${SSM_GPU_STEPS:-tests bench model piglatin interop}
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/.devcarry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+mkdir -p "$OUT"
+start=$(date +%s)
+step() { printf '\n== %s (%ds)\n' "$*" "$(($(date +%s) - start))"; }
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+rc=0
+
+step "nvidia-smi"
+nvidia-smi > "$OUT/nvidia-smi.log" 2>&1
+grep -E "NVIDIA H|Driver" "$OUT/nvidia-smi.log" | head -n 3
+
+if has tests; then
+  step "GPU tests"
+  "$BIN/ssm_gpu_tests" --gtest_output="xml:$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1 || rc=1
+  grep -E "^\[  FAILED|^\[  PASSED|SKIPPED \]|tests ran" "$OUT/gpu_tests.log" | sort | uniq -c | sort -rn | head -n 80
+fi
+
+if has bench; then
+  step "kernel bench"
+  "$BIN/ssm_gpu_bench" > "$OUT/gpu_bench.log" 2>&1 || rc=1
+  cat "$OUT/gpu_bench.log"
+fi
+
+if has model; then
+  step "Mamba-130M bench"
+  "$BIN/ssm_gpu_model_bench" > "$OUT/model_bench.log" 2>&1 || rc=1
+  cat "$OUT/model_bench.log"
+fi
+
+if has piglatin; then
+  step "Pig-Latin small on the GPU"
+  /usr/bin/time -f "%e s wall" "$BIN/ssm" train -c configs/piglatin_small_mamba.yaml --device cuda \
+      -o "$OUT/pll_gpu" -q > "$OUT/pll_train.log" 2>&1 || rc=1
+  tail -n 8 "$OUT/pll_train.log"
+  rm -rf "$OUT/pll_gpu/checkpoints"
+  for dev in cuda cpu; do
+    echo "eval on $dev: $("$BIN/ssm" eval -m "$OUT/pll_gpu" --data piglatin_small --device $dev --json 2>&1)"
+  done
+  echo "eval on cuda, bf16: $("$BIN/ssm" eval -m "$OUT/pll_gpu" --data piglatin_small --device cuda --precision bf16 --json 2>&1)"
+  for dev in cuda cpu; do
+    echo "translate on $dev:"
+    "$BIN/ssm" translate -m "$OUT/pll_gpu" --device $dev --check strength conditioning is pleasure table 2>&1 | tail -n 6
+    echo "generate on $dev: $("$BIN/ssm" generate -m "$OUT/pll_gpu" --device $dev -p "$(printf '\x02')" -t 0 -n 12 2>&1 | od -c | head -n 2 | tr -s ' ' | head -c 300)"
+  done
+fi
+
+if has interop; then
+  step "transformers + TensorBoard readback of the GPU-trained dir"
+  if [ -d "$OUT/pll_gpu" ]; then
+    python3 tools/hf_check.py --events "$OUT/pll_gpu" --dir "$OUT/pll_gpu" --ssm "$BIN/ssm" > "$OUT/hf_check.log" 2>&1 || rc=1
+    tail -n 12 "$OUT/hf_check.log"
+  fi
+fi
+
+step "done (exit $rc)"
+exit $rc

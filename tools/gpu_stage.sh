@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the GPU binaries here (no GPU needed: nvcc cross-compiles for sm_90) and stages them for
+# the device tool: stripped binaries in .devcarry/bin, runtime libraries the GPU machine may lack in
+# .devcarry/lib (.devcarry is listed in .git/info/exclude). Then run tools/gpu_run.sh there.
+#   tools/gpu_stage.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD=${1:-build-gpu}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSSM_CUDA=ON \
+  -DSSM_BUILD_BENCH=ON -DSSM_BUILD_CLI=ON > /dev/null
+ninja -C "$BUILD" -j "$(nproc)" ssm_cli ssm_gpu_tests ssm_gpu_bench ssm_gpu_model_bench
+mkdir -p .devcarry/bin .devcarry/lib
+for b in ssm tests/ssm_gpu_tests bench/ssm_gpu_bench bench/ssm_gpu_model_bench; do
+  cp "$BUILD/$b" .devcarry/bin/ && strip ".devcarry/bin/$(basename "$b")"
+done
+# libgomp and the CUDA runtime; cuBLAS/cuBLASLt (hundreds of MB) come from the GPU machine's
+# own /usr/local/cuda (tools/gpu_run.sh puts it on LD_LIBRARY_PATH).
+ldd .devcarry/bin/ssm_gpu_tests | awk '/libgomp|libcudart/ {print $3}' | xargs -r -I{} cp -L {} .devcarry/lib/
+du -sh .devcarry/bin .devcarry/lib
