@@ -1,17 +1,34 @@
 // Depthwise causal conv1d over time, channel-last, vectorised over channels.
 #include "ops/causal_conv1d.h"
 
+#include <cmath>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/causal_conv1d_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
 
 constexpr int64_t kTile = 256;  // channels per inner tile (accumulators stay on the stack)
+
+template <class A>
+A silu_of(A z) {
+  return z / (A(1) + std::exp(-z));
+}
+
+// d silu(z) / dz = s (1 + z (1 - s)), s = sigmoid(z).
+template <class A>
+A silu_grad(A z) {
+  A s = A(1) / (A(1) + std::exp(-z));
+  return s * (A(1) + z * (A(1) - s));
+}
 
 // Rows (b, t) per parallel task.
 int64_t row_grain(int64_t D, int64_t W) {
@@ -32,7 +49,7 @@ std::vector<A> taps(const Tensor& weight) {
 // y (B, L, D) from x (B, L, D), both contiguous.
 template <class T>
 void conv_forward(const T* x, T* y, const acc_t<T>* wt, const acc_t<T>* bias, int64_t B,
-                  int64_t L, int64_t D, int64_t W) {
+                  int64_t L, int64_t D, int64_t W, bool silu) {
   using A = acc_t<T>;
   using S = Scalar<T>;
   parallel_for(0, B * L, row_grain(D, W), [&](int64_t r0, int64_t r1) {
@@ -48,7 +65,10 @@ void conv_forward(const T* x, T* y, const acc_t<T>* wt, const acc_t<T>* bias, in
           for (int64_t j = 0; j < n; ++j) acc[j] += wk[j] * S::load(xs[j]);
         }
         T* yr = y + r * D + d0;
-        for (int64_t j = 0; j < n; ++j) yr[j] = S::store(acc[j]);
+        if (silu)
+          for (int64_t j = 0; j < n; ++j) yr[j] = S::store(silu_of(acc[j]));
+        else
+          for (int64_t j = 0; j < n; ++j) yr[j] = S::store(acc[j]);
       }
     }
   });
@@ -56,11 +76,12 @@ void conv_forward(const T* x, T* y, const acc_t<T>* wt, const acc_t<T>* bias, in
 
 // dx (if non-null) and, per fixed block of rows, partial sums part (nblk, W + 1, D) of
 // dweight (rows 0..W-1, tap-major) and dbias (row W).
-template <class T>
-void conv_backward(const T* x, const T* g, const acc_t<T>* wt, T* dx, acc_t<T>* part,
+template <class T, class G>
+void conv_backward(const T* x, const G* g, const acc_t<T>* wt, T* dx, acc_t<T>* part,
                    int64_t rows_per_blk, int64_t B, int64_t L, int64_t D, int64_t W) {
   using A = acc_t<T>;
   using S = Scalar<T>;
+  using SG = Scalar<G>;
   int64_t R = B * L, nblk = (R + rows_per_blk - 1) / rows_per_blk;
   parallel_for(0, nblk, std::max<int64_t>(1, row_grain(D, W) / rows_per_blk), [&](int64_t k0,
                                                                                  int64_t k1) {
@@ -79,38 +100,122 @@ void conv_backward(const T* x, const T* g, const acc_t<T>* wt, T* dx, acc_t<T>* 
             for (int64_t k = 0; k < W; ++k) {
               int64_t tg = t + (W - 1) - k;
               if (tg >= L) continue;
-              const T* gs = g + (r + (W - 1) - k) * D + d0;
+              const G* gs = g + (r + (W - 1) - k) * D + d0;
               const A* wk = wt + k * D + d0;
-              for (int64_t j = 0; j < n; ++j) acc[j] += wk[j] * S::load(gs[j]);
+              for (int64_t j = 0; j < n; ++j) acc[j] += wk[j] * SG::load(gs[j]);
             }
             T* dxr = dx + r * D + d0;
             for (int64_t j = 0; j < n; ++j) dxr[j] = S::store(acc[j]);
           }
         }
         if (p) {
-          const T* gr = g + r * D;
+          const G* gr = g + r * D;
           for (int64_t k = std::max<int64_t>(0, W - 1 - t); k < W; ++k) {
             const T* xs = x + (r - (W - 1) + k) * D;
             A* pk = p + k * D;
-            for (int64_t d = 0; d < D; ++d) pk[d] += S::load(gr[d]) * S::load(xs[d]);
+            for (int64_t d = 0; d < D; ++d) pk[d] += SG::load(gr[d]) * S::load(xs[d]);
           }
           A* pb = p + W * D;
-          for (int64_t d = 0; d < D; ++d) pb[d] += S::load(gr[d]);
+          for (int64_t d = 0; d < D; ++d) pb[d] += SG::load(gr[d]);
         }
       }
     }
   });
 }
 
+// gp (B*L, D) in the compute type = g * silu'(pre), pre = the conv recomputed from x.
+template <class T>
+void silu_pre_grad(const T* x, const T* g, const acc_t<T>* wt, const acc_t<T>* bias,
+                   acc_t<T>* gp, int64_t B, int64_t L, int64_t D, int64_t W) {
+  using A = acc_t<T>;
+  using S = Scalar<T>;
+  parallel_for(0, B * L, row_grain(D, W), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t t = r % L;
+      for (int64_t d = 0; d < D; ++d) {
+        A pre = bias[d];
+        for (int64_t k = std::max<int64_t>(0, W - 1 - t); k < W; ++k)
+          pre += wt[k * D + d] * S::load(x[(r - (W - 1) + k) * D + d]);
+        gp[r * D + d] = S::load(g[r * D + d]) * silu_grad(pre);
+      }
+    }
+  });
+}
+
+template <class A>
+std::vector<A> bias_vector(const Tensor& bias, int64_t D) {
+  std::vector<A> b(size_t(D), A(0));
+  if (bias.defined()) {
+    std::vector<double> bv = bias.to_vector<double>();
+    b.assign(bv.begin(), bv.end());
+  }
+  return b;
+}
+
+#ifdef SSM_WITH_CUDA
+// ---- CUDA (kernels in ops/cuda/causal_conv1d.cu): x, weight and bias read with their strides --
+
+cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+  cuda::ConvProblem p;
+  p.device = x.device().index;
+  p.dtype = x.dtype();
+  p.B = x.size(0);
+  p.L = x.size(1);
+  p.D = x.size(2);
+  p.W = weight.size(1);
+  p.x = x.raw_data();
+  for (int i = 0; i < 3; ++i) p.sx[i] = x.stride(i);
+  p.w = weight.raw_data();
+  p.sw[0] = weight.stride(0);
+  p.sw[1] = weight.stride(1);
+  if (bias.defined()) {
+    p.bias = bias.raw_data();
+    p.sb = bias.stride(0);
+  }
+  p.silu = silu;
+  return p;
+}
+
+Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  cuda::causal_conv1d_forward(conv_problem(x, weight, bias, silu), y.raw_data());
+  if (needs_grad({x, weight, bias})) {
+    Saved sx(x), sw(weight), sb(bias);
+    bool has_bias = bias.defined();
+    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu](Grads& g) {
+      const Tensor &xv = sx.get(), &wv = sw.get(), &bv = sb.get();
+      Tensor go = g.out[0];
+      SSM_CHECK(go.dtype() == xv.dtype() && go.device() == xv.device(),
+                "causal_conv1d backward: expects the output gradient in x's dtype and device, got ",
+                describe(go));
+      go = go.contiguous();
+      Device dev = xv.device();
+      Tensor dx = g.needs(0) ? Tensor::empty(xv.shape(), xv.dtype(), dev) : Tensor();
+      Tensor dw = g.needs(1) ? Tensor::empty(wv.shape(), xv.dtype(), dev) : Tensor();
+      Tensor db = has_bias && g.needs(2) ? Tensor::empty(bv.shape(), xv.dtype(), dev) : Tensor();
+      auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+      cuda::causal_conv1d_backward(conv_problem(xv, wv, bv, silu), go.raw_data(), ptr(dx), ptr(dw),
+                                   ptr(db));
+      if (dx.defined()) g.in[0] = dx;
+      if (dw.defined()) g.in[1] = dw;
+      if (db.defined()) g.in[2] = db;
+    });
+  }
+  return y;
+}
+#endif
+
 }  // namespace
 
 // Forward and backward as stated in the header. Saved: x and weight.
-Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
   const char* op = "causal_conv1d";
   check_defined(x, op, "x");
   check_defined(weight, op, "weight");
   check_same_device(x, weight, op);
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
+#endif
   SSM_CHECK(is_floating(x.dtype()), op, ": x must be a floating tensor, got ", describe(x));
   SSM_CHECK(x.dim() == 3, op, ": x must be 3-D (batch, length, channels), got ", describe(x));
   SSM_CHECK(weight.dim() == 2 && weight.size(0) == x.size(2), op,
@@ -128,6 +233,9 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
     SSM_CHECK(bias.dtype() == x.dtype(), op, ": bias must have x's dtype ", x.dtype(), ", got ",
               describe(bias));
   }
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) return causal_conv1d_cuda(x, weight, bias, silu);
+#endif
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   {
     NoGradGuard ng;
@@ -135,20 +243,16 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
     SSM_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using A = acc_t<scalar_t>;
       std::vector<A> wt = taps<A>(weight);
-      std::vector<A> b(size_t(D), A(0));
-      if (bias.defined()) {
-        std::vector<double> bv = bias.to_vector<double>();
-        b.assign(bv.begin(), bv.end());
-      }
+      std::vector<A> b = bias_vector<A>(bias, D);
       conv_forward<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
                              static_cast<scalar_t*>(y.raw_data()), wt.data(), b.data(), B, L, D,
-                             W);
+                             W, silu);
     });
   }
   if (needs_grad({x, weight, bias})) {
-    Saved sx(x), sw(weight);
+    Saved sx(x), sw(weight), sb(silu ? bias : Tensor());
     bool has_bias = bias.defined();
-    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, has_bias](Grads& g) {
+    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu](Grads& g) {
       const Tensor &xv = sx.get(), &wv = sw.get();
       int64_t B = xv.size(0), L = xv.size(1), D = xv.size(2), W = wv.size(1);
       Tensor xc = xv.contiguous();
@@ -166,10 +270,19 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
         std::vector<A> wt = taps<A>(wv);
         std::vector<A> part(need_params ? size_t(nblk * (W + 1) * D) : 0);
         Tensor dx = need_dx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
-        conv_backward<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
-                                static_cast<const scalar_t*>(go.raw_data()), wt.data(),
-                                need_dx ? static_cast<scalar_t*>(dx.raw_data()) : nullptr,
-                                need_params ? part.data() : nullptr, rows_per_blk, B, L, D, W);
+        const auto* xp = static_cast<const scalar_t*>(xc.raw_data());
+        const auto* gp = static_cast<const scalar_t*>(go.raw_data());
+        auto* dxp = need_dx ? static_cast<scalar_t*>(dx.raw_data()) : nullptr;
+        if (silu) {  // the gradient of the pre-activation, kept in the compute type
+          std::vector<A> b = bias_vector<A>(sb.get(), D), gpre(size_t(R * D));
+          silu_pre_grad<scalar_t>(xp, gp, wt.data(), b.data(), gpre.data(), B, L, D, W);
+          conv_backward<scalar_t, A>(xp, gpre.data(), wt.data(), dxp,
+                                     need_params ? part.data() : nullptr, rows_per_blk, B, L, D, W);
+        } else {
+          conv_backward<scalar_t, scalar_t>(xp, gp, wt.data(), dxp,
+                                            need_params ? part.data() : nullptr, rows_per_blk, B, L,
+                                            D, W);
+        }
         if (need_dx) g.in[0] = dx;
         if (!need_params) return;
         // Sum the block partials in block order; dweight back to (D, W).
@@ -197,7 +310,7 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
 }
 
 Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
-                          const Tensor& bias) {
+                          const Tensor& bias, bool silu) {
   const char* op = "causal_conv1d_step";
   check_defined(state, op, "state");
   check_defined(x, op, "x");
@@ -212,10 +325,40 @@ Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
   if (bias.defined()) SSM_CHECK(bias.shape() == (Shape{D}), op, ": bias must be (", D, ",), got ", describe(bias));
   for (const Tensor* t : {&static_cast<const Tensor&>(state), &x, &weight, &bias})
     if (t->defined()) {
+#ifdef SSM_WITH_CUDA
+      SSM_CHECK(t->device() == state.device(), op, ": every input must be on state's device ",
+                state.device(), ", got ", describe(*t));
+#else
       SSM_CHECK(t->device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(*t));
+#endif
       SSM_CHECK(is_floating(t->dtype()), op, ": expects floating tensors, got ", describe(*t));
     }
   NoGradGuard ng;
+#ifdef SSM_WITH_CUDA
+  if (state.device().is_cuda()) {
+    SSM_CHECK(weight.dtype() == (bias.defined() ? bias.dtype() : weight.dtype()), op,
+              ": on CUDA, bias must have weight's dtype ", weight.dtype(), ", got ", describe(bias));
+    cuda::ConvProblem p;
+    p.device = state.device().index;
+    p.dtype = weight.dtype();
+    p.B = B;
+    p.D = D;
+    p.W = W;
+    p.w = weight.raw_data();
+    p.sw[0] = weight.stride(0);
+    p.sw[1] = weight.stride(1);
+    if (bias.defined()) {
+      p.bias = bias.raw_data();
+      p.sb = bias.stride(0);
+    }
+    p.silu = silu;
+    Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
+    cuda::causal_conv1d_step(p, state.raw_data(), state.dtype(), x.raw_data(), x.dtype(), x.stride(0),
+                             x.stride(1), y.raw_data(), y.dtype());
+    ++state.storage()->version;
+    return y;
+  }
+#endif
   DType cdt = compute_dtype(state.dtype());
   Tensor xc = x.to(state.dtype()).contiguous(), wc = weight.to(cdt).contiguous();
   Tensor bc = bias.defined() ? bias.to(cdt).contiguous() : Tensor();
@@ -236,7 +379,7 @@ Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
         const A* wd = w + (i % D) * W;
         A acc = bp ? bp[i % D] : A(0);
         for (int64_t k = 0; k < W; ++k) acc += wd[k] * S::load(s[k]);
-        yp[i] = acc;
+        yp[i] = silu ? silu_of(acc) : acc;
       }
     });
   });

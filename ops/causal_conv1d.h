@@ -17,12 +17,16 @@ namespace ssm {
 //   dweight[d, k] = sum_{b,t} g[b, t, d] x[b, t - (W - 1) + k, d],  dbias[d] = sum_{b,t} g[b, t, d]
 // (the weight/bias sums are taken in fixed blocks of (b, t) rows combined in order, so they do
 // not depend on the thread count).
-Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// silu: y = silu(conv) = conv * sigmoid(conv) (Mamba's activation after its conv), fused; the
+// backward recomputes the pre-activation from x and multiplies g by silu'.
+Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                     bool silu = false);
 
 // One decoding step, no autograd. state: (B, D, W), the last W inputs, oldest first (Hugging
 // Face's conv_state layout); it is shifted left by one and x: (B, D) appended, in place.
-// Returns y: (B, D) = bias[d] + sum_k weight[d, k] * state[b, d, k], in x's dtype.
+// Returns y: (B, D) = bias[d] + sum_k weight[d, k] * state[b, d, k] (then silu when asked), in
+// x's dtype.
 Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
-                          const Tensor& bias = Tensor());
+                          const Tensor& bias = Tensor(), bool silu = false);
 
 }  // namespace ssm

@@ -14,6 +14,11 @@
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/cross_entropy_cuda.h"
+#include "ops/cuda/nd_index.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -96,14 +101,92 @@ void backward_rows(const T* x, const int64_t* tgt, const double* lse, const doub
   });
 }
 
+
+#ifdef SSM_WITH_CUDA
+// ---- CUDA (kernels in ops/cuda/cross_entropy.cu) ------------------------------------------------
+// Logits and target are read in place with their strides; the gradient is written in the layout
+// of the logits' contiguous copy. Saved: logits, target, per-row logsumexp and the count.
+
+// The rows of t: every dim but `cdim`, in order.
+cuda::NdIndex rows_without(const Shape& shape, const Shape& strides, int cdim) {
+  cuda::NdIndex ix;
+  for (int d = 0; d < shape.size(); ++d) {
+    if (d == cdim || shape[d] == 1) continue;
+    ix.size[ix.n] = shape[d];
+    ix.stride[ix.n] = strides[d];
+    ++ix.n;
+  }
+  return ix;
+}
+
+cuda::CrossEntropyProblem ce_problem(const Tensor& logits, const Tensor& target,
+                                     const CrossEntropyOptions& o, int cdim, int64_t C, int64_t M) {
+  cuda::CrossEntropyProblem p;
+  p.device = logits.device().index;
+  p.dtype = logits.dtype();
+  p.M = M;
+  p.C = C;
+  p.x = logits.raw_data();
+  p.rows = rows_without(logits.shape(), logits.strides(), cdim);
+  p.cs = logits.stride(cdim);
+  p.target = target.raw_data();
+  p.target_i32 = target.dtype() == DType::i32;
+  p.trows = cuda::nd_index(target, target.dim());
+  p.ignore = o.ignore_index;
+  p.eps = o.label_smoothing;
+  p.reduction = o.reduction == Reduction::none ? 0 : o.reduction == Reduction::mean ? 1 : 2;
+  return p;
+}
+
+Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o,
+                          int cdim, const Shape& expected, int64_t C, int64_t M) {
+  Device dev = logits.device();
+  cuda::CrossEntropyProblem p = ce_problem(logits, target, o, cdim, C, M);
+  Tensor lse = Tensor::empty(Shape{M}, DType::f64, dev);
+  Tensor count = Tensor::empty(Shape{}, DType::i64, dev);
+  Tensor out = o.reduction == Reduction::none ? Tensor::empty(expected, logits.dtype(), dev)
+                                              : Tensor::empty(Shape{}, logits.dtype(), dev);
+  int64_t bad_value = 0;
+  int64_t bad = cuda::cross_entropy_forward(p, static_cast<double*>(lse.raw_data()),
+                                            static_cast<int64_t*>(count.raw_data()), out.raw_data(),
+                                            &bad_value);
+  SSM_CHECK(bad < 0, kOp, ": target at position ", position(bad, expected), " is ", bad_value,
+            ", outside [0, ", C, ") for C = ", C, " classes (and not ignore_index ",
+            o.ignore_index, ")");
+  if (needs_grad({logits})) {
+    Saved sx(logits), st(target);
+    CrossEntropyOptions opt = o;
+    record(OpId::cross_entropy, {logits}, out, [sx, st, lse, count, opt, cdim, C, M](Grads& g) {
+      const Tensor &xv = sx.get(), &tv = st.get();
+      Tensor go = g.out[0].is_contiguous() ? g.out[0] : g.out[0].contiguous();
+      SSM_CHECK(go.device() == xv.device() && is_floating(go.dtype()), kOp,
+                ": backward expects a floating output gradient on ", xv.device(), ", got ",
+                describe(go));
+      cuda::CrossEntropyProblem p = ce_problem(xv, tv, opt, cdim, C, M);
+      Tensor dx = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
+      cuda::cross_entropy_backward(p, static_cast<const double*>(lse.raw_data()),
+                                   static_cast<const int64_t*>(count.raw_data()), go.raw_data(),
+                                   go.dtype(), dx.raw_data(),
+                                   rows_without(dx.shape(), dx.strides(), cdim), dx.stride(cdim));
+      g.in[0] = dx;
+    });
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
   check_defined(logits, kOp, "logits");
   check_defined(target, kOp, "target");
+#ifdef SSM_WITH_CUDA
+  check_same_device(logits, target, kOp);
+#else
   SSM_CHECK(logits.device().is_cpu() && target.device().is_cpu(), kOp,
             ": no CUDA kernel in this build (logits ", describe(logits), ", target ",
             describe(target), ")");
+#endif
   SSM_CHECK(is_floating(logits.dtype()), kOp, ": logits must be a floating tensor, got ",
             describe(logits));
   SSM_CHECK(is_index(target.dtype()), kOp,
@@ -121,6 +204,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   const int64_t C = logits.shape()[cdim], M = expected.numel();
   const int64_t ignore = o.ignore_index;
   const double eps = o.label_smoothing;
+#ifdef SSM_WITH_CUDA
+  if (logits.device().is_cuda()) return cross_entropy_cuda(logits, target, o, cdim, expected, C, M);
+#endif
 
   Tensor tgt, x, lse, out;
   Shape perm;

@@ -11,6 +11,11 @@
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/embedding_cuda.h"
+#include "ops/cuda/nd_index.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -70,6 +75,67 @@ void embedding_backward_kernel(const T* g, const std::vector<int64_t>& ids, int6
   });
 }
 
+
+#ifdef SSM_WITH_CUDA
+// ---- CUDA (kernels in ops/cuda/embedding.cu): ids read in place; saved: the ids tensor --------
+
+// "(1, 2)": flat row-major position n of `shape` as a multi-index.
+std::string multi_index(int64_t n, const Shape& shape) {
+  std::ostringstream pos;
+  pos << '(';
+  std::vector<int64_t> idx(size_t(shape.size()));
+  for (int d = shape.size() - 1; d >= 0; --d) {
+    idx[size_t(d)] = n % shape[d];
+    n /= shape[d];
+  }
+  for (size_t d = 0; d < idx.size(); ++d) pos << (d ? ", " : "") << idx[d];
+  pos << ')';
+  return pos.str();
+}
+
+cuda::EmbeddingProblem emb_problem(const Tensor& ids, DType dt, int64_t V, int64_t D) {
+  cuda::EmbeddingProblem p;
+  p.device = ids.device().index;
+  p.dtype = dt;
+  p.V = V;
+  p.D = D;
+  p.N = ids.numel();
+  p.ids = ids.raw_data();
+  p.ids_i32 = ids.dtype() == DType::i32;
+  p.ids_ix = cuda::nd_index(ids, ids.dim());
+  return p;
+}
+
+Tensor embedding_cuda(const Tensor& weight, const Tensor& ids, int64_t V, int64_t D, int64_t pad) {
+  cuda::EmbeddingProblem p = emb_problem(ids, weight.dtype(), V, D);
+  Shape out_shape = ids.shape();
+  out_shape.push_back(D);
+  Tensor out = Tensor::empty(out_shape, weight.dtype(), weight.device());
+  int64_t bad_value = 0;
+  int64_t bad = cuda::embedding_forward(p, weight.raw_data(), weight.stride(0), weight.stride(1),
+                                        out.raw_data(), &bad_value);
+  SSM_CHECK(bad < 0, "embedding: id ", bad_value, " at position ", multi_index(bad, ids.shape()),
+            " of ids ", describe(ids), " is out of range for a table of ", V,
+            " rows (expected 0 <= id < ", V, ")");
+  if (needs_grad({weight})) {
+    DType dt = weight.dtype();
+    // A copy, as the CPU path keeps: later in-place writes to ids must not change the gradient
+    // (a non-contiguous ids tensor is kept as it is).
+    Tensor saved_ids = ids.is_contiguous() ? ids.detach().clone() : ids.detach();
+    record(OpId::embedding, {weight}, out, [saved_ids, pad, V, D, dt](Grads& g) {
+      Tensor go = g.out[0];
+      SSM_CHECK(go.dtype() == dt, "embedding backward: expects the output gradient in ", dt,
+                ", got ", describe(go));
+      go = go.contiguous();
+      Tensor dw = Tensor::empty({V, D}, dt, go.device());
+      cuda::embedding_backward(emb_problem(saved_ids, dt, V, D), go.raw_data(), pad, dw.raw_data());
+      g.in[0] = dw;
+    });
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 // out[n] = weight[ids[n]].  Backward: dW[v] = sum_{n : ids[n] = v, v != padding_idx} g[n].
@@ -78,8 +144,10 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, std::optional<int64_t>
   check_defined(weight, "embedding", "weight");
   check_defined(ids, "embedding", "ids");
   check_same_device(weight, ids, "embedding");
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(weight.device().is_cpu(), "embedding: no CUDA kernel in this build for ",
             describe(weight));
+#endif
   SSM_CHECK(weight.dim() == 2, "embedding: weight must be 2-D (num_embeddings, dim), got ",
             describe(weight));
   SSM_CHECK(is_floating(weight.dtype()), "embedding: weight must be a floating tensor, got ",
@@ -93,6 +161,9 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, std::optional<int64_t>
               " <= padding_idx < ", V, ")");
     pad = *padding_idx < 0 ? *padding_idx + V : *padding_idx;
   }
+#ifdef SSM_WITH_CUDA
+  if (weight.device().is_cuda()) return embedding_cuda(weight, ids, V, D, pad);
+#endif
   auto id = std::make_shared<std::vector<int64_t>>(load_ids(ids, V));
   int64_t N = int64_t(id->size());
   Shape out_shape = ids.shape();

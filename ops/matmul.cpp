@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <optional>
 
 #include "core/autograd.h"
@@ -13,12 +14,21 @@
 #include "core/reduce_to.h"
 #include "ops/elementwise_kernel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/matmul_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
 
 void check_cpu(const Tensor& t, const char* op) {
+#ifdef SSM_WITH_CUDA
+  (void)t;
+  (void)op;
+#else
   SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
+#endif
 }
 
 void check_operands(const Tensor& a, const Tensor& b, const char* op, const char* an,
@@ -229,11 +239,152 @@ Shape with_matrix(Shape batch, int64_t rows, int64_t cols) {
   return batch;
 }
 
+
+#ifdef SSM_WITH_CUDA
+// ---- CUDA: the same products through cuBLASLt / cuBLAS (ops/cuda/matmul.cu) ------------------
+
+Tensor last2(const Tensor& t) {
+  return make_view(t, {t.size(-2), t.size(-1)}, {t.stride(-2), t.stride(-1)}, t.offset());
+}
+
+// A BLAS-readable (rows, cols) view as a GEMM operand, `off` elements further on.
+cuda::GemmOperand operand(const Tensor& m, int64_t batch_stride, int64_t off = 0) {
+  BlasMat l = *blas_layout(m);
+  const char* p = static_cast<const char*>(m.raw_data()) + off * m.element_size();
+  return {p, l.trans, l.ld, batch_stride};
+}
+
+// The single stride that walks t's batch dims in row-major order, when there is one (0 when
+// every batch dim is broadcast).
+std::optional<int64_t> one_batch_stride(const Tensor& t) {
+  int64_t expect = -1, stride = 0;
+  for (int d = t.dim() - 3; d >= 0; --d) {
+    if (t.size(d) == 1) continue;
+    if (expect >= 0 && t.stride(d) != expect) return std::nullopt;
+    if (expect < 0) stride = t.stride(d);
+    expect = t.stride(d) * t.size(d);
+  }
+  return stride;
+}
+
+// Element offset of batch index i (row-major over the batch dims) in t.
+int64_t batch_offset(const Tensor& t, int64_t i) {
+  int64_t off = 0;
+  for (int d = t.dim() - 3; d >= 0; --d) {
+    off += (i % t.size(d)) * t.stride(d);
+    i /= t.size(d);
+  }
+  return off;
+}
+
+// product() on the device; `bias` (N, contiguous) is added to every row (linear's forward).
+// Shapes that fold into one GEMM run as one; a batch whose operands each step by one stride runs
+// as one strided-batched GEMM; anything else as one GEMM per batch index. Sums over broadcast
+// batch dims of 16-bit operands are kept in float32 and rounded once.
+Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* op,
+                    const Tensor& bias = Tensor()) {
+  DType dt = A.dtype();
+  Device dev = A.device();
+  A = blas_ready(A);
+  B = blas_ready(B);
+  Shape full = broadcast_shapes(batch_of(A), batch_of(B), op);
+  full = broadcast_shapes(full, target_batch, op);
+  int64_t M = A.size(-2), K = A.size(-1), N = B.size(-1);
+  Shape out_shape = with_matrix(target_batch, M, N);
+  Tensor R = Tensor::empty(out_shape, dt, dev);
+  if (R.numel() == 0) return R;
+  int64_t nfull = Shape(full).numel();
+  if (K == 0 || nfull == 0) {  // empty sums
+    if (bias.defined())
+      cuda::fill_rows(R.raw_data(), bias.raw_data(), dt, R.numel() / N, N, dev.index);
+    else
+      R.zero_();
+    return R;
+  }
+  Tensor Ae = broadcast_view(A, with_matrix(full, M, K));
+  Tensor Be = broadcast_view(B, with_matrix(full, K, N));
+  cuda::GemmCall c;
+  c.device = dev.index;
+  c.dtype = c.c_dtype = dt;
+  c.N = N;
+  c.K = K;
+  c.ldc = N;
+  c.c = R.raw_data();
+  c.bias = bias.defined() ? bias.raw_data() : nullptr;
+  if (Shape(target_batch).numel() == nfull) {
+    // x (..., K) @ W: the batch folded into the rows of A and C.
+    if (nfull == 1 || batch_strides_zero(Be)) {
+      auto a = fold_batch(Ae, -2);
+      if (a && blas_layout(*a)) {
+        c.M = a->size(0);
+        c.a = operand(*a, 0);
+        c.b = operand(last2(Be), 0);
+        cuda::gemm(c);
+        return R;
+      }
+    }
+    c.M = M;
+    c.c_batch_stride = M * N;
+    auto sa = one_batch_stride(Ae), sb = one_batch_stride(Be);
+    if (sa && sb) {
+      c.batch = nfull;
+      c.a = operand(last2(Ae), *sa);
+      c.b = operand(last2(Be), *sb);
+      cuda::gemm(c);
+      return R;
+    }
+    for (int64_t i = 0; i < nfull; ++i) {
+      c.a = operand(last2(Ae), 0, batch_offset(Ae, i));
+      c.b = operand(last2(Be), 0, batch_offset(Be, i));
+      c.c = static_cast<char*>(R.raw_data()) + i * M * N * R.element_size();
+      cuda::gemm(c);
+    }
+    return R;
+  }
+  // dW = sum_i A_i^T G_i: one GEMM with the batch folded into the contracted dim.
+  c.M = M;
+  if (Shape(target_batch).numel() == 1) {
+    auto a = fold_batch(Ae, -1), b = fold_batch(Be, -2);
+    if (a && b && blas_layout(*a) && blas_layout(*b)) {
+      c.K = a->size(1);
+      c.a = operand(*a, 0);
+      c.b = operand(*b, 0);
+      cuda::gemm(c);
+      return R;
+    }
+  }
+  // Products summed into their C matrix in batch order.
+  bool lowp = dt == DType::bf16 || dt == DType::f16;
+  Tensor acc = lowp ? Tensor::empty(out_shape, DType::f32, dev) : R;
+  Tensor Ce = broadcast_view(acc, with_matrix(full, M, N));
+  c.c_dtype = acc.dtype();
+  for (int64_t i = 0; i < nfull; ++i) {
+    bool first = true;
+    for (int64_t d = Ce.dim() - 3, j = i; d >= 0; --d) {
+      first &= Ce.stride(d) != 0 || j % Ce.size(d) == 0;
+      j /= Ce.size(d);
+    }
+    c.a = operand(last2(Ae), 0, batch_offset(Ae, i));
+    c.b = operand(last2(Be), 0, batch_offset(Be, i));
+    c.c = static_cast<char*>(acc.raw_data()) + batch_offset(Ce, i) * acc.element_size();
+    c.accumulate = !first;
+    cuda::gemm(c);
+  }
+  if (lowp)
+    cuda::cast_from_f32(static_cast<const float*>(acc.raw_data()), R.raw_data(), dt, R.numel(),
+                        dev.index);
+  return R;
+}
+#endif
+
 // sum over the broadcast batch of A[i] B[i], as a new tensor of shape target_batch + (M, N),
 // where target_batch is the full batch shape (forward) or an operand's batch shape (backward:
 // the batch dims that operand was broadcast on are summed). A, B: no autograd history.
 Tensor product(Tensor A, Tensor B, const Shape& target_batch, const char* op) {
   NoGradGuard ng;
+#ifdef SSM_WITH_CUDA
+  if (A.device().is_cuda()) return product_cuda(A, B, target_batch, op);
+#endif
   DType dt = A.dtype();
   if (dt != DType::f32 && dt != DType::f64) {  // bf16 / f16: multiply in float32, round once
     Tensor r = product(A.to(DType::f32), B.to(DType::f32), target_batch, op);
@@ -353,6 +504,24 @@ void linear_kernel(const Tensor& X, const Tensor& w, const Tensor& bias, Tensor&
 
 }  // namespace
 
+namespace {
+
+// db = sum over every dim of g but the last.
+Tensor bias_grad(const Tensor& go) {
+#ifdef SSM_WITH_CUDA
+  if (go.device().is_cuda()) {
+    int64_t O = go.size(-1), R = O == 0 ? 0 : go.numel() / O;
+    Tensor g2 = go.is_contiguous() ? go : go.contiguous();
+    Tensor db = Tensor::empty({O}, go.dtype(), go.device());
+    cuda::sum_rows(g2.raw_data(), O, db.raw_data(), go.dtype(), R, O, go.device().index);
+    return db;
+  }
+#endif
+  return sum_kernel(go, (1u << (go.dim() - 1)) - 1, false);
+}
+
+}  // namespace
+
 // y = x W^T + b.  Backward: dx = g W, dW = g^T x (one GEMM over all rows when they fold),
 // db = sum_rows g. Saved: x and W as given.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -375,6 +544,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape = x.shape();
   out_shape[out_shape.size() - 1] = O;
   Tensor y;
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    NoGradGuard ng;
+    Tensor X = as_matrices(x), b = bias.defined() ? bias.detach() : Tensor();
+    if (b.defined() && b.stride(0) != 1 && O > 1) b = b.contiguous();
+    Tensor Y = product_cuda(X, weight.detach().t(), batch_of(X), "linear", b);
+    y = make_view(Y, out_shape, contiguous_strides(out_shape), 0);
+  } else
+#endif
   {
     NoGradGuard ng;
     Tensor X = as_matrices(x), w = weight.detach(), b = bias.defined() ? bias.detach() : Tensor();
@@ -402,10 +580,29 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       Tensor G = go.reshape(with_matrix(batch_of(X), X.size(-2), wv.size(0)));  // (batch..., rows, O)
       if (g.needs(0)) g.in[0] = product(G, wv, batch_of(X), "linear").view(xv.shape());
       if (g.needs(1)) g.in[1] = product(mT(G), X, {}, "linear");
-      if (has_bias && g.needs(2)) g.in[2] = sum_kernel(go, (1u << (go.dim() - 1)) - 1, false);
+      if (has_bias && g.needs(2)) g.in[2] = bias_grad(go);
     });
   }
   return y;
 }
+
+// ---- the float32 GEMM policy on CUDA -----------------------------------------------------------
+
+namespace cuda {
+
+namespace {
+int& tf32_flag() {
+  static int flag = [] {
+    const char* e = std::getenv("SSM_ALLOW_TF32");
+    return e && e[0] == '1' ? 1 : 0;
+  }();
+  return flag;
+}
+}  // namespace
+
+void set_allow_tf32(bool on) { tf32_flag() = on ? 1 : 0; }
+bool allow_tf32() { return tf32_flag() != 0; }
+
+}  // namespace cuda
 
 }  // namespace ssm

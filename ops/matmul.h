@@ -34,4 +34,15 @@ Tensor bmm(const Tensor& a, const Tensor& b);
 // x: (..., I) (1-D allowed), weight: (O, I), bias: (O) -> (..., O)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
+namespace cuda {
+
+// float32 GEMMs on CUDA run in full float32 by default. With TF32 allowed they run on the tensor
+// cores with 10-bit mantissa inputs (about 1e-3 relative error, several times faster), like
+// torch.backends.cuda.matmul.allow_tf32. The environment variable SSM_ALLOW_TF32=1 sets the
+// initial value. bfloat16/float16 GEMMs always use the tensor cores with float32 accumulation.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
+}  // namespace cuda
+
 }  // namespace ssm

@@ -9,6 +9,11 @@
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/nd_index.h"
+#include "ops/cuda/norm_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -164,15 +169,78 @@ void check_param(const Tensor& x, const Tensor& p, const char* op, const char* n
 
 void check_input(const Tensor& x, double eps, const char* op) {
   check_defined(x, op, "input");
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
+#endif
   SSM_CHECK(is_floating(x.dtype()), op, ": input must be a floating tensor, got ", describe(x));
   SSM_CHECK(x.dim() >= 1, op, ": input must have at least 1 dim (..., D), got ", describe(x));
   SSM_CHECK(eps >= 0 && std::isfinite(eps), op, ": eps must be finite and >= 0, got ", eps);
 }
 
+#ifdef SSM_WITH_CUDA
+// ---- CUDA (kernels in ops/cuda/norm.cu): x, g, weight and bias are read with their strides ------
+
+cuda::NormProblem cuda_problem(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               double eps, bool rms) {
+  cuda::NormProblem p;
+  p.device = x.device().index;
+  p.dtype = x.dtype();
+  p.D = x.size(-1);
+  p.R = p.D == 0 ? 0 : x.numel() / p.D;
+  p.x = x.raw_data();
+  p.rows = cuda::nd_index(x, x.dim() - 1);
+  p.sd = x.stride(-1);
+  if (weight.defined()) {
+    p.w = weight.raw_data();
+    p.ws = weight.stride(0);
+  }
+  if (bias.defined()) {
+    p.b = bias.raw_data();
+    p.bs = bias.stride(0);
+  }
+  p.eps = eps;
+  p.rms = rms;
+  return p;
+}
+
+Tensor norm_forward_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                         bool rms, Tensor& mean, Tensor& rstd) {
+  cuda::NormProblem p = cuda_problem(x, weight, bias, eps, rms);
+  DType sdt = compute_dtype(x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  mean = rms ? Tensor() : Tensor::empty({p.R}, sdt, x.device());
+  rstd = Tensor::empty({p.R}, sdt, x.device());
+  cuda::norm_forward(p, y.raw_data(), rms ? nullptr : mean.raw_data(), rstd.raw_data());
+  return y;
+}
+
+void norm_grads_cuda(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean,
+                     const Tensor& rstd, bool rms) {
+  const Tensor& go = g.out[0];
+  SSM_CHECK(go.dtype() == xv.dtype() && go.device() == xv.device(), rms ? "rms_norm" : "layer_norm",
+            ": backward expects the output gradient in the input's dtype and device, got ",
+            describe(go));
+  cuda::NormProblem p = cuda_problem(xv, wv, Tensor(), 0.0, rms);
+  Device dev = xv.device();
+  int64_t D = p.D;
+  Tensor dx = g.needs(0) ? Tensor::empty(xv.shape(), xv.dtype(), dev) : Tensor();
+  Tensor dw = wv.defined() && g.needs(1) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
+  Tensor db = !rms && g.needs(2) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+  cuda::norm_backward(p, go.raw_data(), cuda::nd_index(go, go.dim() - 1), go.stride(-1),
+                      ptr(mean), rstd.raw_data(), ptr(dx), ptr(dw), ptr(db));
+  if (dx.defined()) g.in[0] = dx;
+  if (dw.defined()) g.in[1] = dw;
+  if (db.defined()) g.in[2] = db;
+}
+#endif
+
 // Forward of either norm; returns y and fills mean (layer_norm only) and rstd, shape (R).
 Tensor norm_forward_all(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                         bool rms, Tensor& mean, Tensor& rstd) {
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) return norm_forward_cuda(x, weight, bias, eps, rms, mean, rstd);
+#endif
   NoGradGuard ng;
   int64_t D = x.size(-1), R = D == 0 ? 0 : x.numel() / D;
   Tensor x2 = x.detach().contiguous();
@@ -194,6 +262,9 @@ Tensor norm_forward_all(const Tensor& x, const Tensor& weight, const Tensor& bia
 // The gradient tensors for x (R rows of D, back in x's shape), weight and bias as needed.
 void norm_grads(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean,
                 const Tensor& rstd, bool rms) {
+#ifdef SSM_WITH_CUDA
+  if (xv.device().is_cuda()) return norm_grads_cuda(g, xv, wv, mean, rstd, rms);
+#endif
   int64_t D = xv.size(-1);
   Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
   Tensor x2 = xv.contiguous().reshape({-1, D}), g2 = go.contiguous().reshape({-1, D});

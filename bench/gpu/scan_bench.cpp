@@ -11,7 +11,7 @@
 // dz, dB, dC out; A, D and the bias are negligible), against a measured device-to-device copy
 // (1 GiB, bytes read + written). A second table times the forward's register tilings.
 //
-//   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench
+//   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench scan
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -26,65 +26,11 @@
 #include "ops/cuda/selective_scan_cuda.h"
 #include "ops/elementwise.h"
 #include "ops/selective_scan.h"
+#include "bench/gpu/bench_util.h"
+
+namespace ssm::bench {
 
 namespace {
-
-using namespace ssm;
-
-void ck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
-
-template <class F>
-double median_ms(F&& f, int warmup = 5, int reps = 30) {
-  for (int i = 0; i < warmup; ++i) f();
-  ck(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t a, b;
-  ck(cudaEventCreate(&a), "event");
-  ck(cudaEventCreate(&b), "event");
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    ck(cudaEventRecord(a), "record");
-    f();
-    ck(cudaEventRecord(b), "record");
-    ck(cudaEventSynchronize(b), "sync");
-    float t = 0;
-    ck(cudaEventElapsedTime(&t, a, b), "elapsed");
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-// Device-to-device copy of 1 GiB, GB/s counting bytes read plus bytes written.
-double copy_bandwidth() {
-  const size_t n = size_t(1) << 30;
-  void *src = nullptr, *dst = nullptr;
-  ck(cudaMalloc(&src, n), "cudaMalloc");
-  ck(cudaMalloc(&dst, n), "cudaMalloc");
-  ck(cudaMemset(src, 1, n), "cudaMemset");
-  double ms = median_ms([&] { ck(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice), "copy"); }, 3, 20);
-  cudaFree(src);
-  cudaFree(dst);
-  return 2.0 * double(n) / (ms * 1e-3) / 1e9;
-}
-
-// A device tensor filled by tiling a 16 Mi-element random pool (random data, quick to make).
-Tensor tiled(const Shape& shape, const Tensor& pool) {
-  Tensor t = Tensor::empty(shape, pool.dtype(), Device::cuda());
-  const size_t total = size_t(t.numel()) * size_t(t.element_size());
-  const size_t chunk = size_t(pool.numel()) * size_t(pool.element_size());
-  for (size_t off = 0; off < total; off += chunk)
-    ck(cudaMemcpy(static_cast<char*>(t.raw_data()) + off, pool.raw_data(),
-                  std::min(chunk, total - off), cudaMemcpyHostToDevice),
-       "fill");
-  return t;
-}
 
 struct Config {
   int64_t B, D, L, N;
@@ -117,15 +63,9 @@ Inputs make(const Config& c, const Tensor& normal, const Tensor& small) {
   return in;
 }
 
-double gbs(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
-
 }  // namespace
 
-int main() {
-  if (!cuda_available()) {
-    std::fprintf(stderr, "ssm_gpu_bench: no CUDA device visible\n");
-    return 1;
-  }
+void scan_section() {
   cudaDeviceProp prop{};
   ck(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
   const double copy_gbs = copy_bandwidth();
@@ -210,5 +150,6 @@ int main() {
   std::printf("\nallocator: %zu cudaMalloc calls, peak %.2f GiB in use, %.2f GiB cached\n",
               size_t(s.cuda_mallocs), double(s.peak_in_use) / double(1 << 30),
               double(s.cached) / double(1 << 30));
-  return 0;
 }
+
+}  // namespace ssm::bench

@@ -1,0 +1,229 @@
+// Depthwise causal conv1d on CUDA, channel-last. A thread owns one channel of one batch row over a
+// run of kChunk time steps and slides a window of the last W inputs through registers, so each
+// input is read about once and a warp reads 32 consecutive channels per step (coalesced for
+// channel-last x). The backward walks its run from the end, keeping the last W (pre-activation)
+// output gradients in registers; the weight / bias gradients of each run are written as partial
+// sums that a second kernel adds in run order, so the results do not depend on scheduling.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+#include "ops/cuda/causal_conv1d_cuda.h"
+#include "ops/cuda/typed_access.cuh"
+
+namespace ssm::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;  // channels per block
+constexpr int kChunk = 64;     // time steps per thread (forward)
+constexpr int kChunkBwd = 128; // time steps per thread (backward: fewer partial sums)
+
+template <class A>
+__device__ __forceinline__ A sigmoid(A z) {
+  return A(1) / (A(1) + exp(-z));
+}
+__device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + __expf(-z)); }
+
+template <class T, int W>
+__global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) {
+  using A = acc_t<T>;
+  int64_t d = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (d >= p.D) return;
+  int64_t t0 = int64_t(blockIdx.y) * kChunk, b = blockIdx.z;
+  int64_t t1 = min(p.L, t0 + kChunk);
+  const T* x = static_cast<const T*>(p.x) + b * p.sx[0] + d * p.sx[2];
+  const T* w = static_cast<const T*>(p.w) + d * p.sw[0];
+  A wk[W], win[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) wk[k] = ld_t<T>(w, k * p.sw[1]);
+  A bias = p.bias ? ld_t<T>(static_cast<const T*>(p.bias), d * p.sb) : A(0);
+  // win[k] = x[t - (W - 1) + k]; before the loop, times t0 - (W - 1) .. t0 - 1
+#pragma unroll
+  for (int k = 0; k < W - 1; ++k) {
+    int64_t s = t0 - (W - 1) + k;
+    win[k + 1] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
+  }
+  T* yr = y + (b * p.L) * p.D + d;
+  for (int64_t t = t0; t < t1; ++t) {
+#pragma unroll
+    for (int k = 0; k < W - 1; ++k) win[k] = win[k + 1];
+    win[W - 1] = ld_t<T>(x, t * p.sx[1]);
+    A acc = bias;
+#pragma unroll
+    for (int k = 0; k < W; ++k) acc += wk[k] * win[k];
+    if (p.silu) acc = acc * sigmoid(acc);
+    st_t<T>(yr, t * p.D, acc);
+  }
+}
+
+// part[(b * nchunk + chunk) * (W + 1) + k][d]: dweight (k < W) and dbias (k = W) over the run.
+template <class T, int W>
+__global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const T* g, T* dx,
+                                                            acc_t<T>* part) {
+  using A = acc_t<T>;
+  int64_t d = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (d >= p.D) return;
+  int64_t chunk = blockIdx.y, b = blockIdx.z;
+  int64_t t0 = chunk * kChunkBwd, t1 = min(p.L, t0 + kChunkBwd);
+  int64_t thi = min(p.L - 1, t1 + W - 2);  // the last time whose gradient reaches the run
+  const T* x = static_cast<const T*>(p.x) + b * p.sx[0] + d * p.sx[2];
+  const T* w = static_cast<const T*>(p.w) + d * p.sw[0];
+  const T* gr = g + (b * p.L) * p.D + d;
+  A wk[W], xw[W], dp[W], dwk[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) {
+    wk[k] = ld_t<T>(w, k * p.sw[1]);
+    dp[k] = 0;
+    dwk[k] = 0;
+  }
+  A bias = p.bias ? ld_t<T>(static_cast<const T*>(p.bias), d * p.sb) : A(0);
+  A dbias = 0;
+  // xw[k] = x[t - (W - 1) + k] for t = thi + 1 (shifted down before use)
+#pragma unroll
+  for (int k = 0; k < W; ++k) {
+    int64_t s = thi + 1 - (W - 1) + k;
+    xw[k] = s >= 0 && s <= thi ? ld_t<T>(x, s * p.sx[1]) : A(0);
+  }
+  for (int64_t t = thi; t >= t0; --t) {
+#pragma unroll
+    for (int k = W - 1; k > 0; --k) xw[k] = xw[k - 1];
+    int64_t s = t - (W - 1);
+    xw[0] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
+    A gp = ld_t<T>(gr, t * p.D);
+    if (p.silu) {
+      A pre = bias;
+#pragma unroll
+      for (int k = 0; k < W; ++k) pre += wk[k] * xw[k];
+      A sg = sigmoid(pre);
+      gp *= sg * (A(1) + pre * (A(1) - sg));
+    }
+#pragma unroll
+    for (int k = W - 1; k > 0; --k) dp[k] = dp[k - 1];
+    dp[0] = gp;  // dp[j] = gradient of the pre-activation at time t + j
+    if (t < t1) {
+      A acc = 0;
+#pragma unroll
+      for (int k = 0; k < W; ++k) acc += wk[k] * dp[W - 1 - k];
+      if (dx) st_t<T>(dx, (b * p.L + t) * p.D + d, acc);
+#pragma unroll
+      for (int k = 0; k < W; ++k) dwk[k] += gp * xw[k];
+      dbias += gp;
+    }
+  }
+  if (part) {
+    int64_t nchunk = gridDim.y;
+    A* pp = part + ((b * nchunk + chunk) * (W + 1)) * p.D + d;
+#pragma unroll
+    for (int k = 0; k < W; ++k) pp[k * p.D] = dwk[k];
+    pp[W * p.D] = dbias;
+  }
+}
+
+template <class T>
+__global__ void param_final(const acc_t<T>* part, int64_t nblk, int64_t D, int W, T* dw, T* db) {
+  using A = acc_t<T>;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = k * D + d
+  if (i >= (W + 1) * D) return;
+  int64_t k = i / D, d = i % D;
+  A s = 0;
+  for (int64_t j = 0; j < nblk; ++j) s += part[j * (W + 1) * D + i];
+  if (k < W) {
+    if (dw) st_t<T>(dw, d * W + k, s);
+  } else if (db) {
+    st_t<T>(db, d, s);
+  }
+}
+
+template <class T>
+__global__ void step_kernel(ConvProblem p, T* state, const void* x, DType xdt, int64_t xs0,
+                            int64_t xs1, void* y, DType ydt) {
+  using A = acc_t<T>;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= p.B * p.D) return;
+  int64_t b = i / p.D, d = i % p.D;
+  T* s = state + i * p.W;
+  for (int64_t k = 0; k + 1 < p.W; ++k) s[k] = s[k + 1];
+  A xv = ld_any<A>(x, b * xs0 + d * xs1, xdt);
+  st_t<T>(s, p.W - 1, xv);
+  A acc = p.bias ? ld_any<A>(p.bias, d * p.sb, p.dtype) : A(0);
+  for (int64_t k = 0; k < p.W; ++k) acc += ld_any<A>(p.w, d * p.sw[0] + k * p.sw[1], p.dtype) * ld_t<T>(s, k);
+  if (p.silu) acc = acc * sigmoid(acc);
+  st_any<A>(y, i, ydt, acc);
+}
+
+template <class T, class F>
+void with_width(int64_t W, F&& f) {
+  switch (W) {
+    case 2: f(std::integral_constant<int, 2>()); break;
+    case 3: f(std::integral_constant<int, 3>()); break;
+    case 4: f(std::integral_constant<int, 4>()); break;
+    case 5: f(std::integral_constant<int, 5>()); break;
+    case 6: f(std::integral_constant<int, 6>()); break;
+    case 7: f(std::integral_constant<int, 7>()); break;
+    default: f(std::integral_constant<int, 8>()); break;
+  }
+}
+
+void check_grid(const ConvProblem& p, const char* op) {
+  SSM_CHECK(p.B <= 65535, op, ": batch ", p.B, " exceeds the CUDA grid (65535)");
+  SSM_CHECK(p.W >= 2 && p.W <= 8, op, ": kernel width ", p.W, " is not supported (2..8)");
+}
+
+}  // namespace
+
+void causal_conv1d_forward(const ConvProblem& p, void* y) {
+  if (p.B * p.L * p.D == 0) return;
+  check_grid(p, "causal_conv1d");
+  dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned((p.L + kChunk - 1) / kChunk),
+            unsigned(p.B));
+  SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
+    with_width<scalar_t>(p.W, [&](auto w) {
+      forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads>>>(p, static_cast<scalar_t*>(y));
+    });
+  });
+  check_launch("causal_conv1d");
+}
+
+void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void* dw, void* db) {
+  const char* op = "causal_conv1d backward";
+  check_grid(p, op);
+  int64_t nchunk = (p.L + kChunkBwd - 1) / kChunkBwd, nblk = p.B * nchunk;
+  bool params = dw || db;
+  SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
+    using A = acc_t<scalar_t>;
+    size_t part_n = size_t(std::max<int64_t>(nblk, 1) * (p.W + 1) * p.D);
+    A* part = params ? static_cast<A*>(alloc(part_n * sizeof(A), p.device)) : nullptr;
+    if (params && nblk == 0) fill_bytes(part, 0, part_n * sizeof(A));
+    if (nblk > 0 && p.D > 0) {
+      dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned(nchunk), unsigned(p.B));
+      with_width<scalar_t>(p.W, [&](auto w) {
+        backward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads>>>(
+            p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part);
+      });
+    }
+    if (params && p.D > 0) {
+      int64_t n = (p.W + 1) * p.D;
+      param_final<scalar_t><<<unsigned((n + 255) / 256), 256>>>(part, std::max<int64_t>(nblk, 1), p.D,
+                                                               int(p.W), static_cast<scalar_t*>(dw),
+                                                               static_cast<scalar_t*>(db));
+    }
+    check_launch(op);
+    if (part) dealloc(part, p.device);
+  });
+}
+
+void causal_conv1d_step(const ConvProblem& p, void* state, DType state_dtype, const void* x,
+                        DType x_dtype, int64_t xs0, int64_t xs1, void* y, DType y_dtype) {
+  int64_t n = p.B * p.D;
+  if (n == 0) return;
+  SSM_CUDA_DISPATCH_FLOAT(state_dtype, [&] {
+    step_kernel<scalar_t><<<unsigned((n + 127) / 128), 128>>>(p, static_cast<scalar_t*>(state), x,
+                                                              x_dtype, xs0, xs1, y, y_dtype);
+  });
+  check_launch("causal_conv1d_step");
+}
+
+}  // namespace ssm::cuda
