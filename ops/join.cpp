@@ -112,25 +112,26 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   shape[d] = total;
   Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   std::vector<int64_t> sizes;
-  int64_t at = 0;
+  for (const Tensor& t : tensors) sizes.push_back(t.shape()[d]);
 #ifdef SSM_WITH_CUDA
   if (out.device().is_cuda()) {
     std::vector<cuda::JoinPiece> pieces;
+    int64_t at = 0;
     for (const Tensor& t : tensors) {
       pieces.push_back(piece(t, at, t.shape()[d]));
-      sizes.push_back(t.shape()[d]);
       at += t.shape()[d];
     }
     cuda::join_copy(true, out.raw_data(), out.shape(), out.strides(), d, pieces,
                     out.element_size(), out.device().index);
   }
 #endif
-  for (const Tensor& t : tensors) {
-    if (out.device().is_cuda()) break;
-    Tensor window = make_view(out, t.shape(), out.strides(), at * out.strides()[d]);
-    window.copy_(t);
-    sizes.push_back(t.shape()[d]);
-    at += t.shape()[d];
+  if (out.device().is_cpu()) {
+    int64_t at = 0;
+    for (const Tensor& t : tensors) {
+      Tensor window = make_view(out, t.shape(), out.strides(), at * out.strides()[d]);
+      window.copy_(t);
+      at += t.shape()[d];
+    }
   }
   // d tensors[i] = g[start_i : start_i + n_i] along d.
   if (needs_grad(std::span<const Tensor>(tensors))) {

@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
+#include "ops/elementwise.h"
 #include "ops/optim.h"
 #include "support/compare.h"
 #include "train/adamw.h"
