@@ -61,7 +61,8 @@ void check(const Fn& f, const std::vector<Tensor>& inputs, DType dt, Tol tol, Ge
     SCOPED_TRACE("output " + std::to_string(k));
     ASSERT_EQ(got[k].device(), Device::cuda(0));
     // split's outputs are views: flip with no dims is a strided copy on the device.
-    Tensor gk = (got[k].is_contiguous() ? got[k] : flip(got[k], {})).cpu();
+    Tensor gk = got[k].detach();
+    gk = (gk.is_contiguous() ? gk : flip(gk, {})).cpu();
     EXPECT_CLOSE(is_floating(gk.dtype()) ? gk.to(DType::f64) : gk, ref[k], tol);
     if (grads && ref[k].requires_grad()) {
       Tensor v = Tensor::randn(ref[k].shape(), DType::f64, &gen).to(dt);
@@ -121,7 +122,7 @@ TEST_F(CudaIndexOps, ScatterAddIsTheCpuSumBitForBit) {
   Tensor got = scatter_add(xi.to(Device::cuda(0)), 0, ii.to(Device::cuda(0)), si.to(Device::cuda(0)));
   EXPECT_CLOSE(got.cpu(), want, kExact);
   // An out-of-range index is an error naming the op.
-  Tensor bad = Tensor::from_vector(std::vector<int64_t>{0, 7}, {2}).to(Device::cuda(0));
+  Tensor bad = Tensor::from_vector(std::vector<int64_t>{0, 50}, {2}).to(Device::cuda(0));
   EXPECT_THROW(index_select(xi.to(Device::cuda(0)), 0, bad).cpu(), Error);
 }
 
@@ -143,7 +144,7 @@ TEST_F(CudaIndexOps, CatAndSplit) {
     check(split1, {randn64({4, 1000, 96}, g)}, dt, kExact, g);
   }
   // Non-contiguous and sliced inputs (forward only: their gradients would be strided copies).
-  Tensor a = randn64({40, 30}, g), b = randn64({30, 50}, g);
+  Tensor a = randn64({40, 30}, g), b = randn64({50, 40}, g);
   Tensor want = cat({a, b.t()}, 1);
   Tensor got = cat({a.to(Device::cuda(0)), b.to(Device::cuda(0)).t()}, 1);
   EXPECT_CLOSE(got.cpu(), want, kExact);
@@ -192,9 +193,12 @@ TEST_F(CudaIndexOps, FlipAndPad) {
   for (const Case& c : cases) {
     SCOPED_TRACE(pad_mode_name(c.mode));
     Fn f = [c](const std::vector<Tensor>& in) { return std::vector<Tensor>{pad(in[0], c.pads, c.mode, c.value)}; };
-    // Gradients of reflect/replicate are ordered sums of at most a few terms.
+    // Gradients of reflect/replicate are ordered sums, the same on both devices in float64.
     check(f, {randn64(c.shape, g)}, DType::f64, kExact, g);
-    check(f, {randn64(c.shape, g)}, DType::bf16, kBf16, g);
+    // In bfloat16 the gradient is folded one padded dim at a time, rounded to bfloat16 after
+    // each (as on the CPU): a corner of a 3-dim replicate pad sums up to 48 terms through three
+    // roundings, so it is compared more loosely against float64.
+    check(f, {randn64(c.shape, g)}, DType::bf16, Tol{0.1, 2e-2}, g);
   }
 }
 
@@ -211,7 +215,7 @@ TEST_F(CudaIndexOps, DropoutMaskIsTheCpuMask) {
       a.reserve(12345);  // a non-zero base counter
       b.reserve(12345);
       Tensor yc = dropout(xc, p, true, &a), yg = dropout(xg, p, true, &b);
-      EXPECT_CLOSE(yg.cpu().to(DType::f64), yc.to(DType::f64), kExact);
+      EXPECT_CLOSE(yg.detach().cpu().to(DType::f64), yc.to(DType::f64), kExact);
       Tensor v = Tensor::randn(x.shape(), DType::f64, &data).to(dt);
       yc.backward(v);
       yg.backward(v.to(Device::cuda(0)));
