@@ -8,13 +8,13 @@
 #include "core/error.h"
 #include "ops/along_dim.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/cumsum_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
-
-void check_cpu(const Tensor& t, const char* op) {
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
-}
 
 // out = cumsum of x along d (from the end when `reverse`), accumulated in A. Threads split the
 // positions outside d; each position runs its sum in order, so results do not depend on them.
@@ -72,6 +72,20 @@ Tensor cumsum_impl(const Tensor& x, int d, bool reverse) {
   DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
   Tensor out = Tensor::empty(x.shape(), out_dtype, x.device());
   Tensor x1 = as_1d(x), out1 = as_1d(out);
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    SSM_CHECK(is_floating(x.dtype()) || is_integral(x.dtype()),
+              "cumsum: expects a real floating, integer or bool tensor, got ", describe(x));
+    Shape rest = x1.shape(), xs = x1.strides(), os = out1.strides();
+    rest.erase(d);
+    xs.erase(d);
+    os.erase(d);
+    cuda::cumsum(cuda::make_walk<2>(rest, {xs, os}), x1.raw_data(), x.dtype(), out1.raw_data(),
+                 out_dtype, x1.shape()[d], x1.strides()[d], out1.strides()[d], reverse,
+                 x.device().index);
+    return out;
+  }
+#endif
   if (is_floating(x.dtype())) {
     SSM_DISPATCH_FLOAT(x.dtype(), "cumsum", [&] {
       cumsum_kernel<scalar_t, scalar_t, double>(x1, out1, d, reverse);
@@ -93,7 +107,9 @@ Tensor cumsum_impl(const Tensor& x, int d, bool reverse) {
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
   check_defined(x, "cumsum", "x");
-  check_cpu(x, "cumsum");
+#ifndef SSM_WITH_CUDA
+  SSM_CHECK(x.device().is_cpu(), "cumsum: no CUDA kernel in this build for ", describe(x));
+#endif
   int d = wrap_dim(dim, x.dim(), "cumsum");
   Tensor out = cumsum_impl(x, d, false);
   // dx[l] = sum_{m >= l} g[m]: each x[l] reaches every later output.

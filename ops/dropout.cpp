@@ -8,6 +8,10 @@
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/dropout_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -34,9 +38,17 @@ void dropout_kernel(const T* in, T* out, int64_t n, double p, double scale, uint
 }
 
 Tensor apply_mask(const Tensor& x, double p, uint64_t seed, uint64_t base) {
+  double scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {  // strided x read in place, element i in row-major order
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::dropout(cuda::make_walk<2>(x.shape(), {y.strides(), x.strides()}), y.raw_data(),
+                  x.raw_data(), x.dtype(), p, scale, seed, base, x.device().index);
+    return y;
+  }
+#endif
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  double scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
   SSM_DISPATCH_FLOAT(x.dtype(), "dropout", [&] {
     dropout_kernel<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
                              static_cast<scalar_t*>(y.raw_data()), x.numel(), p, scale, seed, base);
@@ -50,7 +62,9 @@ Tensor apply_mask(const Tensor& x, double p, uint64_t seed, uint64_t base) {
 // Saved: seed and base counter only.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   check_defined(x, "dropout", "input");
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(x.device().is_cpu(), "dropout: no CUDA kernel in this build for ", describe(x));
+#endif
   SSM_CHECK(is_floating(x.dtype()), "dropout: input must be a floating tensor, got ", describe(x));
   SSM_CHECK(p >= 0 && p <= 1, "dropout: probability p must be in [0, 1], got ", p);
   if (!training || p == 0) return x;

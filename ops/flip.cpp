@@ -5,19 +5,17 @@
 #include "core/autograd.h"
 #include "core/error.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/flip_cuda.h"
+#endif
+
 namespace ssm {
-
-namespace {
-
-void check_cpu(const Tensor& t, const char* op) {
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
-}
-
-}  // namespace
 
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   check_defined(x, "flip", "x");
-  check_cpu(x, "flip");
+#ifndef SSM_WITH_CUDA
+  SSM_CHECK(x.device().is_cpu(), "flip: no CUDA kernel in this build for ", describe(x));
+#endif
   uint32_t seen = 0;
   std::vector<int64_t> wrapped;
   for (int64_t dim : dims) {
@@ -35,7 +33,14 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
     strides[d] = -strides[d];
   }
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  out.copy_(make_view(x, x.shape(), strides, offset));
+  Tensor view = make_view(x, x.shape(), strides, offset);
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda())
+    cuda::flip_copy(cuda::make_walk<2>(x.shape(), {out.strides(), view.strides()}), out.raw_data(),
+                    view.raw_data(), x.element_size(), x.device().index);
+  else
+#endif
+    out.copy_(view);
   if (needs_grad({x})) {
     record(OpId::flip, {x}, out, [wrapped](Grads& g) { g.in[0] = flip(g.out[0], wrapped); });
   }

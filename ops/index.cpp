@@ -16,19 +16,21 @@
 #include "core/strided.h"
 #include "ops/along_dim.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/index_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
-
-void check_cpu(const Tensor& t, const char* op) {
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
-}
 
 void check_index(const Tensor& x, const Tensor& index, const char* op) {
   check_defined(x, op, "x");
   check_defined(index, op, "index");
   check_same_device(x, index, op);
-  check_cpu(x, op);
+#ifndef SSM_WITH_CUDA
+  SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
+#endif
   SSM_CHECK(is_index(index.dtype()), op, ": index must be an int32 or int64 tensor, got ",
             describe(index));
 }
@@ -92,6 +94,12 @@ Tensor broadcast_along(const Tensor& index, const Shape& shape, int d) {
 bool gather_kernel(const Tensor& out, const Tensor& x, int d, const Tensor& index) {
   Shape x_strides = x.strides();  // x walked over index's shape; dim d is added per element
   x_strides[d] = 0;
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda())
+    return cuda::gather(cuda::make_walk<3>(index.shape(), {out.strides(), index.strides(), x_strides}),
+                        out.raw_data(), x.raw_data(), index.raw_data(), index.dtype(),
+                        x.element_size(), x.strides()[d], x.shape()[d], x.device().index);
+#endif
   int64_t step = x.strides()[d], bound = x.shape()[d];
   std::atomic<bool> bad{false};
   by_element_size(x.element_size(), [&](auto etag) {
@@ -204,6 +212,33 @@ bool scatter_add_into(const Tensor& acc, int d, const Tensor& index, const Tenso
   return ok;
 }
 
+#ifdef SSM_WITH_CUDA
+// The CPU steps on the device: x converted into a fresh accumulator, the ordered scatter (src
+// converted as it is loaded), and the accumulator rounded back for bf16/f16.
+Tensor scatter_add_cuda(const Tensor& x, int d, const Tensor& index, const Tensor& src,
+                        DType acc_dtype) {
+  int dev = x.device().index;
+  Tensor acc = Tensor::empty(x.shape(), acc_dtype, x.device());
+  cuda::convert(cuda::make_walk<2>(x.shape(), {acc.strides(), x.strides()}), acc.raw_data(),
+                acc_dtype, x.raw_data(), x.dtype(), dev);
+  Shape rest = index.shape(), os = acc.strides(), is = index.strides(), ss = src.strides();
+  rest.erase(d);
+  os.erase(d);
+  is.erase(d);
+  ss.erase(d);
+  if (!cuda::scatter_add(cuda::make_walk<3>(rest, {os, is, ss}), acc.raw_data(), acc_dtype,
+                         index.raw_data(), index.dtype(), src.raw_data(), src.dtype(),
+                         index.shape()[d], acc.strides()[d], index.strides()[d], src.strides()[d],
+                         x.shape()[d], dev))
+    fail_out_of_range("scatter_add", index, d, x.shape()[d]);
+  if (acc_dtype == x.dtype()) return acc;
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  cuda::convert(cuda::make_walk<2>(x.shape(), {out.strides(), acc.strides()}), out.raw_data(),
+                x.dtype(), acc.raw_data(), acc_dtype, dev);
+  return out;
+}
+#endif
+
 }  // namespace
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -282,6 +317,11 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   // bf16/f16 sums are accumulated in float32 and rounded once at the end.
   DType acc_dtype = is_floating(x.dtype()) ? compute_dtype(x.dtype()) : x.dtype();
   Tensor out;
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    out = scatter_add_cuda(x, d, index, src, acc_dtype);
+  } else
+#endif
   {
     NoGradGuard no_grad;  // the casts below are part of this op, not graph nodes of their own
     Tensor acc = Tensor::empty(x.shape(), acc_dtype, x.device());
@@ -299,12 +339,14 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
       const Tensor& gy = g.out[0];
       if (g.needs(0)) g.in[0] = gy;
       if (g.needs(1)) {
-        Tensor part = gather(gy, d, si.get());
-        if (part.shape() == src_shape) {
-          g.in[1] = part;
+        const Tensor& index = si.get();
+        if (index.shape() == src_shape) {
+          g.in[1] = gather(gy, d, index);
         } else {
-          Tensor ds = Tensor::zeros(src_shape, part.dtype(), part.device());
-          make_view(ds, part.shape(), ds.strides(), 0).copy_(part);
+          // Gathered straight into src's window over index; zeros beyond it.
+          Tensor ds = Tensor::zeros(src_shape, gy.dtype(), gy.device());
+          if (!gather_kernel(make_view(ds, index.shape(), ds.strides(), 0), gy, d, index))
+            fail_out_of_range("scatter_add", index, d, gy.shape()[d]);
           g.in[1] = ds;
         }
       }

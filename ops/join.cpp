@@ -10,13 +10,27 @@
 #include "core/autograd.h"
 #include "core/error.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/join_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
 
-void check_cpu(const Tensor& t, const char* op) {
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
+#ifdef SSM_WITH_CUDA
+// On CUDA, cat, its backward and split's backward are one kernel each (ops/cuda/join.cu), and
+// cat's backward hands out contiguous pieces instead of views of g.
+cuda::JoinPiece piece(const Tensor& t, int64_t start, int64_t n) {
+  cuda::JoinPiece p;
+  p.start = start;
+  p.n = n;
+  if (!t.defined()) return p;
+  p.p = t.raw_data();
+  for (int k = 0; k < t.dim(); ++k) p.stride[k] = t.strides()[k];
+  return p;
 }
+#endif
 
 // Views of x: piece i is [start_i, start_i + sizes[i]) along d, recorded as one split Node.
 std::vector<Tensor> split_views(const Tensor& x, const std::vector<int64_t>& sizes, int d) {
@@ -36,6 +50,20 @@ std::vector<Tensor> split_views(const Tensor& x, const std::vector<int64_t>& siz
     record(OpId::split, std::span<const Tensor>(&x, 1), outs,
            [sizes, d, in_shape, dtype, device](Grads& g) {
              Tensor dx = Tensor::empty(in_shape, dtype, device);
+#ifdef SSM_WITH_CUDA
+             if (device.is_cuda()) {
+               std::vector<cuda::JoinPiece> pieces;
+               int64_t start = 0;
+               for (size_t i = 0; i < sizes.size(); ++i) {
+                 pieces.push_back(piece(g.out[i], start, sizes[i]));
+                 start += sizes[i];
+               }
+               cuda::join_copy(true, dx.raw_data(), dx.shape(), dx.strides(), d, pieces,
+                               dx.element_size(), device.index);
+               g.in[0] = dx;
+               return;
+             }
+#endif
              int64_t at = 0;
              for (size_t i = 0; i < sizes.size(); ++i) {
                Tensor window = dx.narrow(d, at, sizes[i]);
@@ -67,7 +95,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     check_same_device(first, t, "cat");
-    check_cpu(t, "cat");
+#ifndef SSM_WITH_CUDA
+    SSM_CHECK(t.device().is_cpu(), "cat: no CUDA kernel in this build for ", describe(t));
+#endif
     SSM_CHECK(t.dtype() == first.dtype(), "cat: tensor ", i, " has dtype ", t.dtype(),
               " but tensor 0 has ", first.dtype(), " (", describe(t), " vs ", describe(first),
               "); convert with .to() first");
@@ -82,16 +112,50 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   shape[d] = total;
   Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   std::vector<int64_t> sizes;
-  int64_t at = 0;
-  for (const Tensor& t : tensors) {
-    Tensor window = make_view(out, t.shape(), out.strides(), at * out.strides()[d]);
-    window.copy_(t);
-    sizes.push_back(t.shape()[d]);
-    at += t.shape()[d];
+  for (const Tensor& t : tensors) sizes.push_back(t.shape()[d]);
+#ifdef SSM_WITH_CUDA
+  if (out.device().is_cuda()) {
+    std::vector<cuda::JoinPiece> pieces;
+    int64_t at = 0;
+    for (const Tensor& t : tensors) {
+      pieces.push_back(piece(t, at, t.shape()[d]));
+      at += t.shape()[d];
+    }
+    cuda::join_copy(true, out.raw_data(), out.shape(), out.strides(), d, pieces,
+                    out.element_size(), out.device().index);
+  }
+#endif
+  if (out.device().is_cpu()) {
+    int64_t at = 0;
+    for (const Tensor& t : tensors) {
+      Tensor window = make_view(out, t.shape(), out.strides(), at * out.strides()[d]);
+      window.copy_(t);
+      at += t.shape()[d];
+    }
   }
   // d tensors[i] = g[start_i : start_i + n_i] along d.
   if (needs_grad(std::span<const Tensor>(tensors))) {
     record(OpId::cat, tensors, std::span<Tensor>(&out, 1), [sizes, d](Grads& g) {
+#ifdef SSM_WITH_CUDA
+      const Tensor& gy = g.out[0];
+      if (gy.device().is_cuda()) {
+        std::vector<cuda::JoinPiece> pieces;
+        int64_t at = 0;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+          Tensor gi;
+          if (g.needs(i)) {
+            Shape s = gy.shape();
+            s[d] = sizes[i];
+            g.in[i] = gi = Tensor::empty(s, gy.dtype(), gy.device());
+          }
+          pieces.push_back(piece(gi, at, sizes[i]));
+          at += sizes[i];
+        }
+        cuda::join_copy(false, gy.raw_data(), gy.shape(), gy.strides(), d, pieces,
+                        gy.element_size(), gy.device().index);
+        return;
+      }
+#endif
       int64_t start = 0;
       for (size_t i = 0; i < sizes.size(); ++i) {
         if (g.needs(i)) g.in[i] = g.out[0].narrow(d, start, sizes[i]);

@@ -14,13 +14,13 @@
 #include "core/parallel.h"
 #include "ops/index.h"
 
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/pad_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
-
-void check_cpu(const Tensor& t, const char* op) {
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
-}
 
 template <int Bytes>
 struct Bits {
@@ -156,8 +156,24 @@ Tensor pad_forward(const Tensor& x, const std::vector<int64_t>& pads, PadMode mo
   }
   if (out.numel() == 0) return out;
   std::vector<int64_t> left = left_pads(pads, x.dim());
-  auto maps = coordinate_maps(x.shape(), shape, left, mode);
   Tensor fill = Tensor::full(Shape{}, value, x.dtype());
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    cuda::PadArg a;
+    a.ndim = x.dim();
+    a.mode = int(mode);
+    a.numel = out.numel();
+    for (int k = 0; k < x.dim(); ++k) {
+      a.out_size[k] = shape[k];
+      a.in_size[k] = x.shape()[k];
+      a.in_stride[k] = x.strides()[k];
+      a.left[k] = left[size_t(k)];
+    }
+    cuda::pad(a, out.raw_data(), x.raw_data(), fill.raw_data(), x.element_size(), x.device().index);
+    return out;
+  }
+#endif
+  auto maps = coordinate_maps(x.shape(), shape, left, mode);
   auto run = [&](auto tag) {
     using E = decltype(tag);
     pad_kernel<E>(x, out, maps, left.back(), *static_cast<const E*>(fill.raw_data()));
@@ -185,7 +201,7 @@ Tensor fold_back(const Tensor& g, const Shape& in_shape, const std::vector<int64
     int64_t n = in_shape[d], len = t.shape()[d];
     std::vector<int64_t> map(static_cast<size_t>(len));
     for (int64_t o = 0; o < len; ++o) map[size_t(o)] = source_of(o, n, left[size_t(d)], mode);
-    Tensor index = Tensor::from_vector(map, Shape{len});
+    Tensor index = Tensor::from_vector(map, Shape{len}).to(t.device());
     Shape strides;
     strides.resize(D);
     strides[d] = 1;
@@ -217,7 +233,9 @@ const char* pad_mode_name(PadMode mode) {
 
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) {
   check_defined(x, "pad", "x");
-  check_cpu(x, "pad");
+#ifndef SSM_WITH_CUDA
+  SSM_CHECK(x.device().is_cpu(), "pad: no CUDA kernel in this build for ", describe(x));
+#endif
   Shape shape = padded_shape(x, pads, mode, value);
   Tensor out = pad_forward(x, pads, mode, value, shape);
   if (needs_grad({x})) {

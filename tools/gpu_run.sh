@@ -35,13 +35,13 @@ fi
 
 if has bench; then
   step "kernel bench"
-  "$BIN/ssm_gpu_bench" > "$OUT/gpu_bench.log" 2>&1 || rc=1
+  "$BIN/ssm_gpu_bench" scan dense optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
   cat "$OUT/gpu_bench.log"
 fi
 
 if has model; then
   step "Mamba-130M bench"
-  "$BIN/ssm_gpu_model_bench" > "$OUT/model_bench.log" 2>&1 || rc=1
+  "$BIN/ssm_gpu_bench" model > "$OUT/model_bench.log" 2>&1 || rc=1
   cat "$OUT/model_bench.log"
 fi
 

@@ -8,9 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${1:-build-gpu}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSSM_CUDA=ON \
   -DSSM_BUILD_BENCH=ON -DSSM_BUILD_CLI=ON > /dev/null
-ninja -C "$BUILD" -j "$(nproc)" ssm_cli ssm_gpu_tests ssm_gpu_bench ssm_gpu_model_bench
+ninja -C "$BUILD" -j "$(nproc)" ssm_cli ssm_gpu_tests ssm_gpu_bench
 mkdir -p .devcarry/bin .devcarry/lib
-for b in ssm tests/ssm_gpu_tests bench/ssm_gpu_bench bench/ssm_gpu_model_bench; do
+for b in ssm tests/ssm_gpu_tests bench/ssm_gpu_bench; do
   cp "$BUILD/$b" .devcarry/bin/ && strip ".devcarry/bin/$(basename "$b")"
 done
 # libgomp and the CUDA runtime; cuBLAS/cuBLASLt (hundreds of MB) come from the GPU machine's

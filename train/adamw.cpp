@@ -4,9 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
-#include "core/parallel.h"
-#include "core/reduce_to.h"
-#include "ops/elementwise.h"
+#include "ops/optim.h"
 
 namespace ssm::train {
 
@@ -21,57 +19,60 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions opt) : groups_(std::mo
     for (auto& p : g.params) {
       SSM_CHECK(p.is_leaf() && p.requires_grad(), "AdamW: group '", g.name,
                 "' holds a tensor that is not a leaf requiring grad");
-      SSM_CHECK(p.device().is_cpu(), "AdamW: no CUDA kernel in this build for ", describe(p));
-      SSM_CHECK(p.is_contiguous() && (p.dtype() == DType::f32 || p.dtype() == DType::f64),
-                "AdamW: parameters must be contiguous float32/float64 master weights, got ",
-                describe(p));
-      DType mdt = p.dtype();
-      st.push_back({Tensor::zeros(p.shape(), mdt), Tensor::zeros(p.shape(), mdt)});
+      SSM_CHECK(p.is_contiguous() && is_floating(p.dtype()),
+                "AdamW: parameters must be contiguous floating tensors (float32/float64 master "
+                "weights, or bfloat16/float16), got ", describe(p));
+      // Moments in float32 (float64 for float64 parameters), on the parameter's device.
+      DType mdt = p.dtype() == DType::f64 ? DType::f64 : DType::f32;
+      st.push_back({Tensor::zeros(p.shape(), mdt, p.device()), Tensor::zeros(p.shape(), mdt, p.device())});
     }
     state_.push_back(std::move(st));
   }
 }
 
-namespace {
-template <class T>
-void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, double lr, double b1, double b2,
-                  double eps, double wd, double bc1, double bc2) {
-  const T decay = T(1 - lr * wd), step = T(lr / bc1), rbc2 = T(1 / std::sqrt(bc2));
-  parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T gi = g[i];
-      T mi = T(b1) * m[i] + T(1 - b1) * gi;
-      T vi = T(b2) * v[i] + T(1 - b2) * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = p[i] * decay - step * mi / (std::sqrt(vi) * rbc2 + T(eps));
-    }
-  });
-}
-}  // namespace
-
 void AdamW::step() {
   ++step_;
-  double bc1 = 1 - std::pow(opt_.beta1, double(step_));
-  double bc2 = 1 - std::pow(opt_.beta2, double(step_));
   NoGradGuard ng;
+  // One fused multi-tensor update (ops/optim.h) per device: a single launch on CUDA.
+  std::vector<Tensor> params, grads, ms, vs;
+  std::vector<double> lrs, wds;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& group = groups_[gi];
-    double lr = opt_.lr * group.lr_scale;
     for (size_t pi = 0; pi < group.params.size(); ++pi) {
       const Tensor& p = group.params[pi];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      if (grad.dtype() != p.dtype() || !grad.is_contiguous()) grad = grad.to(p.dtype()).contiguous();
-      State& s = state_[gi][pi];
-      if (p.dtype() == DType::f32)
-        adamw_update(p.data<float>(), grad.data<float>(), s.m.data<float>(), s.v.data<float>(),
-                     p.numel(), lr, opt_.beta1, opt_.beta2, opt_.eps, group.weight_decay, bc1, bc2);
-      else
-        adamw_update(p.data<double>(), grad.data<double>(), s.m.data<double>(), s.v.data<double>(),
-                     p.numel(), lr, opt_.beta1, opt_.beta2, opt_.eps, group.weight_decay, bc1, bc2);
-      ++p.storage()->version;
+      if (!grad.is_contiguous()) grad = grad.contiguous();
+      params.push_back(p);
+      grads.push_back(grad);
+      ms.push_back(state_[gi][pi].m);
+      vs.push_back(state_[gi][pi].v);
+      lrs.push_back(opt_.lr * group.lr_scale);
+      wds.push_back(group.weight_decay);
     }
+  }
+  if (params.empty()) return;
+  std::vector<size_t> left(params.size());
+  for (size_t i = 0; i < left.size(); ++i) left[i] = i;
+  while (!left.empty()) {
+    Device dev = params[left[0]].device();
+    std::vector<Tensor> p, g, m, v;
+    std::vector<double> lr, wd;
+    std::vector<size_t> rest;
+    for (size_t i : left) {
+      if (params[i].device() != dev) {
+        rest.push_back(i);
+        continue;
+      }
+      p.push_back(params[i]);
+      g.push_back(grads[i]);
+      m.push_back(ms[i]);
+      v.push_back(vs[i]);
+      lr.push_back(lrs[i]);
+      wd.push_back(wds[i]);
+    }
+    adamw_step_(p, g, m, v, lr, wd, opt_.beta1, opt_.beta2, opt_.eps, step_);
+    left = std::move(rest);
   }
 }
 
@@ -91,19 +92,20 @@ void AdamW::zero_grad() {
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   SSM_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
   NoGradGuard ng;
-  double total = 0;
-  for (const Tensor& p : params) {
-    const Tensor& g = p.grad();
+  std::vector<Tensor> grads;
+  for (Tensor p : params) {
+    Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor g64 = g.to(DType::f64);
-    total += sum_kernel(mul(g64, g64), (1u << g.dim()) - 1, false).item<double>();
+    if (!g.is_contiguous()) {
+      g = g.contiguous();
+      p.set_grad(g);
+    }
+    grads.push_back(g);
   }
-  double norm = std::sqrt(total);
-  if (norm > max_norm) {
-    double scale = max_norm / (norm + 1e-6);
-    for (Tensor p : params)
-      if (p.grad().defined()) p.set_grad(mul(p.grad(), scale));
-  }
+  if (grads.empty()) return 0;
+  // The norm stays on the gradients' device; only its 8 bytes are read back.
+  double norm = global_grad_norm(grads).item<double>();
+  if (norm > max_norm) scale_(grads, max_norm / (norm + 1e-6));
   return norm;
 }
 

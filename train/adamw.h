@@ -2,7 +2,8 @@
 // groups, as torch.optim.AdamW:
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)  and  p -= lr * wd * p  (decoupled)
-// Moments are float32 (float64 for float64 parameters). One fused pass per parameter.
+// Moments are float32 (float64 for float64 parameters). One fused multi-tensor update per step
+// (ops/optim.h): a single kernel launch on CUDA. Parameters may be CPU or CUDA tensors.
 #pragma once
 
 #include <string>

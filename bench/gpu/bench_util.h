@@ -73,5 +73,7 @@ inline double gbs(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
 // The sections: each prints its own tables.
 void scan_section();   // bench/gpu/scan_bench.cpp
 void dense_section();  // bench/gpu/conv_bench.cpp
+void optim_section();  // bench/gpu/optim_bench.cpp
+void model_section();  // bench/gpu/model_bench.cpp
 
 }  // namespace ssm::bench

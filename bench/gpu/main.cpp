@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
     void (*run)();
   };
   const Section sections[] = {{"scan", ssm::bench::scan_section},
-                              {"dense", ssm::bench::dense_section}};
+                              {"dense", ssm::bench::dense_section},
+                              {"optim", ssm::bench::optim_section},
+                              {"model", ssm::bench::model_section}};
   for (const Section& s : sections) {
     bool wanted = argc < 2;
     for (int i = 1; i < argc; ++i) wanted |= std::strcmp(argv[i], s.name) == 0;

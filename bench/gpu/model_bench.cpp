@@ -9,7 +9,7 @@
 //   decode  one token for every sequence of the batch through all 24 layers (Mamba step kernels),
 //           after a 16-token prefill; median of 50 steps; fp32 and bf16 autocast.
 //
-//   ninja -C build ssm_gpu_model_bench && ./build/bench/ssm_gpu_model_bench [--layers N]
+//   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench model
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -27,9 +27,10 @@
 #include "ops/cross_entropy.h"
 #include "train/adamw.h"
 
+namespace ssm::bench {
+
 namespace {
 
-using namespace ssm;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -103,18 +104,9 @@ void decode_bench(int64_t layers, int64_t batch, std::optional<DType> precision,
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int64_t layers = 24;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--layers") == 0) layers = std::atoll(argv[i + 1]);
-  if (!cuda_available()) {
-    std::fprintf(stderr, "ssm_gpu_model_bench: no CUDA device visible\n");
-    return 1;
-  }
-  cudaDeviceProp prop{};
-  cudaGetDeviceProperties(&prop, 0);
-  std::printf("GPU: %s\n\n| work | ssm | reference (H100, PyTorch + mamba_ssm) | speed-up |\n|---|---|---|---|\n",
-              prop.name);
+void model_section() {
+  const int64_t layers = 24;
+  std::printf("Mamba-130M, whole model\n\n| work | ssm | reference (H100, PyTorch + mamba_ssm) | speed-up |\n|---|---|---|---|\n");
   try {
     train_bench(layers);
   } catch (const std::exception& e) {
@@ -128,5 +120,6 @@ int main(int argc, char** argv) {
         std::printf("| decode batch %lld | failed: %s | | |\n", (long long)b, e.what());
       }
     }
-  return 0;
 }
+
+}  // namespace ssm::bench
