@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/causal_conv1d_cuda.h"
 #include "ops/cuda/typed_access.cuh"
@@ -181,7 +182,7 @@ void causal_conv1d_forward(const ConvProblem& p, void* y) {
             unsigned(p.B));
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     with_width<scalar_t>(p.W, [&](auto w) {
-      forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads>>>(p, static_cast<scalar_t*>(y));
+      forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y));
     });
   });
   check_launch("causal_conv1d");
@@ -200,13 +201,13 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
     if (nblk > 0 && p.D > 0) {
       dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned(nchunk), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
-        backward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads>>>(
+        backward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(
             p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part);
       });
     }
     if (params && p.D > 0) {
       int64_t n = (p.W + 1) * p.D;
-      param_final<scalar_t><<<unsigned((n + 255) / 256), 256>>>(part, std::max<int64_t>(nblk, 1), p.D,
+      param_final<scalar_t><<<unsigned((n + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(part, std::max<int64_t>(nblk, 1), p.D,
                                                                int(p.W), static_cast<scalar_t*>(dw),
                                                                static_cast<scalar_t*>(db));
     }
@@ -220,7 +221,7 @@ void causal_conv1d_step(const ConvProblem& p, void* state, DType state_dtype, co
   int64_t n = p.B * p.D;
   if (n == 0) return;
   SSM_CUDA_DISPATCH_FLOAT(state_dtype, [&] {
-    step_kernel<scalar_t><<<unsigned((n + 127) / 128), 128>>>(p, static_cast<scalar_t*>(state), x,
+    step_kernel<scalar_t><<<unsigned((n + 127) / 128), 128, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(state), x,
                                                               x_dtype, xs0, xs1, y, y_dtype);
   });
   check_launch("causal_conv1d_step");

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/cross_entropy_cuda.h"
 #include "ops/cuda/typed_access.cuh"
@@ -158,9 +159,9 @@ int64_t cross_entropy_forward(const CrossEntropyProblem& p, double* lse, int64_t
   double* rowloss = static_cast<double*>(alloc(size_t(std::max<int64_t>(p.M, 1)) * sizeof(double), p.device));
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     if (p.M > 0)
-      forward_kernel<scalar_t><<<unsigned(p.M), kThreads>>>(
+      forward_kernel<scalar_t><<<unsigned(p.M), kThreads, 0, ::ssm::cuda::stream()>>>(
           p, lse, rowloss, p.reduction == 0 ? static_cast<scalar_t*>(out) : nullptr, bad);
-    reduce_kernel<scalar_t><<<1, 1024>>>(p, rowloss, count,
+    reduce_kernel<scalar_t><<<1, 1024, 0, ::ssm::cuda::stream()>>>(p, rowloss, count,
                                          p.reduction == 0 ? nullptr : static_cast<scalar_t*>(out));
   });
   check_launch("cross_entropy");
@@ -186,7 +187,7 @@ void cross_entropy_backward(const CrossEntropyProblem& p, const double* lse, con
                             int64_t dx_cs) {
   if (p.M == 0 || p.C == 0) return;
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
-    backward_kernel<scalar_t><<<unsigned(p.M), kThreads>>>(p, lse, count, gout, gdt,
+    backward_kernel<scalar_t><<<unsigned(p.M), kThreads, 0, ::ssm::cuda::stream()>>>(p, lse, count, gout, gdt,
                                                           static_cast<scalar_t*>(dx), dx_rows, dx_cs);
   });
   check_launch("cross_entropy backward");

@@ -5,6 +5,7 @@
 
 #include <type_traits>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/cumsum_cuda.h"
 #include "ops/cuda/dtype_io.cuh"
@@ -36,10 +37,10 @@ void cumsum(const Walk<2>& rest, const void* x, DType x_dtype, void* out, DType 
             int64_t len, int64_t xstep, int64_t ostep, bool reverse, int) {
   if (rest.numel == 0 || len == 0) return;
   if (is_floating(x_dtype))
-    cumsum_kernel<double><<<grid_for(rest.numel, 128), 128>>>(rest, x, x_dtype, out, out_dtype,
+    cumsum_kernel<double><<<grid_for(rest.numel, 128), 128, 0, ::ssm::cuda::stream()>>>(rest, x, x_dtype, out, out_dtype,
                                                               len, xstep, ostep, reverse);
   else
-    cumsum_kernel<uint64_t><<<grid_for(rest.numel, 128), 128>>>(rest, x, x_dtype, out, out_dtype,
+    cumsum_kernel<uint64_t><<<grid_for(rest.numel, 128), 128, 0, ::ssm::cuda::stream()>>>(rest, x, x_dtype, out, out_dtype,
                                                                 len, xstep, ostep, reverse);
   check_launch("cumsum");
 }

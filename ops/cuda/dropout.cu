@@ -1,6 +1,7 @@
 // CUDA dropout: one thread per Philox block of 4 elements (one philox4x32_10 call per thread).
 #include <cuda_runtime.h>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "ops/cuda/dropout_cuda.h"
@@ -38,7 +39,7 @@ void dropout(const Walk<2>& w, void* out, const void* in, DType dtype, double p,
   int64_t blocks = (w.numel + 3) / 4;
   SSM_DISPATCH_FLOAT(dtype, "dropout", [&] {
     using A = acc_t<scalar_t>;
-    dropout_kernel<scalar_t><<<grid_for(blocks), 256>>>(w, static_cast<scalar_t*>(out),
+    dropout_kernel<scalar_t><<<grid_for(blocks), 256, 0, ::ssm::cuda::stream()>>>(w, static_cast<scalar_t*>(out),
                                                         static_cast<const scalar_t*>(in), p,
                                                         A(scale), seed, base);
   });

@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/embedding_cuda.h"
 #include "ops/cuda/typed_access.cuh"
@@ -69,10 +70,14 @@ int64_t embedding_forward(const EmbeddingProblem& p, const void* weight, int64_t
   auto* bad = static_cast<unsigned long long*>(alloc(sizeof(unsigned long long), p.device));
   fill_bytes(bad, 0xff, sizeof(unsigned long long));
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
-    forward_kernel<scalar_t><<<unsigned(p.N), kThreads>>>(p, static_cast<const scalar_t*>(weight),
+    forward_kernel<scalar_t><<<unsigned(p.N), kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<const scalar_t*>(weight),
                                                          ws0, ws1, static_cast<scalar_t*>(out), bad);
   });
   check_launch("embedding");
+  if (capturing()) {  // a CUDA graph cannot read back: the recorder checks the ids (MambaDecoder)
+    dealloc(bad, p.device);
+    return -1;
+  }
   unsigned long long b = 0;
   memcpy(&b, false, bad, true, sizeof b);
   dealloc(bad, p.device);
@@ -99,17 +104,18 @@ void embedding_backward(const EmbeddingProblem& p, const void* g, int64_t pad, v
   auto* pos = static_cast<int64_t*>(alloc(bytes, p.device));
   auto* keys2 = static_cast<int64_t*>(alloc(bytes, p.device));
   auto* pos2 = static_cast<int64_t*>(alloc(bytes, p.device));
-  keys_kernel<<<unsigned((p.N + 255) / 256), 256>>>(p, keys, pos);
+  keys_kernel<<<unsigned((p.N + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(p, keys, pos);
   int end_bit = 1;
   while (end_bit < 63 && (int64_t(1) << end_bit) < p.V) ++end_bit;
   size_t temp_bytes = 0;
-  cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, keys2, pos, pos2, n, 0, end_bit);
+  cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, keys2, pos, pos2, n, 0, end_bit, ::ssm::cuda::stream());
   void* temp = alloc(std::max<size_t>(temp_bytes, 1), p.device);
-  cudaError_t e = cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, keys2, pos, pos2, n, 0, end_bit);
+  cudaError_t e = cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, keys2, pos, pos2, n, 0, end_bit,
+                                                    ::ssm::cuda::stream());
   SSM_CHECK(e == cudaSuccess, "embedding backward: radix sort failed: ", cudaGetErrorString(e));
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     dim3 grid(unsigned(p.N), unsigned((p.D + kThreads - 1) / kThreads));
-    backward_kernel<scalar_t><<<grid, kThreads>>>(p, keys2, pos2, static_cast<const scalar_t*>(g),
+    backward_kernel<scalar_t><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, keys2, pos2, static_cast<const scalar_t*>(g),
                                                   pad, static_cast<scalar_t*>(dw));
   });
   check_launch("embedding backward");

@@ -1,6 +1,7 @@
 // CUDA flip: the strided copy of a view whose flipped dims have negated strides.
 #include <cuda_runtime.h>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/dtype_io.cuh"
 #include "ops/cuda/flip_cuda.h"
@@ -25,7 +26,7 @@ void flip_copy(const Walk<2>& w, void* dst, const void* src, int64_t elem_size, 
   if (w.numel == 0) return;
   auto launch = [&](auto tag) {
     using E = decltype(tag);
-    copy_kernel<E><<<grid_for(w.numel), 256>>>(w, static_cast<E*>(dst), static_cast<const E*>(src));
+    copy_kernel<E><<<grid_for(w.numel), 256, 0, ::ssm::cuda::stream()>>>(w, static_cast<E*>(dst), static_cast<const E*>(src));
   };
   switch (elem_size) {
     case 1: launch(Bits<1>{}); break;

@@ -7,6 +7,7 @@
 // on feature-sized rows, little for a scatter of a long vector).
 #include <cuda_runtime.h>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/dtype_io.cuh"
 #include "ops/cuda/index_cuda.h"
@@ -82,11 +83,11 @@ bool gather(const Walk<3>& w, void* out, const void* x, const void* index, DType
   by_size(elem_size, [&](auto tag) {
     using E = decltype(tag);
     if (index_dtype == DType::i32)
-      gather_kernel<E, int32_t><<<grid_for(w.numel), 256>>>(
+      gather_kernel<E, int32_t><<<grid_for(w.numel), 256, 0, ::ssm::cuda::stream()>>>(
           w, static_cast<E*>(out), static_cast<const E*>(x), static_cast<const int32_t*>(index),
           step, bound, bad.p);
     else
-      gather_kernel<E, int64_t><<<grid_for(w.numel), 256>>>(
+      gather_kernel<E, int64_t><<<grid_for(w.numel), 256, 0, ::ssm::cuda::stream()>>>(
           w, static_cast<E*>(out), static_cast<const E*>(x), static_cast<const int64_t*>(index),
           step, bound, bad.p);
   });
@@ -98,9 +99,9 @@ void convert(const Walk<2>& w, void* dst, DType dst_dtype, const void* src, DTyp
              int) {
   if (w.numel == 0) return;
   if (is_floating(dst_dtype))
-    convert_kernel<double><<<grid_for(w.numel), 256>>>(w, dst, dst_dtype, src, src_dtype);
+    convert_kernel<double><<<grid_for(w.numel), 256, 0, ::ssm::cuda::stream()>>>(w, dst, dst_dtype, src, src_dtype);
   else
-    convert_kernel<int64_t><<<grid_for(w.numel), 256>>>(w, dst, dst_dtype, src, src_dtype);
+    convert_kernel<int64_t><<<grid_for(w.numel), 256, 0, ::ssm::cuda::stream()>>>(w, dst, dst_dtype, src, src_dtype);
   check_launch("scatter_add (dtype conversion)");
 }
 
@@ -111,7 +112,7 @@ bool scatter_add(const Walk<3>& rest, void* acc, DType acc_dtype, const void* in
   DeviceFlag bad(device);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    scatter_add_kernel<T><<<grid_for(rest.numel, 128), 128>>>(rest, static_cast<T*>(acc), index,
+    scatter_add_kernel<T><<<grid_for(rest.numel, 128), 128, 0, ::ssm::cuda::stream()>>>(rest, static_cast<T*>(acc), index,
                                                               index_dtype, src, src_dtype, steps,
                                                               ostep, istep, sstep, bound, bad.p);
   };

@@ -3,6 +3,7 @@
 // cat of any number of tensors is one launch.
 #include <cuda_runtime.h>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/dtype_io.cuh"
 #include "ops/cuda/join_cuda.h"
@@ -69,12 +70,12 @@ void join_copy(bool join, void* big, const Shape& shape, const Shape& strides, i
   size_t bytes = nonempty.size() * sizeof(JoinPiece);
   auto* table = static_cast<JoinPiece*>(alloc(bytes, device));
   // Pageable source: the driver stages it at once, so the vector may go away after the call.
-  cudaError_t e = cudaMemcpyAsync(table, nonempty.data(), bytes, cudaMemcpyHostToDevice, 0);
+  cudaError_t e = cudaMemcpyAsync(table, nonempty.data(), bytes, cudaMemcpyHostToDevice, ::ssm::cuda::stream());
   SSM_CHECK(e == cudaSuccess, "cat: CUDA error uploading the piece table: ", cudaGetErrorString(e));
   int n = int(nonempty.size());
   auto launch = [&](auto tag) {
     using E = decltype(tag);
-    join_kernel<E><<<grid_for(b.numel), 256>>>(join, b, static_cast<E*>(big), table, n);
+    join_kernel<E><<<grid_for(b.numel), 256, 0, ::ssm::cuda::stream()>>>(join, b, static_cast<E*>(big), table, n);
   };
   switch (elem_size) {
     case 1: launch(Bits<1>{}); break;

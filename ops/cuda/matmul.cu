@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/matmul_cuda.h"
 #include "ops/cuda/typed_access.cuh"
@@ -75,6 +76,7 @@ void dgemm(const GemmCall& c) {
   Handles& h = handles(c.device);
   double alpha = 1.0, beta = c.accumulate ? 1.0 : 0.0;
   // column-major: C^T (N, M) = op(B stored) op(A stored)
+  ck_blas(cublasSetStream(h.blas, ::ssm::cuda::stream()), "cublasSetStream");
   ck_blas(cublasDgemmStridedBatched(h.blas, c.b.trans ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     c.a.trans ? CUBLAS_OP_T : CUBLAS_OP_N, int(c.N), int(c.M),
                                     int(c.K), &alpha, static_cast<const double*>(c.b.p),
@@ -177,7 +179,7 @@ void lt_gemm(const GemmCall& c) {
   }
   float alpha = 1.0f, beta = c.accumulate ? 1.0f : 0.0f;
   ck_blas(cublasLtMatmul(h.lt, d.op, &alpha, c.b.p, d.la, c.a.p, d.lb, &beta, c.c, d.lc, c.c, d.lc,
-                         &algo, h.workspace, kWorkspace, 0),
+                         &algo, h.workspace, kWorkspace, ::ssm::cuda::stream()),
           "cublasLtMatmul");
 }
 
@@ -242,7 +244,7 @@ void cast_from_f32(const float* src, void* out, DType dtype, int64_t n, int devi
   (void)device;
   if (n == 0) return;
   SSM_CUDA_DISPATCH_FLOAT(dtype, [&] {
-    cast_kernel<scalar_t><<<blocks(n, 256), 256>>>(src, static_cast<scalar_t*>(out), n);
+    cast_kernel<scalar_t><<<blocks(n, 256), 256, 0, ::ssm::cuda::stream()>>>(src, static_cast<scalar_t*>(out), n);
   });
   check_launch("matmul (cast)");
 }
@@ -251,7 +253,7 @@ void fill_rows(void* y, const void* bias, DType dtype, int64_t R, int64_t N, int
   (void)device;
   if (R * N == 0) return;
   SSM_CUDA_DISPATCH_FLOAT(dtype, [&] {
-    fill_rows_kernel<scalar_t><<<blocks(R * N, 256), 256>>>(
+    fill_rows_kernel<scalar_t><<<blocks(R * N, 256), 256, 0, ::ssm::cuda::stream()>>>(
         static_cast<scalar_t*>(y), static_cast<const scalar_t*>(bias), R, N);
   });
   check_launch("linear (bias rows)");
@@ -267,9 +269,9 @@ void sum_rows(const void* g, int64_t ld, void* out, DType dtype, int64_t R, int6
     using A = acc_t<scalar_t>;
     A* part = static_cast<A*>(alloc(size_t(nchunk * N) * sizeof(A), device));
     dim3 grid(unsigned((N + 31) / 32), unsigned(nchunk));
-    sum_rows_partial<scalar_t, A><<<grid, dim3(32, 8)>>>(static_cast<const scalar_t*>(g), ld, part,
+    sum_rows_partial<scalar_t, A><<<grid, dim3(32, 8), 0, ::ssm::cuda::stream()>>>(static_cast<const scalar_t*>(g), ld, part,
                                                          R, N, rows_per);
-    sum_partials<scalar_t, A><<<blocks(N, 256), 256>>>(part, static_cast<scalar_t*>(out), nchunk, N);
+    sum_partials<scalar_t, A><<<blocks(N, 256), 256, 0, ::ssm::cuda::stream()>>>(part, static_cast<scalar_t*>(out), nchunk, N);
     check_launch("linear (bias gradient)");
     dealloc(part, device);
   });

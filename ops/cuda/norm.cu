@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/norm_cuda.h"
 #include "ops/cuda/typed_access.cuh"
@@ -145,7 +146,7 @@ void norm_forward(const NormProblem& p, void* y, void* mean, void* rstd) {
   SSM_CHECK(p.R <= INT32_MAX, p.rms ? "rms_norm" : "layer_norm", ": ", p.R, " rows exceed the CUDA grid");
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     using A = acc_t<scalar_t>;
-    forward_kernel<scalar_t><<<unsigned(p.R), kThreads>>>(p, static_cast<scalar_t*>(y),
+    forward_kernel<scalar_t><<<unsigned(p.R), kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y),
                                                            static_cast<A*>(mean), static_cast<A*>(rstd));
   });
   check_launch(p.rms ? "rms_norm" : "layer_norm");
@@ -160,7 +161,7 @@ void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, in
     const A* mp = static_cast<const A*>(mean);
     const A* rp = static_cast<const A*>(rstd);
     if (dx && p.R > 0)
-      backward_dx_kernel<scalar_t><<<unsigned(p.R), kThreads>>>(p, gp, grows, gsd, mp, rp,
+      backward_dx_kernel<scalar_t><<<unsigned(p.R), kThreads, 0, ::ssm::cuda::stream()>>>(p, gp, grows, gsd, mp, rp,
                                                                static_cast<scalar_t*>(dx));
     if ((dw || db) && p.D > 0) {
       // Row blocks depend only on R.
@@ -170,11 +171,11 @@ void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, in
       A* part = static_cast<A*>(alloc(size_t(nchunk * 2 * p.D) * sizeof(A), p.device));
       dim3 grid(unsigned((p.D + 31) / 32), unsigned(nchunk));
       if (p.R > 0)
-        backward_param_partial<scalar_t><<<grid, dim3(32, 8)>>>(p, gp, grows, gsd, mp, rp, part,
+        backward_param_partial<scalar_t><<<grid, dim3(32, 8), 0, ::ssm::cuda::stream()>>>(p, gp, grows, gsd, mp, rp, part,
                                                                 rows_per);
       else
         fill_bytes(part, 0, size_t(nchunk * 2 * p.D) * sizeof(A));
-      backward_param_final<scalar_t><<<unsigned((p.D + 255) / 256), 256>>>(
+      backward_param_final<scalar_t><<<unsigned((p.D + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(
           part, nchunk, p.D, static_cast<scalar_t*>(dw), static_cast<scalar_t*>(db));
       check_launch(op);
       dealloc(part, p.device);

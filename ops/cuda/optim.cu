@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/dtype_io.cuh"
 #include "ops/cuda/optim_cuda.h"
@@ -42,7 +43,7 @@ Slot<E>* upload(const std::vector<E>& entries, int device, int64_t* blocks) {
   if (slots.empty()) return nullptr;
   size_t bytes = slots.size() * sizeof(Slot<E>);
   auto* table = static_cast<Slot<E>*>(alloc(bytes, device));
-  cudaError_t err = cudaMemcpyAsync(table, slots.data(), bytes, cudaMemcpyHostToDevice, 0);
+  cudaError_t err = cudaMemcpyAsync(table, slots.data(), bytes, cudaMemcpyHostToDevice, ::ssm::cuda::stream());
   SSM_CHECK(err == cudaSuccess, "optimizer: CUDA error uploading the tensor table: ",
             cudaGetErrorString(err));
   return table;
@@ -214,7 +215,7 @@ void adamw_step(const std::vector<AdamWEntry>& entries, double beta1, double bet
   Slot<AdamWEntry>* table = upload(entries, device, &blocks);
   if (!table) return;
   check_grid(blocks, "adamw_step_");
-  adamw_kernel<<<unsigned(blocks), kThreads>>>(table, count_slots(entries),
+  adamw_kernel<<<unsigned(blocks), kThreads, 0, ::ssm::cuda::stream()>>>(table, count_slots(entries),
                                                Hyper{beta1, beta2, eps, rbc2});
   check_launch("adamw_step_");
   dealloc(table, device);
@@ -224,14 +225,14 @@ void global_norm(const std::vector<NormEntry>& entries, double* out, int device)
   int64_t blocks = 0;
   Slot<NormEntry>* table = upload(entries, device, &blocks);
   if (!table) {
-    cudaError_t err = cudaMemsetAsync(out, 0, sizeof(double), 0);
+    cudaError_t err = cudaMemsetAsync(out, 0, sizeof(double), ::ssm::cuda::stream());
     SSM_CHECK(err == cudaSuccess, "global_grad_norm: ", cudaGetErrorString(err));
     return;
   }
   check_grid(blocks, "global_grad_norm");
   auto* partials = static_cast<double*>(alloc(size_t(blocks) * sizeof(double), device));
-  sumsq_kernel<<<unsigned(blocks), kThreads>>>(table, count_slots(entries), partials);
-  finish_norm_kernel<<<1, 1024>>>(partials, blocks, out);
+  sumsq_kernel<<<unsigned(blocks), kThreads, 0, ::ssm::cuda::stream()>>>(table, count_slots(entries), partials);
+  finish_norm_kernel<<<1, 1024, 0, ::ssm::cuda::stream()>>>(partials, blocks, out);
   check_launch("global_grad_norm");
   dealloc(partials, device);
   dealloc(table, device);
@@ -242,7 +243,7 @@ void scale(const std::vector<NormEntry>& entries, double s, int device) {
   Slot<NormEntry>* table = upload(entries, device, &blocks);
   if (!table) return;
   check_grid(blocks, "scale_");
-  scale_kernel<<<unsigned(blocks), kThreads>>>(table, count_slots(entries), s);
+  scale_kernel<<<unsigned(blocks), kThreads, 0, ::ssm::cuda::stream()>>>(table, count_slots(entries), s);
   check_launch("scale_");
   dealloc(table, device);
 }

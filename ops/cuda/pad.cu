@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/dtype_io.cuh"
 #include "ops/cuda/pad_cuda.h"
@@ -46,7 +47,7 @@ void pad(const PadArg& a, void* out, const void* x, const void* fill, int64_t el
     using E = decltype(tag);
     E f;
     std::memcpy(&f, fill, sizeof(E));
-    pad_kernel<E><<<grid_for(a.numel), 256>>>(a, static_cast<E*>(out), static_cast<const E*>(x), f);
+    pad_kernel<E><<<grid_for(a.numel), 256, 0, ::ssm::cuda::stream()>>>(a, static_cast<E*>(out), static_cast<const E*>(x), f);
   };
   switch (elem_size) {
     case 1: launch(Bits<1>{}); break;

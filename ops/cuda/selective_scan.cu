@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/selective_scan_cuda.h"
 
@@ -1010,18 +1011,18 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
     using Disc = decltype(disc);
     if (NT == 4) {
       set_smem(scan_fwd<C, 4, Disc>, smem(T), pr.device);
-      scan_fwd<C, 4, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+      scan_fwd<C, 4, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
     } else if (NT == 8) {
       set_smem(scan_fwd<C, 8, Disc>, smem(T), pr.device);
-      scan_fwd<C, 8, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+      scan_fwd<C, 8, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
     } else {
       set_smem(scan_fwd<C, 16, Disc>, smem(T), pr.device);
-      scan_fwd<C, 16, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+      scan_fwd<C, 16, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
     }
   });
   check_launch("selective_scan forward");
   if (P > 1) {
-    fwd_finalize<C><<<unsigned(std::min<int64_t>(ceil_div(B * L * D, 256), 65535)), 256>>>(k);
+    fwd_finalize<C><<<unsigned(std::min<int64_t>(ceil_div(B * L * D, 256), 65535)), 256, 0, ::ssm::cuda::stream()>>>(k);
     check_launch("selective_scan forward (pass sum)");
   }
 }
@@ -1029,7 +1030,7 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
 template <class C>
 void sum_into(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
   if (!g.p || M == 0) return;
-  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256>>>(parts, R, M, cols,
+  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256, 0, ::ssm::cuda::stream()>>>(parts, R, M, cols,
                                                                                g.p, g.dtype);
   check_launch("selective_scan backward (sum of partials)");
 }
@@ -1089,10 +1090,10 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     using Disc = decltype(disc);
     if (NT == 4) {
       set_smem(scan_bwd<C, 4, Disc>, smem(T), pr.device);
-      scan_bwd<C, 4, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+      scan_bwd<C, 4, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
     } else {
       set_smem(scan_bwd<C, 8, Disc>, smem(T), pr.device);
-      scan_bwd<C, 8, Disc><<<grid, 32 * S, smem(T)>>>(k, disc);
+      scan_bwd<C, 8, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
     }
   });
   check_launch("selective_scan backward");
@@ -1117,7 +1118,7 @@ void step_impl(const ScanProblem& pr, void* state, void* out, DType out_dtype) {
   k.out = out;
   k.out_dt = out_dtype;
   with_disc<C>(pr, [&](auto disc) {
-    scan_step_kernel<C><<<unsigned(std::min<int64_t>(ceil_div(total, 128), 65535)), 128>>>(
+    scan_step_kernel<C><<<unsigned(std::min<int64_t>(ceil_div(total, 128), 65535)), 128, 0, ::ssm::cuda::stream()>>>(
         k, disc, static_cast<C*>(state));
   });
   check_launch("selective_scan_step");

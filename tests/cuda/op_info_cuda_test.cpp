@@ -47,10 +47,11 @@ RunResult run_on(const OpInfo& info, const Sample& s, DType dt, Device dev,
   if (!roots.empty()) run_backward(roots, grads, false);
   for (const Tensor& y : outs) {
     EXPECT_EQ(y.device(), dev) << "an output is on " << y.device();
-    r.outs.push_back(is_floating(y.dtype()) ? y.cpu().to(DType::f64) : y.cpu());
+    Tensor host = y.detach().cpu();  // moving a tensor with history is not differentiable
+    r.outs.push_back(is_floating(host.dtype()) ? host.to(DType::f64) : host);
   }
   for (const Tensor& x : inputs)
-    r.grads.push_back(x.defined() && x.grad().defined() ? x.grad().cpu().to(DType::f64) : Tensor());
+    r.grads.push_back(x.defined() && x.grad().defined() ? x.grad().detach().cpu().to(DType::f64) : Tensor());
   return r;
 }
 
