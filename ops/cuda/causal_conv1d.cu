@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/cuda/runtime.h"
 #include "core/cuda/stream.h"
@@ -21,6 +22,11 @@ namespace {
 constexpr int kThreads = 128;  // channels per block
 constexpr int kChunk = 64;     // time steps per thread (forward)
 constexpr int kChunkBwd = 128; // time steps per thread (backward: fewer partial sums)
+constexpr int kUnroll = 16;    // loads issued ahead (forward)
+constexpr int kThreadsVec = 64;  // forward, 16-byte vectors: threads per block
+constexpr int kChunkVec = 32;    // time steps per thread
+constexpr int kUnrollVec = 4;    // vector loads issued ahead
+constexpr int kUnrollBwd = 8;  // loads issued ahead (backward: x and g)
 
 template <class A>
 __device__ __forceinline__ A sigmoid(A z) {
@@ -48,15 +54,81 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) 
     win[k + 1] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
   }
   T* yr = y + (b * p.L) * p.D + d;
-  for (int64_t t = t0; t < t1; ++t) {
+  // kUnroll loads are issued before the steps that use them: enough bytes in flight per thread
+  // to cover the memory latency with one channel per thread.
+  for (int64_t tb = t0; tb < t1; tb += kUnroll) {
+    A xs[kUnroll];
 #pragma unroll
-    for (int k = 0; k < W - 1; ++k) win[k] = win[k + 1];
-    win[W - 1] = ld_t<T>(x, t * p.sx[1]);
-    A acc = bias;
+    for (int u = 0; u < kUnroll; ++u) xs[u] = tb + u < t1 ? ld_t<T>(x, (tb + u) * p.sx[1]) : A(0);
 #pragma unroll
-    for (int k = 0; k < W; ++k) acc += wk[k] * win[k];
-    if (p.silu) acc = acc * sigmoid(acc);
-    st_t<T>(yr, t * p.D, acc);
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+      for (int k = 0; k < W - 1; ++k) win[k] = win[k + 1];
+      win[W - 1] = xs[u];
+      A acc = bias;
+#pragma unroll
+      for (int k = 0; k < W; ++k) acc += wk[k] * win[k];
+      if (p.silu) acc = acc * sigmoid(acc);
+      if (tb + u < t1) st_t<T>(yr, (tb + u) * p.D, acc);
+    }
+  }
+}
+
+// The forward with one 16-byte load and store per step for 16 / sizeof(T) consecutive channels
+// (x channel-contiguous, D and the strides multiples of that, 16-byte aligned): fewer, wider
+// memory instructions and more bytes in flight per thread.
+template <class T, int W>
+__global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p, T* y) {
+  using A = acc_t<T>;
+  constexpr int V = 16 / sizeof(T);
+  union Pack {
+    uint4 u;
+    T e[V];
+  };
+  int64_t d0 = (int64_t(blockIdx.x) * kThreadsVec + threadIdx.x) * V;
+  if (d0 >= p.D) return;
+  int64_t t0 = int64_t(blockIdx.y) * kChunkVec, b = blockIdx.z;
+  int64_t t1 = min(p.L, t0 + kChunkVec);
+  const T* x = static_cast<const T*>(p.x) + b * p.sx[0] + d0;
+  const T* w = static_cast<const T*>(p.w);
+  A wk[V][W], win[V][W], bias[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+#pragma unroll
+    for (int k = 0; k < W; ++k) wk[j][k] = ld_t<T>(w, (d0 + j) * p.sw[0] + k * p.sw[1]);
+    bias[j] = p.bias ? ld_t<T>(static_cast<const T*>(p.bias), (d0 + j) * p.sb) : A(0);
+  }
+#pragma unroll
+  for (int k = 0; k < W - 1; ++k) {
+    int64_t s = t0 - (W - 1) + k;
+    Pack q;
+    q.u = s >= 0 ? *reinterpret_cast<const uint4*>(x + s * p.sx[1]) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int j = 0; j < V; ++j) win[j][k + 1] = ld_t<T>(q.e, j);
+  }
+  T* yb = y + (b * p.L) * p.D + d0;
+  for (int64_t tb = t0; tb < t1; tb += kUnrollVec) {
+    Pack xs[kUnrollVec];
+#pragma unroll
+    for (int u = 0; u < kUnrollVec; ++u)
+      xs[u].u = tb + u < t1 ? *reinterpret_cast<const uint4*>(x + (tb + u) * p.sx[1])
+                            : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int u = 0; u < kUnrollVec; ++u) {
+      Pack o;
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+#pragma unroll
+        for (int k = 0; k < W - 1; ++k) win[j][k] = win[j][k + 1];
+        win[j][W - 1] = ld_t<T>(xs[u].e, j);
+        A acc = bias[j];
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc += wk[j][k] * win[j][k];
+        if (p.silu) acc = acc * sigmoid(acc);
+        st_t<T>(o.e, j, acc);
+      }
+      if (tb + u < t1) *reinterpret_cast<uint4*>(yb + (tb + u) * p.D) = o.u;
+    }
   }
 }
 
@@ -88,30 +160,41 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
     int64_t s = thi + 1 - (W - 1) + k;
     xw[k] = s >= 0 && s <= thi ? ld_t<T>(x, s * p.sx[1]) : A(0);
   }
-  for (int64_t t = thi; t >= t0; --t) {
+  for (int64_t tb = thi; tb >= t0; tb -= kUnrollBwd) {
+    A xs[kUnrollBwd], gs[kUnrollBwd];
 #pragma unroll
-    for (int k = W - 1; k > 0; --k) xw[k] = xw[k - 1];
-    int64_t s = t - (W - 1);
-    xw[0] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
-    A gp = ld_t<T>(gr, t * p.D);
-    if (p.silu) {
-      A pre = bias;
-#pragma unroll
-      for (int k = 0; k < W; ++k) pre += wk[k] * xw[k];
-      A sg = sigmoid(pre);
-      gp *= sg * (A(1) + pre * (A(1) - sg));
+    for (int u = 0; u < kUnrollBwd; ++u) {
+      int64_t t = tb - u, s = t - (W - 1);
+      xs[u] = t >= t0 && s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
+      gs[u] = t >= t0 ? ld_t<T>(gr, t * p.D) : A(0);
     }
 #pragma unroll
-    for (int k = W - 1; k > 0; --k) dp[k] = dp[k - 1];
-    dp[0] = gp;  // dp[j] = gradient of the pre-activation at time t + j
-    if (t < t1) {
-      A acc = 0;
+    for (int u = 0; u < kUnrollBwd; ++u) {
+      int64_t t = tb - u;
+      if (t < t0) break;
 #pragma unroll
-      for (int k = 0; k < W; ++k) acc += wk[k] * dp[W - 1 - k];
-      if (dx) st_t<T>(dx, (b * p.L + t) * p.D + d, acc);
+      for (int k = W - 1; k > 0; --k) xw[k] = xw[k - 1];
+      xw[0] = xs[u];
+      A gp = gs[u];
+      if (p.silu) {
+        A pre = bias;
 #pragma unroll
-      for (int k = 0; k < W; ++k) dwk[k] += gp * xw[k];
-      dbias += gp;
+        for (int k = 0; k < W; ++k) pre += wk[k] * xw[k];
+        A sg = sigmoid(pre);
+        gp *= sg * (A(1) + pre * (A(1) - sg));
+      }
+#pragma unroll
+      for (int k = W - 1; k > 0; --k) dp[k] = dp[k - 1];
+      dp[0] = gp;  // dp[j] = gradient of the pre-activation at time t + j
+      if (t < t1) {
+        A acc = 0;
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc += wk[k] * dp[W - 1 - k];
+        if (dx) st_t<T>(dx, (b * p.L + t) * p.D + d, acc);
+#pragma unroll
+        for (int k = 0; k < W; ++k) dwk[k] += gp * xw[k];
+        dbias += gp;
+      }
     }
   }
   if (part) {
@@ -178,12 +261,25 @@ void check_grid(const ConvProblem& p, const char* op) {
 void causal_conv1d_forward(const ConvProblem& p, void* y) {
   if (p.B * p.L * p.D == 0) return;
   check_grid(p, "causal_conv1d");
-  dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned((p.L + kChunk - 1) / kChunk),
-            unsigned(p.B));
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
-    with_width<scalar_t>(p.W, [&](auto w) {
-      forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y));
-    });
+    constexpr int64_t V = 16 / sizeof(scalar_t);
+    bool vec = p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 && p.sx[0] % V == 0 &&
+               reinterpret_cast<uintptr_t>(p.x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+    if (vec) {
+      int64_t nv = p.D / V;
+      dim3 grid(unsigned((nv + kThreadsVec - 1) / kThreadsVec),
+                unsigned((p.L + kChunkVec - 1) / kChunkVec), unsigned(p.B));
+      with_width<scalar_t>(p.W, [&](auto w) {
+        forward_vec_kernel<scalar_t, decltype(w)::value><<<grid, kThreadsVec, 0, ::ssm::cuda::stream()>>>(
+            p, static_cast<scalar_t*>(y));
+      });
+    } else {
+      dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned((p.L + kChunk - 1) / kChunk),
+                unsigned(p.B));
+      with_width<scalar_t>(p.W, [&](auto w) {
+        forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y));
+      });
+    }
   });
   check_launch("causal_conv1d");
 }

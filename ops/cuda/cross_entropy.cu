@@ -20,6 +20,7 @@ namespace ssm::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kAhead = 8;  // loads per thread issued ahead
 
 __device__ __forceinline__ int64_t target_at(const CrossEntropyProblem& p, int64_t m) {
   int64_t off = p.trows.offset(m);
@@ -58,15 +59,26 @@ __global__ void forward_kernel(CrossEntropyProblem p, double* lse, double* rowlo
   const T* x = static_cast<const T*>(p.x) + p.rows.offset(m);
   A mx = -INFINITY, s = 0;
   double sumx = 0;
-  for (int64_t c = threadIdx.x; c < p.C; c += kThreads) {
-    A v = ld_t<T>(x, c * p.cs);
-    if (v > mx) {
-      s = s * ex(mx - v) + A(1);  // exp(-inf) = 0 on the first element
-      mx = v;
-    } else if (v != -INFINITY) {
-      s += ex(v - mx);
+  // kAhead loads issued before their use: bytes in flight for the memory latency
+  for (int64_t c0 = threadIdx.x; c0 < p.C; c0 += kAhead * kThreads) {
+    A vs[kAhead];
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      int64_t c = c0 + u * kThreads;
+      vs[u] = c < p.C ? ld_t<T>(x, c * p.cs) : A(-INFINITY);
     }
-    sumx += double(v);
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      A v = vs[u];
+      if (c0 + u * kThreads >= p.C) break;
+      if (v > mx) {
+        s = s * ex(mx - v) + A(1);  // exp(-inf) = 0 on the first element
+        mx = v;
+      } else if (v != -INFINITY) {
+        s += ex(v - mx);
+      }
+      sumx += double(v);
+    }
   }
   // combine (mx, s) over the warp, then over warps
   for (int o = 16; o > 0; o /= 2) {
@@ -143,9 +155,18 @@ __global__ void backward_kernel(CrossEntropyProblem p, const double* lse, const 
   if (p.reduction == 1) w /= double(*count);
   const T* x = static_cast<const T*>(p.x) + p.rows.offset(m);
   A wm = A(w), l = A(lse[m]), smooth = A(p.eps / double(p.C)), hit = A(1.0 - p.eps);
-  for (int64_t c = threadIdx.x; c < p.C; c += kThreads) {
-    A v = wm * (ex(ld_t<T>(x, c * p.cs) - l) - smooth - (c == t ? hit : A(0)));
-    st_t<T>(d, c * dx_cs, v);
+  for (int64_t c0 = threadIdx.x; c0 < p.C; c0 += kAhead * kThreads) {
+    A vs[kAhead];
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      int64_t c = c0 + u * kThreads;
+      vs[u] = c < p.C ? ld_t<T>(x, c * p.cs) : A(0);
+    }
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      int64_t c = c0 + u * kThreads;
+      if (c < p.C) st_t<T>(d, c * dx_cs, wm * (ex(vs[u] - l) - smooth - (c == t ? hit : A(0))));
+    }
   }
 }
 

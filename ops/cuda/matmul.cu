@@ -225,10 +225,42 @@ __global__ void sum_partials(const A* partial, T* out, int64_t nchunk, int64_t N
 
 int blocks(int64_t n, int threads) { return int((n + threads - 1) / threads); }
 
+// c[m, n] = sum_k a[m, k] B[n, k] (+ bias[n]) for small M, B stored (N, K) row-major (a weight
+// read as its transpose: the linear of a decoding step). A warp per n reads row n of B once per
+// m (coalesced; the rows stay in L1/L2 across m); float32 sums.
+template <class T>
+__global__ void gemv_rows_kernel(const T* a, int64_t am, int64_t ak, const T* B, int64_t ld,
+                                 const T* bias, T* c, int64_t ldc, int64_t M, int64_t N, int64_t K) {
+  int64_t n = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  int lane = threadIdx.x % 32;
+  if (n >= N) return;
+  const T* row = B + n * ld;
+  for (int64_t m = 0; m < M; ++m) {
+    float s = 0;
+    for (int64_t k = lane; k < K; k += 32) s += float(ld_t<T>(a, m * am + k * ak)) * float(ld_t<T>(row, k));
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) st_t<T>(c, m * ldc + n, s + (bias ? float(ld_t<T>(bias, n)) : 0.0f));
+  }
+}
+
+constexpr int64_t kGemvMaxM = 4;  // above this, cuBLASLt's GEMM reads B fewer times
+
 }  // namespace
 
 void gemm(const GemmCall& c) {
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
+  if (c.dtype != DType::f64 && c.M <= kGemvMaxM && c.batch == 1 && c.b.trans && !c.accumulate &&
+      c.c_dtype == c.dtype) {
+    // a (M, K): element (m, k) at m * ld + k, or at k * ld + m when stored transposed
+    int64_t am = c.a.trans ? 1 : c.a.ld, ak = c.a.trans ? c.a.ld : 1;
+    SSM_CUDA_DISPATCH_FLOAT(c.dtype, [&] {
+      gemv_rows_kernel<scalar_t><<<blocks(c.N * 32, 256), 256, 0, ::ssm::cuda::stream()>>>(
+          static_cast<const scalar_t*>(c.a.p), am, ak, static_cast<const scalar_t*>(c.b.p), c.b.ld,
+          static_cast<const scalar_t*>(c.bias), static_cast<scalar_t*>(c.c), c.ldc, c.M, c.N, c.K);
+    });
+    check_launch("matmul (gemv)");
+    return;
+  }
   if (c.dtype != DType::f64) return lt_gemm(c);
   if (!c.bias) return dgemm(c);
   // cuBLAS has no epilogue: C starts as the bias rows and the GEMM accumulates into it.

@@ -44,15 +44,16 @@ TEST_F(MatmulCuda, LinearNonContiguousInput) {
 
 TEST_F(MatmulCuda, BatchedBroadcastTransposed) {
   auto mm = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
-  auto bmm_t = [](const std::vector<Tensor>& in) { return bmm(in[0], in[1].transpose(1, 2)); };
+  auto bmm2 = [](const std::vector<Tensor>& in) { return bmm(in[0], in[1]); };
   for (DType dt : {DType::f64, DType::f32, DType::bf16}) {
     SCOPED_TRACE(dtype_name(dt));
     Tol tol = dt == DType::f64 ? Tol{1e-10, 1e-9} : dt == DType::f32 ? kF32 : default_tol(dt);
     // batch broadcast both ways: dA and dB are sums over broadcast batch dims
     check_dense(mm, {rn({3, 1, 65, 33}, 30), rn({5, 33, 17}, 31)}, dt, tol, 32);
     check_dense(mm, {rn({65, 33}, 33), rn({4, 33, 300}, 34)}, dt, tol, 35);
-    // strided batch of equal shapes, a transposed operand
-    check_dense(bmm_t, {rn({6, 45, 70}, 36), rn({6, 81, 70}, 37)}, dt, tol, 38);
+    // strided batch of equal shapes, b a transposed view on the device (a leaf, so its gradient
+    // comes back contiguous)
+    check_dense(bmm2, {rn({6, 45, 70}, 36), rn({6, 70, 81}, 37)}, dt, tol, 38, true, {1});
     // vector operands
     check_dense(mm, {rn({129}, 39), rn({129}, 40)}, dt, tol, 41);
     check_dense(mm, {rn({7, 129}, 42), rn({129}, 43)}, dt, tol, 44);
@@ -64,8 +65,9 @@ TEST_F(MatmulCuda, Tf32Policy) {
   auto mm = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
   EXPECT_FALSE(cuda::allow_tf32() && std::getenv("SSM_ALLOW_TF32") == nullptr);
   cuda::set_allow_tf32(true);
-  // TF32 inputs carry 10 mantissa bits: about 1e-3 relative per product.
-  check_dense(mm, {rn({256, 512}, 50), rn({512, 384}, 51)}, DType::f32, Tol{2e-2, 1e-2, 2e-3}, 52);
+  // TF32 inputs carry 10 mantissa bits: about 1e-3 relative per product, so sums of 512 unit
+  // products are off by ~0.02 (up to ~0.07 over 1e5 elements); the RMS bound is the real check.
+  check_dense(mm, {rn({256, 512}, 50), rn({512, 384}, 51)}, DType::f32, Tol{0.1, 1e-2, 2e-3}, 52);
   cuda::set_allow_tf32(false);
   check_dense(mm, {rn({256, 512}, 50), rn({512, 384}, 51)}, DType::f32, kF32, 52);
 }
