@@ -1,39 +1,23 @@
-// Copies, fills and dtype/device conversion.
+// Copies, fills and dtype/device conversion. Copies and fills on a CUDA device run the strided
+// kernels of core/cuda/copy.cu; host <-> device transfers stage through a contiguous buffer.
 #include <complex>
 #include <cstring>
 #include <limits>
 
 #include "core/autograd.h"
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/strided.h"
 #include "core/tensor.h"
 
 #ifdef SSM_WITH_CUDA
-#include "core/cuda/runtime.h"
+#include "core/cuda/copy.h"
+#include "core/cuda/tensor_arg.h"
 #endif
 
 namespace ssm {
 
 namespace {
-
-// Value conversion between storage types, through each side's compute type. Float to integer
-// conversions saturate and send NaN to 0 instead of invoking undefined behaviour.
-template <class D, class S>
-D convert(S v) {
-  if constexpr (std::is_same_v<D, S>) {
-    return v;
-  } else if constexpr (std::is_same_v<D, bool>) {
-    return Scalar<S>::load(v) != acc_t<S>(0);
-  } else if constexpr (std::is_integral_v<D> && !std::is_integral_v<acc_t<S>>) {
-    double x = double(Scalar<S>::load(v));
-    if (x != x) return D(0);
-    if (x <= double(std::numeric_limits<D>::min())) return std::numeric_limits<D>::min();
-    if (x >= double(std::numeric_limits<D>::max())) return std::numeric_limits<D>::max();
-    return D(x);
-  } else {
-    return Scalar<D>::store(static_cast<acc_t<D>>(Scalar<S>::load(v)));
-  }
-}
 
 template <int Bytes>
 struct Bits {
@@ -86,6 +70,20 @@ void convert_loop(const Tensor& dst, const Tensor& src) {
                       });
 }
 
+// dst = src converted, real dtypes, same shape, same device.
+void convert_real(const Tensor& dst, const Tensor& src) {
+#ifdef SSM_WITH_CUDA
+  if (dst.device().is_cuda()) {
+    cuda::copy(cuda::dims_of(dst.shape()), cuda::arg_of(dst), cuda::arg_of(src));
+    return;
+  }
+#endif
+  SSM_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
+    using D = scalar_t;
+    SSM_DISPATCH_ALL(src.dtype(), "copy_", [&] { convert_loop<D, scalar_t>(dst, src); });
+  });
+}
+
 // Complex conversions: complex <-> complex of another width, real -> complex (imag = 0).
 void convert_complex(const Tensor& dst, const Tensor& src) {
   SSM_CHECK(is_complex(dst.dtype()), "copy_: cannot copy ", src.dtype(), " into ", dst.dtype(),
@@ -93,20 +91,13 @@ void convert_complex(const Tensor& dst, const Tensor& src) {
   Tensor dst_re = dst.view_as_real();
   if (is_complex(src.dtype())) {
     Tensor src_re = src.view_as_real();
-    Tensor expanded = src_re;  // shapes already agree (src was expanded by the caller)
-    SSM_DISPATCH_FLOAT(dst_re.dtype(), "copy_", [&] {
-      using D = scalar_t;
-      SSM_DISPATCH_FLOAT(src_re.dtype(), "copy_", [&] { convert_loop<D, scalar_t>(dst_re, expanded); });
-    });
+    convert_real(dst_re, src_re);  // shapes already agree (src was expanded by the caller)
     return;
   }
   // real -> complex: real parts from src, imaginary parts zero.
   Tensor re = dst_re.select(-1, 0), im = dst_re.select(-1, 1);
   im.fill_(0.0);
-  SSM_DISPATCH_FLOAT(re.dtype(), "copy_", [&] {
-    using D = scalar_t;
-    SSM_DISPATCH_ALL(src.dtype(), "copy_", [&] { convert_loop<D, scalar_t>(re, src); });
-  });
+  convert_real(re, src);
 }
 
 // Broadcasts `src` to `shape` (stride 0 on new or size-1 dims) without autograd.
@@ -139,6 +130,17 @@ void copy_cpu(const Tensor& dst, const Tensor& src) {
   }
 }
 
+// Both on the same CUDA device: any layouts and dtypes.
+void copy_device(const Tensor& dst, const Tensor& src) {
+  SSM_CHECK(dst.device() == src.device(), "copy_: from ", describe(src), " to ", describe(dst),
+            ": copies between two GPUs are not supported; go through the CPU");
+  Tensor s = broadcast_to(src, dst.shape());
+  if (s.dtype() != dst.dtype() && (is_complex(dst.dtype()) || is_complex(s.dtype())))
+    convert_complex(dst, s);
+  else
+    convert_real(dst, s);
+}
+
 // Does `t` cover a dense, non-overlapping byte range starting at raw_data() in row-major order?
 bool dense(const Tensor& t) { return t.is_contiguous(); }
 
@@ -150,28 +152,32 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (device().is_cpu() && src.device().is_cpu()) {
     copy_cpu(*this, src);
   } else if (src.device().is_cpu()) {
-    // host -> device: convert and lay out on the host, then one transfer
-    Tensor staged = src.dtype() == dtype() && src.shape() == shape() && dense(src)
-                        ? src
-                        : Tensor::empty(shape(), dtype()).copy_(src);
-    SSM_CHECK(dense(*this), "copy_: writing into a non-contiguous ", describe(*this),
-              " from the CPU needs the CUDA copy kernel; copy into a contiguous tensor instead");
-    device_mem::copy(raw_data(), device(), staged.raw_data(), staged.device(),
-                     size_t(numel()) * element_size());
+    // host -> device: convert and lay out on the host, then one transfer; a non-contiguous
+    // destination gets the transfer staged on the device and then a device copy
+    if (!dense(*this)) {
+      Tensor staged = Tensor::empty(shape(), dtype(), device());
+      staged.copy_(src);
+      copy_device(*this, staged);
+    } else {
+      Tensor staged = src.dtype() == dtype() && src.shape() == shape() && dense(src)
+                          ? src
+                          : Tensor::empty(shape(), dtype()).copy_(src);
+      device_mem::copy(raw_data(), device(), staged.raw_data(), staged.device(),
+                       size_t(numel()) * element_size());
+    }
   } else if (device().is_cpu()) {
-    // device -> host: one transfer of the source as it is, then convert on the host
-    SSM_CHECK(dense(src), "copy_: reading a non-contiguous ", describe(src),
-              " to the CPU needs the CUDA copy kernel; call contiguous() on the device first");
-    Tensor staged = Tensor::empty(src.shape(), src.dtype());
-    device_mem::copy(staged.raw_data(), staged.device(), src.raw_data(), src.device(),
-                     size_t(src.numel()) * src.element_size());
+    // device -> host: made contiguous on the device, one transfer, then converted on the host
+    Tensor dsrc = src;
+    if (!dense(src)) {
+      dsrc = Tensor::empty(src.shape(), src.dtype(), src.device());
+      copy_device(dsrc, src);
+    }
+    Tensor staged = Tensor::empty(dsrc.shape(), dsrc.dtype());
+    device_mem::copy(staged.raw_data(), staged.device(), dsrc.raw_data(), dsrc.device(),
+                     size_t(dsrc.numel()) * dsrc.element_size());
     copy_cpu(*this, staged);
   } else {
-    SSM_CHECK(dense(src) && dense(*this) && src.dtype() == dtype() && src.shape() == shape(),
-              "copy_: device-to-device copy from ", describe(src), " to ", describe(*this),
-              " with a dtype, layout or shape change needs the CUDA copy kernel");
-    device_mem::copy(raw_data(), device(), src.raw_data(), src.device(),
-                     size_t(numel()) * element_size());
+    copy_device(*this, src);
   }
   ++storage()->version;
   return *this;
@@ -180,17 +186,11 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::fill_(double value) {
   check_defined(*this, "fill_", "self");
   if (device().is_cuda()) {
-    // Fill one element on the host, then broadcast-copy it (contiguous targets only for now).
-    Tensor one = Tensor::full(Shape{}, value, dtype());
-    if (value == 0.0 && is_contiguous()) {
 #ifdef SSM_WITH_CUDA
-      cuda::fill_bytes(raw_data(), 0, size_t(numel()) * element_size());
-      ++storage()->version;
-      return *this;
+    cuda::fill(cuda::dims_of(shape()), cuda::arg_of(*this), value);
+    ++storage()->version;
+    return *this;
 #endif
-    }
-    Tensor host = Tensor::empty(shape(), dtype()).copy_(one);
-    return copy_(host);
   }
   if (is_complex(dtype())) {
     Tensor r = view_as_real();
@@ -246,17 +246,20 @@ Tensor Tensor::to(DType target) const {
 Tensor Tensor::to(Device target) const {
   check_defined(*this, "to", "self");
   if (target == device()) return *this;
-  // Device moves are not recorded in the graph: leaves (parameters, inputs) are moved before the
-  // graph is built, and a moved leaf that required grad is a new leaf that requires grad.
-  SSM_CHECK(!(grad_enabled() && requires_grad() && !is_leaf()),
-            "to(", target, "): moving a tensor with autograd history between devices is not "
-            "differentiable; move the inputs before computing, or detach() first");
+  // A leaf (parameter, input) that required grad becomes a new leaf that requires grad on the
+  // target device: leaves are moved before the graph is built. A tensor with history is moved
+  // differentiably: its gradient is moved back.
   Tensor out = Tensor::empty(shape(), dtype(), target);
   {
     NoGradGuard ng;
-    out.copy_(contiguous());
+    out.copy_(*this);
   }
-  if (requires_grad()) out.requires_grad_(true);
+  if (is_leaf()) {
+    if (requires_grad()) out.requires_grad_(true);
+  } else {
+    Device from = device();
+    record(OpId::cast, {*this}, out, [from](Grads& g) { g.in[0] = g.out[0].to(from); });
+  }
   return out;
 }
 

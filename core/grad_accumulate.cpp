@@ -3,17 +3,30 @@
 #include "core/error.h"
 #include "core/strided.h"
 
+#ifdef SSM_WITH_CUDA
+#include "core/cuda/tensor_arg.h"
+#include "ops/cuda/elementwise_cuda.h"
+#endif
+
 namespace ssm {
 
 Tensor add_grads(const Tensor& a, const Tensor& b_in) {
   SSM_CHECK(a.shape() == b_in.shape(), "backward: accumulating gradients of shapes ", a.shape(),
             " and ", b_in.shape());
-  SSM_CHECK(a.device().is_cpu() && b_in.device().is_cpu(),
-            "backward: gradient accumulation on ", a.device(), " has no kernel in this build");
+  SSM_CHECK(a.device() == b_in.device(), "backward: accumulating gradients on ", a.device(),
+            " and ", b_in.device());
   if (is_complex(a.dtype()))
     return add_grads(a.view_as_real(), b_in.to(a.dtype()).view_as_real()).view_as_complex();
   Tensor b = b_in.dtype() == a.dtype() ? b_in : b_in.to(a.dtype());
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+#ifdef SSM_WITH_CUDA
+  if (a.device().is_cuda()) {
+    SSM_CHECK(is_floating(a.dtype()), "backward: gradients must be floating, got ", describe(a));
+    cuda::binary(cuda::Binary::add, cuda::dims_of(a.shape()), cuda::arg_of(out), cuda::arg_of(a),
+                 cuda::arg_of(b));
+    return out;
+  }
+#endif
   SSM_DISPATCH_FLOAT(a.dtype(), "backward", [&] {
     using S = Scalar<scalar_t>;
     scalar_t* o = static_cast<scalar_t*>(out.raw_data());

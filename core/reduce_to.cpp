@@ -12,6 +12,10 @@
 #include "core/error.h"
 #include "core/parallel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "core/cuda/tensor_arg.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -84,7 +88,6 @@ void sum_ark(const T* x, T* out, int64_t A, int64_t R, int64_t K) {
 }  // namespace
 
 Tensor sum_kernel(const Tensor& x_in, uint32_t dims, bool keepdim) {
-  SSM_CHECK(x_in.device().is_cpu(), "sum: no CUDA kernel yet for ", describe(x_in));
   NoGradGuard ng;  // a kernel: callers record the graph
   int nd = x_in.dim();
   Shape out_keep = x_in.shape();
@@ -96,6 +99,15 @@ Tensor sum_kernel(const Tensor& x_in, uint32_t dims, bool keepdim) {
 
   DType odt = is_floating(x_in.dtype()) ? x_in.dtype() : DType::i64;
   Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::i64);
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {  // strided: no permute or copy needed
+    Tensor out = Tensor::empty(out_shape, odt, x.device());
+    cuda::ReduceProblem p = cuda::reduce_problem(x, dims);
+    p.out = out.raw_data();
+    cuda::reduce(cuda::Reduce::sum, p);
+    return out;
+  }
+#endif
 
   // Find whether the reduced dims form one block (A, R, K) in a contiguous layout; otherwise
   // permute the reduced dims to the end and copy.

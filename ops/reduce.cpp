@@ -4,6 +4,8 @@
 // when the layout needs one) and reduce each row of the resulting (A, R) matrix, A = kept
 // elements, R = reduced elements. Rows longer than kBlock are cut into fixed blocks whose partial
 // states are combined in order, so results never depend on the thread count.
+// CUDA tensors go to core's reduction engine (core/cuda/reduce.h) as strided views, no copy; the
+// max/min, var and logsumexp backward kernels are in ops/cuda/reduce.cu.
 #include "ops/reduce.h"
 
 #include <bit>
@@ -18,6 +20,12 @@
 #include "core/reduce_to.h"
 #include "ops/elementwise_kernel.h"
 
+#ifdef SSM_WITH_CUDA
+#include "core/cuda/tensor_arg.h"
+#include "ops/cuda/elementwise_cuda.h"
+#include "ops/cuda/reduce_cuda.h"
+#endif
+
 namespace ssm {
 
 namespace {
@@ -26,7 +34,9 @@ constexpr int64_t kBlock = 4096;
 
 void check_input(const Tensor& x, const char* op) {
   check_defined(x, op, "input");
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
+#endif
   SSM_CHECK(!is_complex(x.dtype()), op, ": complex tensors use the real-pair convention; call "
                                         "view_as_real() first (got ", describe(x), ")");
 }
@@ -172,6 +182,18 @@ Extreme extreme_kernel(const Tensor& x_in, const Plan& p, bool is_max, bool want
                        const char* op) {
   SSM_CHECK(p.R > 0, op, ": cannot reduce over an empty set of elements (", describe(x_in),
             "); the result would have no value");
+#ifdef SSM_WITH_CUDA
+  if (x_in.device().is_cuda()) {  // strided, any real dtype (bool too) as it is
+    Extreme e;
+    e.indices = Tensor::empty(p.out_shape, DType::i64, x_in.device());
+    if (want_values) e.values = Tensor::empty(p.out_shape, x_in.dtype(), x_in.device());
+    cuda::ReduceProblem q = cuda::reduce_problem(x_in, p.mask);
+    q.out = want_values ? e.values.raw_data() : nullptr;
+    q.aux = e.indices.raw_data();
+    cuda::reduce(is_max ? cuda::Reduce::max : cuda::Reduce::min, q);
+    return e;
+  }
+#endif
   // bool compares as 0 / 1: reduce its int32 copy and convert back
   Tensor x = x_in.dtype() == DType::b8 ? x_in.to(DType::i32) : x_in;
   Extreme e;
@@ -194,10 +216,17 @@ Extreme extreme_kernel(const Tensor& x_in, const Plan& p, bool is_max, bool want
 // dx: zeros of x's shape with g[a] written at the element indices[a] picked in row a.
 Tensor scatter_to_rows(const Tensor& g_in, const Tensor& indices, const Shape& x_shape,
                        DType dtype, const Plan& p) {
-  Tensor dx = Tensor::zeros(x_shape, dtype);
+  Tensor dx = Tensor::zeros(x_shape, dtype, g_in.device());
   Tensor g = (g_in.dtype() == dtype ? g_in : g_in.to(dtype)).contiguous();
   Shape strides = contiguous_strides(x_shape);
   int nkept = x_shape.size() - std::popcount(p.mask);
+#ifdef SSM_WITH_CUDA
+  if (dx.device().is_cuda()) {
+    cuda::scatter_rows(cuda::dims_of(x_shape), p.perm.begin(), nkept, p.A, dx.raw_data(),
+                       g.raw_data(), static_cast<const int64_t*>(indices.raw_data()), dtype);
+    return dx;
+  }
+#endif
   const int64_t* idx = static_cast<const int64_t*>(indices.raw_data());
   SSM_DISPATCH_FLOAT(dtype, "backward", [&] {
     const scalar_t* pg = static_cast<const scalar_t*>(g.raw_data());
@@ -318,9 +347,21 @@ void logsumexp_rows(const T* x, int64_t A, int64_t R, T* out, acc_t<T>* lse) {
 // dx = f(x, s, g) elementwise, with s and g (both keep-shaped) broadcast over the reduced dims.
 template <class F>
 Tensor broadcast_backward(const Tensor& x, const Tensor& s, const Tensor& g_in,
-                          const Shape& keep_shape, const F& f) {
+                          const Shape& keep_shape, int cuda_kind, double scale, const F& f) {
   Tensor g = (g_in.dtype() == x.dtype() ? g_in : g_in.to(x.dtype())).reshape(keep_shape);
-  Tensor dx = Tensor::empty(x.shape(), x.dtype());
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    cuda::reduce_backward(cuda::ReduceGrad(cuda_kind), scale, cuda::dims_of(x.shape()),
+                          cuda::arg_of(dx), cuda::arg_of(x),
+                          cuda::arg_of(broadcast_view(s, x.shape())),
+                          cuda::arg_of(broadcast_view(g, x.shape())));
+    return dx;
+  }
+#else
+  (void)cuda_kind;
+  (void)scale;
+#endif
   SSM_DISPATCH_FLOAT(x.dtype(), "backward", [&] {
     using Acc = acc_t<scalar_t>;
     elementwise_cpu<scalar_t, scalar_t, Acc, scalar_t>(
@@ -352,7 +393,13 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor out = sum_kernel(x, p.mask, keepdim);
   double n = double(p.R);
   auto divide = [n](const Tensor& t) {  // t / n, fresh tensor, in the compute type
-    Tensor r = Tensor::empty(t.shape(), t.dtype());
+    Tensor r = Tensor::empty(t.shape(), t.dtype(), t.device());
+#ifdef SSM_WITH_CUDA
+    if (t.device().is_cuda()) {
+      cuda::div_scalar(cuda::dims_of(t.shape()), cuda::arg_of(r), cuda::arg_of(t), n);
+      return r;
+    }
+#endif
     SSM_DISPATCH_FLOAT(t.dtype(), "mean", [&] {
       using Acc = acc_t<scalar_t>;
       elementwise_cpu<scalar_t, scalar_t>(r, [n](Acc v) { return v / Acc(n); }, {t});
@@ -398,21 +445,33 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, doub
   check_floating(x, "var");
   SSM_CHECK(std::isfinite(correction), "var: correction must be finite, got ", correction);
   bool grad = needs_grad({x});
-  Tensor out = Tensor::empty(p.out_shape, x.dtype());
-  Tensor mean_k = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype())) : Tensor();
-  Tensor rows = rows_of(x, p);
-  SSM_DISPATCH_FLOAT(x.dtype(), "var", [&] {
-    using Acc = acc_t<scalar_t>;
-    var_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R, correction,
-                       static_cast<scalar_t*>(out.raw_data()),
-                       grad ? static_cast<Acc*>(mean_k.raw_data()) : nullptr);
-  });
+  Tensor out = Tensor::empty(p.out_shape, x.dtype(), x.device());
+  Tensor mean_k = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype()), x.device()) : Tensor();
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    cuda::ReduceProblem q = cuda::reduce_problem(x, p.mask);
+    q.out = out.raw_data();
+    q.aux = grad ? mean_k.raw_data() : nullptr;
+    q.correction = correction;
+    cuda::reduce(cuda::Reduce::var, q);
+  } else
+#endif
+  {
+    Tensor rows = rows_of(x, p);
+    SSM_DISPATCH_FLOAT(x.dtype(), "var", [&] {
+      using Acc = acc_t<scalar_t>;
+      var_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R, correction,
+                         static_cast<scalar_t*>(out.raw_data()),
+                         grad ? static_cast<Acc*>(mean_k.raw_data()) : nullptr);
+    });
+  }
   if (grad) {
     Saved sx(x), sm(mean_k);
     Shape keep = p.keep_shape;
     double scale = 2.0 / (double(p.R) - correction);
     record(OpId::var, {x}, out, [sx, sm, keep, scale](Grads& g) {
-      g.in[0] = broadcast_backward(sx.get(), sm.get(), g.out[0], keep, [scale](auto xv, auto m, auto gv) {
+      g.in[0] = broadcast_backward(sx.get(), sm.get(), g.out[0], keep, 0, scale,
+                                   [scale](auto xv, auto m, auto gv) {
         using Acc = decltype(xv);
         return Acc(scale) * (xv - m) * gv;
       });
@@ -428,20 +487,30 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
   Plan p = make_plan(x, dims, keepdim, "logsumexp");
   check_floating(x, "logsumexp");
   bool grad = needs_grad({x});
-  Tensor out = Tensor::empty(p.out_shape, x.dtype());
-  Tensor lse = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype())) : Tensor();
-  Tensor rows = rows_of(x, p);
-  SSM_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
-    using Acc = acc_t<scalar_t>;
-    logsumexp_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R,
-                             static_cast<scalar_t*>(out.raw_data()),
-                             grad ? static_cast<Acc*>(lse.raw_data()) : nullptr);
-  });
+  Tensor out = Tensor::empty(p.out_shape, x.dtype(), x.device());
+  Tensor lse = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype()), x.device()) : Tensor();
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    cuda::ReduceProblem q = cuda::reduce_problem(x, p.mask);
+    q.out = out.raw_data();
+    q.aux = grad ? lse.raw_data() : nullptr;
+    cuda::reduce(cuda::Reduce::logsumexp, q);
+  } else
+#endif
+  {
+    Tensor rows = rows_of(x, p);
+    SSM_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
+      using Acc = acc_t<scalar_t>;
+      logsumexp_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R,
+                               static_cast<scalar_t*>(out.raw_data()),
+                               grad ? static_cast<Acc*>(lse.raw_data()) : nullptr);
+    });
+  }
   if (grad) {
     Saved sx(x), sl(lse);
     Shape keep = p.keep_shape;
     record(OpId::logsumexp, {x}, out, [sx, sl, keep](Grads& g) {
-      g.in[0] = broadcast_backward(sx.get(), sl.get(), g.out[0], keep,
+      g.in[0] = broadcast_backward(sx.get(), sl.get(), g.out[0], keep, 1, 1.0,
                                    [](auto xv, auto l, auto gv) { return gv * std::exp(xv - l); });
     });
   }

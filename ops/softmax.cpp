@@ -4,6 +4,7 @@
 // it, K = the dims after it. K == 1 (the last dim) walks contiguous rows; K > 1 walks tiles of kTile
 // neighbouring k's at once, so the inner loops stay contiguous for any dim. Values are computed in
 // the compute type (float32 for bf16/f16/f32, float64 for f64); sums are accumulated in double.
+// CUDA tensors: the same (A, C, K) view, kernels in ops/cuda/softmax.cu.
 #include "ops/softmax.h"
 
 #include <cmath>
@@ -13,6 +14,10 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
+
+#ifdef SSM_WITH_CUDA
+#include "ops/cuda/softmax_cuda.h"
+#endif
 
 namespace ssm {
 
@@ -149,7 +154,9 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
   OpId op = Log ? OpId::log_softmax : OpId::softmax;
   const char* name = op_name(op);
   check_defined(x_in, name, "input");
+#ifndef SSM_WITH_CUDA
   SSM_CHECK(x_in.device().is_cpu(), name, ": no CUDA kernel in this build for ", describe(x_in));
+#endif
   SSM_CHECK(is_floating(x_in.dtype()), name, ": expects a floating tensor, got ", describe(x_in));
   int d = wrap_dim(dim, x_in.dim(), name);
   Dims s = split_at(x_in, d);
@@ -158,7 +165,12 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
     NoGradGuard ng;
     x = x_in.contiguous();
   }
-  Tensor y = Tensor::empty(x_in.shape(), x_in.dtype());
+  Tensor y = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
+#ifdef SSM_WITH_CUDA
+  if (x.device().is_cuda())
+    cuda::softmax_forward(Log, x.dtype(), s.A, s.C, s.K, x.raw_data(), y.raw_data());
+  else
+#endif
   SSM_DISPATCH_FLOAT(x.dtype(), name, [&] {
     forward_kernel<scalar_t, Log>(static_cast<const scalar_t*>(x.raw_data()),
                                   static_cast<scalar_t*>(y.raw_data()), s);
@@ -168,7 +180,15 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
     record(op, {x_in}, y, [sy, s](Grads& g) {
       const Tensor& yv = sy.get();
       Tensor go = (g.out[0].dtype() == yv.dtype() ? g.out[0] : g.out[0].to(yv.dtype())).contiguous();
-      Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
+      Tensor dx = Tensor::empty(yv.shape(), yv.dtype(), yv.device());
+#ifdef SSM_WITH_CUDA
+      if (yv.device().is_cuda()) {
+        cuda::softmax_backward(Log, yv.dtype(), s.A, s.C, s.K, yv.raw_data(), go.raw_data(),
+                               dx.raw_data());
+        g.in[0] = dx;
+        return;
+      }
+#endif
       SSM_DISPATCH_FLOAT(yv.dtype(), "backward", [&] {
         backward_kernel<scalar_t, Log>(static_cast<const scalar_t*>(yv.raw_data()),
                                        static_cast<const scalar_t*>(go.raw_data()),
