@@ -77,7 +77,7 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
   // Under autocast the conv runs in the dtype in_proj produced; A_log, D and the Δ bias stay
   // float32 (the scan computes in float32 whatever its inputs' dtypes).
   Tensor w = autocast(conv_weight.view({di, cfg_.d_conv}));
-  Tensor xs = silu(causal_conv1d(xz[0], w, autocast(conv_bias)));
+  Tensor xs = causal_conv1d(xz[0], w, autocast(conv_bias), /*silu=*/true);
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
   Tensor dt = linear(dbc[0], autocast(dt_proj->weight));  // its bias is added inside the scan
   Tensor A = neg(exp(A_log));
@@ -119,7 +119,7 @@ Tensor Mamba::step(const Tensor& x, MambaCache& cache) const {
   if (xz[0].dtype() != w.dtype()) {  // autocast: the window keeps the weights' dtype
     xz[0] = xz[0].to(w.dtype());
   }
-  Tensor xs = silu(causal_conv1d_step(cache.conv_state, xz[0], w, conv_bias));
+  Tensor xs = causal_conv1d_step(cache.conv_state, xz[0], w, conv_bias, /*silu=*/true);
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
   Tensor dt = linear(dbc[0], autocast(dt_proj->weight));
   Tensor y = selective_scan_step(cache.ssm_state, xs, dt, neg(exp(A_log)), dbc[1], dbc[2], D,

@@ -35,7 +35,7 @@ fi
 
 if has bench; then
   step "kernel bench"
-  "$BIN/ssm_gpu_bench" scan dense optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
+  "$BIN/ssm_gpu_bench" scan dense elementwise optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
   cat "$OUT/gpu_bench.log"
 fi
 

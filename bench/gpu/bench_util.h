@@ -74,6 +74,7 @@ inline double gbs(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
 void scan_section();   // bench/gpu/scan_bench.cpp
 void dense_section();  // bench/gpu/conv_bench.cpp
 void optim_section();  // bench/gpu/optim_bench.cpp
+void elementwise_section();  // bench/gpu/elementwise_bench.cpp
 void model_section();  // bench/gpu/model_bench.cpp
 
 }  // namespace ssm::bench

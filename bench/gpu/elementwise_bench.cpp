@@ -3,7 +3,7 @@
 // of CUDA-event timings over 30 runs after 5 warm-ups, no autograd. GB/s counts the bytes each op
 // must read and write once, against a measured 1 GiB device-to-device copy (read + write).
 //
-//   ninja -C build ssm_gpu_elementwise_bench && ./build/bench/ssm_gpu_elementwise_bench
+//   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench elementwise
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -11,56 +11,16 @@
 #include <functional>
 #include <vector>
 
+#include "bench/gpu/bench_util.h"
 #include "core/autograd.h"
 #include "core/rng.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
 
+namespace ssm::bench {
+
 namespace {
-
-using namespace ssm;
-
-void ck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
-
-double median_ms(const std::function<void()>& f, int warmup = 5, int reps = 30) {
-  for (int i = 0; i < warmup; ++i) f();
-  ck(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t a, b;
-  ck(cudaEventCreate(&a), "event");
-  ck(cudaEventCreate(&b), "event");
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    ck(cudaEventRecord(a), "record");
-    f();
-    ck(cudaEventRecord(b), "record");
-    ck(cudaEventSynchronize(b), "sync");
-    float t = 0;
-    ck(cudaEventElapsedTime(&t, a, b), "elapsed");
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-double copy_bandwidth() {
-  const size_t n = size_t(1) << 30;
-  void *src = nullptr, *dst = nullptr;
-  ck(cudaMalloc(&src, n), "cudaMalloc");
-  ck(cudaMalloc(&dst, n), "cudaMalloc");
-  ck(cudaMemset(src, 1, n), "cudaMemset");
-  double ms = median_ms([&] { ck(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice), "copy"); }, 3, 20);
-  cudaFree(src);
-  cudaFree(dst);
-  return 2.0 * double(n) / (ms * 1e-3) / 1e9;
-}
 
 void row(const char* name, double bytes, const std::function<void()>& f, double peak) {
   double ms = median_ms(f);
@@ -70,11 +30,7 @@ void row(const char* name, double bytes, const std::function<void()>& f, double 
 
 }  // namespace
 
-int main() {
-  if (!cuda_available()) {
-    std::printf("no CUDA device visible\n");
-    return 0;
-  }
+void elementwise_section() {
   NoGradGuard ng;
   const Device gpu = Device::cuda(0);
   double peak = copy_bandwidth();
@@ -107,5 +63,6 @@ int main() {
   double lb = 2.0 * 2.0 * double(lg.numel());
   row("softmax dim -1 of (2048, 50280) bf16", lb, [&] { softmax(lg, -1); }, peak);
   row("log_softmax dim -1 of (16384, 768) f32", 2 * rb, [&] { log_softmax(r, -1); }, peak);
-  return 0;
-}
+  }
+
+}  // namespace ssm::bench

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   };
   const Section sections[] = {{"scan", ssm::bench::scan_section},
                               {"dense", ssm::bench::dense_section},
+                              {"elementwise", ssm::bench::elementwise_section},
                               {"optim", ssm::bench::optim_section},
                               {"model", ssm::bench::model_section}};
   for (const Section& s : sections) {

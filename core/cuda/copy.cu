@@ -7,6 +7,7 @@
 #include "core/convert.h"
 #include "core/cuda/copy.h"
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 
 namespace ssm::cuda {
@@ -56,11 +57,11 @@ void launch_copy(const Layout<2>& L, int64_t n, void* dst, const void* src) {
   D* d = static_cast<D*>(dst);
   const S* s = static_cast<const S*>(src);
   if (L.flat())
-    copy_flat<D, S><<<grid_for(n), kThreads>>>(n, d, s);
+    copy_flat<D, S><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(n, d, s);
   else if (n <= INT32_MAX)
-    copy_strided<D, S, uint32_t><<<grid_for(n), kThreads>>>(L, uint32_t(n), d, s);
+    copy_strided<D, S, uint32_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, uint32_t(n), d, s);
   else
-    copy_strided<D, S, int64_t><<<grid_for(n), kThreads>>>(L, n, d, s);
+    copy_strided<D, S, int64_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, n, d, s);
   check_launch("copy_");
 }
 
@@ -68,9 +69,9 @@ template <class E>
 void launch_fill(const Layout<1>& L, int64_t n, void* dst, E v) {
   E* d = static_cast<E*>(dst);
   if (n <= INT32_MAX)
-    fill_strided<E, uint32_t><<<grid_for(n), kThreads>>>(L, uint32_t(n), d, v);
+    fill_strided<E, uint32_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, uint32_t(n), d, v);
   else
-    fill_strided<E, int64_t><<<grid_for(n), kThreads>>>(L, n, d, v);
+    fill_strided<E, int64_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, n, d, v);
   check_launch("fill_");
 }
 
@@ -91,7 +92,7 @@ void copy(const Dims& dims, const Arg& dst, const Arg& src) {
   if (dst.dtype == src.dtype) {
     size_t es = size_t(dtype_size(dst.dtype));
     if (L.flat()) {
-      SSM_CHECK(cudaMemcpyAsync(dst.p, src.p, size_t(n) * es, cudaMemcpyDeviceToDevice, 0) ==
+      SSM_CHECK(cudaMemcpyAsync(dst.p, src.p, size_t(n) * es, cudaMemcpyDeviceToDevice, ::ssm::cuda::stream()) ==
                     cudaSuccess,
                 "copy_: cudaMemcpyAsync failed");
       return;

@@ -5,6 +5,7 @@
 
 #include "core/cuda/reduce.h"
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 
 namespace ssm::cuda {
@@ -245,10 +246,10 @@ void run(const ReduceProblem& p, const Op& op) {
   int dev = 0;
   cudaGetDevice(&dev);
   if (P > 1) partial = static_cast<State*>(alloc(size_t(g.A * P) * sizeof(State), dev));
-  reduce_kernel<T, Op><<<grid, block>>>(g, static_cast<const T*>(p.x), op, partial);
+  reduce_kernel<T, Op><<<grid, block, 0, ::ssm::cuda::stream()>>>(g, static_cast<const T*>(p.x), op, partial);
   check_launch("reduce");
   if (P > 1) {
-    finish_kernel<Op><<<unsigned((g.A + 255) / 256), 256>>>(g.A, int(P), op, partial);
+    finish_kernel<Op><<<unsigned((g.A + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(g.A, int(P), op, partial);
     check_launch("reduce (combine)");
     dealloc(partial, dev);  // same stream: a later user of the block runs after these kernels
   }

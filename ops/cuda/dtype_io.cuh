@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
@@ -56,7 +57,7 @@ struct DeviceFlag {
   int device = 0;
   explicit DeviceFlag(int dev) : device(dev) {
     p = static_cast<int*>(alloc(sizeof(int), dev));
-    cudaMemsetAsync(p, 0, sizeof(int), 0);
+    cudaMemsetAsync(p, 0, sizeof(int), ::ssm::cuda::stream());
   }
   ~DeviceFlag() { dealloc(p, device); }
   DeviceFlag(const DeviceFlag&) = delete;

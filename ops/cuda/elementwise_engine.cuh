@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/cuda/strided.h"
 #include "core/dtype.h"
 
@@ -134,12 +135,12 @@ void elementwise(const Dims& dims, const Arg& out, std::initializer_list<const A
     size_t sizes[] = {sizeof(TIn)...};
     for (int j = 0; j < NIN; ++j)
       aligned = aligned && reinterpret_cast<uintptr_t>(p.p[j]) % (sizes[j] * K::VEC) == 0;
-    ew::flat_kernel<F, TOut, TIn...><<<ew::grid_for(n, K::VEC), ew::kThreads>>>(n, o, p, f, aligned);
+    ew::flat_kernel<F, TOut, TIn...><<<ew::grid_for(n, K::VEC), ew::kThreads, 0, ::ssm::cuda::stream()>>>(n, o, p, f, aligned);
   } else if (n <= INT32_MAX) {
     ew::strided_kernel<uint32_t, F, TOut, TIn...>
-        <<<ew::grid_for(n, 1), ew::kThreads>>>(L, uint32_t(n), o, p, f);
+        <<<ew::grid_for(n, 1), ew::kThreads, 0, ::ssm::cuda::stream()>>>(L, uint32_t(n), o, p, f);
   } else {
-    ew::strided_kernel<int64_t, F, TOut, TIn...><<<ew::grid_for(n, 1), ew::kThreads>>>(L, n, o, p, f);
+    ew::strided_kernel<int64_t, F, TOut, TIn...><<<ew::grid_for(n, 1), ew::kThreads, 0, ::ssm::cuda::stream()>>>(L, n, o, p, f);
   }
   check_launch(what);
 }

@@ -1,6 +1,7 @@
 // CUDA backward kernels of the reductions (ops/reduce.cpp).
 #include <cmath>
 
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/elementwise_engine.cuh"
 #include "ops/cuda/reduce_cuda.h"
@@ -57,7 +58,7 @@ void scatter_rows(const Dims& x_dims, const int64_t* perm, int nkept, int64_t A,
   }
   for (int d = 0; d < x_dims.ndim; ++d) q.perm[d] = perm[d];
   SSM_DISPATCH_FLOAT(dtype, "backward", [&] {
-    scatter_kernel<scalar_t><<<unsigned((A + 255) / 256), 256>>>(
+    scatter_kernel<scalar_t><<<unsigned((A + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(
         q, x_dims.ndim, nkept, A, static_cast<scalar_t*>(dx), static_cast<const scalar_t*>(g), idx);
   });
   check_launch("max/min backward");

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/softmax_cuda.h"
 
@@ -161,11 +162,11 @@ void forward(int64_t A, int64_t C, int64_t K, const void* xp, void* yp) {
   T* y = static_cast<T*>(yp);
   if (K == 1) {
     if (C >= 1024)
-      rows_forward<T, Log, 256><<<blocks(A, 1), kThreads>>>(A, C, x, y);
+      rows_forward<T, Log, 256><<<blocks(A, 1), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, x, y);
     else
-      rows_forward<T, Log, 32><<<blocks(A, kThreads / 32), kThreads>>>(A, C, x, y);
+      rows_forward<T, Log, 32><<<blocks(A, kThreads / 32), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, x, y);
   } else {
-    cols_forward<T, Log><<<blocks(A * K, kThreads), kThreads>>>(A, C, K, x, y);
+    cols_forward<T, Log><<<blocks(A * K, kThreads), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, K, x, y);
   }
   check_launch(Log ? "log_softmax" : "softmax");
 }
@@ -177,11 +178,11 @@ void backward(int64_t A, int64_t C, int64_t K, const void* yp, const void* gp, v
   T* dx = static_cast<T*>(dp);
   if (K == 1) {
     if (C >= 1024)
-      rows_backward<T, Log, 256><<<blocks(A, 1), kThreads>>>(A, C, y, g, dx);
+      rows_backward<T, Log, 256><<<blocks(A, 1), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, y, g, dx);
     else
-      rows_backward<T, Log, 32><<<blocks(A, kThreads / 32), kThreads>>>(A, C, y, g, dx);
+      rows_backward<T, Log, 32><<<blocks(A, kThreads / 32), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, y, g, dx);
   } else {
-    cols_backward<T, Log><<<blocks(A * K, kThreads), kThreads>>>(A, C, K, y, g, dx);
+    cols_backward<T, Log><<<blocks(A * K, kThreads), kThreads, 0, ::ssm::cuda::stream()>>>(A, C, K, y, g, dx);
   }
   check_launch(Log ? "log_softmax backward" : "softmax backward");
 }
