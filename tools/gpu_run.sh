@@ -7,8 +7,8 @@
 #   GPU-trained model dir (tools/hf_check.py). Logs go to $OUT (default ./gpu-out).
 #
 # Build here first (sm_90) and stage what travels:
-#   tools/gpu_stage.sh            # -> .devcarry/bin (binaries), .devcarry/lib (runtime libs)
-# then, through the device tool, with carry [".devcarry/bin", ".devcarry/lib"]:
+#   tools/gpu_stage.sh            # -> .devcarry/pack/bin.tar.xz (binaries), .devcarry/lib
+# then, through the device tool, with carry [".devcarry/pack", ".devcarry/lib"]:
 #   bash tools/gpu_run.sh
 # Set SSM_GPU_STEPS to a space-separated subset of: tests bench model piglatin interop.
 set -uo pipefail
@@ -18,6 +18,9 @@ BIN=${SSM_GPU_BIN:-.devcarry/bin}
 STEPS=${SSM_GPU_STEPS:-tests bench model piglatin interop}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/.devcarry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 mkdir -p "$OUT"
+if [ -f .devcarry/pack/bin.tar.xz ] && [ "$BIN" = .devcarry/bin ]; then
+  tar -C .devcarry -xJf .devcarry/pack/bin.tar.xz
+fi
 start=$(date +%s)
 step() { printf '\n== %s (%ds)\n' "$*" "$(($(date +%s) - start))"; }
 has() { [[ " $STEPS " == *" $1 "* ]]; }
@@ -29,26 +32,28 @@ grep -E "NVIDIA H|Driver" "$OUT/nvidia-smi.log" | head -n 3
 
 if has tests; then
   step "GPU tests"
-  "$BIN/ssm_gpu_tests" --gtest_output="xml:$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1 || rc=1
+  timeout 300 "$BIN/ssm_gpu_tests" --gtest_output="xml:$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1 || rc=1
   grep -E "^\[  FAILED|^\[  PASSED|SKIPPED \]|tests ran" "$OUT/gpu_tests.log" | sort | uniq -c | sort -rn | head -n 80
 fi
 
 if has bench; then
   step "kernel bench"
-  "$BIN/ssm_gpu_bench" scan dense elementwise optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
+  timeout 200 "$BIN/ssm_gpu_bench" scan dense elementwise optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
   cat "$OUT/gpu_bench.log"
 fi
 
 if has model; then
   step "Mamba-130M bench"
-  "$BIN/ssm_gpu_bench" model > "$OUT/model_bench.log" 2>&1 || rc=1
+  timeout 200 "$BIN/ssm_gpu_bench" model > "$OUT/model_bench.log" 2>&1 || rc=1
   cat "$OUT/model_bench.log"
 fi
 
 if has piglatin; then
   step "Pig-Latin small on the GPU"
-  /usr/bin/time -f "%e s wall" "$BIN/ssm" train -c configs/piglatin_small_mamba.yaml --device cuda \
+  t0=$SECONDS
+  timeout 300 "$BIN/ssm" train -c configs/piglatin_small_mamba.yaml --device cuda \
       -o "$OUT/pll_gpu" -q > "$OUT/pll_train.log" 2>&1 || rc=1
+  echo "ssm train (Pig-Latin small, cuda): $((SECONDS - t0)) s wall"
   tail -n 8 "$OUT/pll_train.log"
   rm -rf "$OUT/pll_gpu/checkpoints"
   for dev in cuda cpu; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU binaries here (no GPU needed: nvcc cross-compiles for sm_90) and stages them for
-# the device tool: stripped binaries in .devcarry/bin, runtime libraries the GPU machine may lack in
-# .devcarry/lib (.devcarry is listed in .git/info/exclude). Then run tools/gpu_run.sh there.
+# the device tool: stripped binaries in .devcarry/bin, packed into .devcarry/pack/bin.tar.xz,
+# runtime libraries the GPU machine may lack in .devcarry/lib (.devcarry is listed in
+# .git/info/exclude). Then run tools/gpu_run.sh there with carry [".devcarry/pack", ".devcarry/lib"].
 #   tools/gpu_stage.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,4 +17,7 @@ done
 # libgomp and the CUDA runtime; cuBLAS/cuBLASLt (hundreds of MB) come from the GPU machine's
 # own /usr/local/cuda (tools/gpu_run.sh puts it on LD_LIBRARY_PATH).
 ldd .devcarry/bin/ssm_gpu_tests | awk '/libgomp|libcudart/ {print $3}' | xargs -r -I{} cp -L {} .devcarry/lib/
-du -sh .devcarry/bin .devcarry/lib
+# The device tool carries at most 64 MiB: the binaries travel xz-compressed (~5x smaller).
+mkdir -p .devcarry/pack
+tar -C .devcarry -cf - bin | xz -T0 -6 > .devcarry/pack/bin.tar.xz
+du -sh .devcarry/pack .devcarry/lib
