@@ -29,6 +29,10 @@ class AutocastGuard {
 };
 
 // `t` cast to the autocast dtype when autocast is on, t is a float32 CUDA tensor; else t itself.
+// Without autograd, the casts of leaves (weights) are cached until the outermost guard ends, so
+// inference casts each weight once; a weight written since (its storage version moved) is cast
+// again. A CUDA graph recorded under autocast reads the cached casts: do not update the weights
+// while it is replayed.
 Tensor autocast(const Tensor& t);
 
 }  // namespace ssm

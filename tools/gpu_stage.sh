@@ -14,9 +14,10 @@ mkdir -p .devcarry/bin .devcarry/lib
 for b in ssm tests/ssm_gpu_tests bench/ssm_gpu_bench; do
   cp "$BUILD/$b" .devcarry/bin/ && strip ".devcarry/bin/$(basename "$b")"
 done
-# libgomp and the CUDA runtime; cuBLAS/cuBLASLt (hundreds of MB) come from the GPU machine's
-# own /usr/local/cuda (tools/gpu_run.sh puts it on LD_LIBRARY_PATH).
-ldd .devcarry/bin/ssm_gpu_tests | awk '/libgomp|libcudart/ {print $3}' | xargs -r -I{} cp -L {} .devcarry/lib/
+# libgomp, yaml-cpp (the GPU machine's Ubuntu has another soname) and the CUDA runtime;
+# cuBLAS/cuBLASLt (hundreds of MB) come from the GPU machine's own /usr/local/cuda and OpenBLAS
+# from its packages (tools/gpu_run.sh puts .devcarry/lib and /usr/local/cuda on LD_LIBRARY_PATH).
+ldd .devcarry/bin/ssm | awk '/libgomp|libcudart|libyaml-cpp/ {print $3}' | xargs -r -I{} cp -L {} .devcarry/lib/
 # The device tool carries at most 64 MiB: the binaries travel xz-compressed (~5x smaller).
 mkdir -p .devcarry/pack
 tar -C .devcarry -cf - bin | xz -T0 -6 > .devcarry/pack/bin.tar.xz

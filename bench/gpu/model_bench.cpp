@@ -7,7 +7,8 @@
 //           warm-up steps; peak = the caching allocator's peak bytes in use over those steps
 //           (weights, gradients, AdamW moments and activations).
 //   decode  one token for every sequence of the batch through all 24 layers (Mamba step kernels),
-//           after a 16-token prefill; median of 50 steps; fp32 and bf16 autocast.
+//           after a 16-token prefill, through infer::MambaDecoder, eager and as a CUDA graph;
+//           median of 50 steps (host ids in, logits on the device); fp32 and bf16 autocast.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench model
 #include <cuda_runtime.h>
@@ -23,6 +24,7 @@
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
+#include "infer/mamba_decoder.h"
 #include "models/mamba_lm.h"
 #include "ops/cross_entropy.h"
 #include "train/adamw.h"
@@ -77,29 +79,35 @@ void train_bench(int64_t layers) {
               (long long)layers);
 }
 
-void decode_bench(int64_t layers, int64_t batch, std::optional<DType> precision, double ref_ms) {
+// One decoding step of the whole model for `batch` sequences, through infer::MambaDecoder (what
+// `ssm generate` uses): with `graph`, the step is replayed as one recorded CUDA graph; without,
+// every op is launched from the host. Token ids come from the host, logits stay on the device.
+void decode_bench(int64_t layers, int64_t batch, std::optional<DType> precision, bool graph, double ref_ms) {
   Generator g(1);
   models::MambaLM model(mamba_130m(layers), g);
   model.to(Device::cuda(0));
   NoGradGuard ng;
   AutocastGuard ac(precision);
+  if (!graph) setenv("SSM_CUDA_GRAPH", "0", 1);
+  infer::MambaDecoder dec(model);
+  unsetenv("SSM_CUDA_GRAPH");
   Generator dg(3);
-  Tensor prompt = Tensor::randint({batch, 16}, 0, 50280, DType::i64, &dg).to(Device::cuda(0));
-  models::MambaLMCache cache;
-  Tensor logits = model.prefill(prompt, cache);
-  Tensor tok = Tensor::randint({batch}, 0, 50280, DType::i64, &dg).to(Device::cuda(0));
+  Tensor prompt = Tensor::randint({batch, 16}, 0, 50280, DType::i64, &dg);
+  Tensor logits = dec.prefill(prompt);
+  Tensor tok = Tensor::randint({batch}, 0, 50280, DType::i64, &dg);
   std::vector<double> ms;
   for (int i = 0; i < 60; ++i) {
     cudaDeviceSynchronize();
     auto t0 = Clock::now();
-    logits = model.step(tok, cache);
+    logits = dec.step(tok);
     cudaDeviceSynchronize();
     if (i >= 10) ms.push_back(1e3 * seconds_since(t0));
   }
   std::sort(ms.begin(), ms.end());
   double med = ms[ms.size() / 2];
-  std::printf("| Mamba-130M decode step, batch %lld, %s | %.2f ms/token | %.1f ms | %.1fx |\n", (long long)batch,
-              precision ? "bf16" : "fp32", med, ref_ms, ref_ms / med);
+  std::printf("| Mamba-130M decode step, batch %lld, %s, %s | %.3f ms/token | %.1f ms (no graph) | %.1fx |\n",
+              (long long)batch, precision ? "bf16" : "fp32", dec.used_graph() ? "CUDA graph" : "eager", med,
+              ref_ms, ref_ms / med);
 }
 
 }  // namespace
@@ -113,13 +121,14 @@ void model_section() {
     std::printf("| training | failed: %s | | |\n", e.what());
   }
   for (int64_t b : {int64_t(1), int64_t(64)})
-    for (auto p : {std::optional<DType>(), std::optional<DType>(DType::bf16)}) {
-      try {
-        decode_bench(layers, b, p, b == 1 ? 16.6 : 17.5);
-      } catch (const std::exception& e) {
-        std::printf("| decode batch %lld | failed: %s | | |\n", (long long)b, e.what());
+    for (auto p : {std::optional<DType>(), std::optional<DType>(DType::bf16)})
+      for (bool graph : {false, true}) {
+        try {
+          decode_bench(layers, b, p, graph, b == 1 ? 16.6 : 17.5);
+        } catch (const std::exception& e) {
+          std::printf("| decode batch %lld | failed: %s | | |\n", (long long)b, e.what());
+        }
       }
-    }
 }
 
 }  // namespace ssm::bench

@@ -91,10 +91,18 @@ TEST_F(CudaMambaLM, Float64ForwardAndBackwardEqualTheCpu) {
   expect_close(run(gpu, d.ids, d.target), run(cpu, d.ids, d.target), Tol{1e-10, 1e-8});
 }
 
+// A float32 model holding the float64 model's weights (rounded), on the GPU.
+void copy_weights(models::MambaLM& to, const models::MambaLM& from) {
+  NoGradGuard ng;
+  to.load_state_dict(from.state_dict());
+}
+
 TEST_F(CudaMambaLM, Float32AgainstTheFloat64Cpu) {
   Generator g1(6), g2(6);
   models::MambaLM cpu(small(DType::f64), g1), gpu(small(DType::f32), g2);
   gpu.to(Device::cuda(0));
+  copy_weights(gpu, cpu);
+  copy_weights(cpu, gpu);  // the float64 reference on the same (float32-rounded) weights
   Data d = random_data(12, 4, 64, 37);
   // float32 end to end through 2 layers, a 37-way softmax and backward: relative 1e-4 per element.
   expect_close(run(gpu, d.ids, d.target), run(cpu, d.ids, d.target), Tol{1e-5, 1e-3, 1e-4});
@@ -104,6 +112,8 @@ TEST_F(CudaMambaLM, BFloat16AutocastStaysNearFloat32) {
   Generator g1(7), g2(7);
   models::MambaLM cpu(small(DType::f64), g1), gpu(small(DType::f32), g2);
   gpu.to(Device::cuda(0));
+  copy_weights(gpu, cpu);
+  copy_weights(cpu, gpu);
   Data d = random_data(13, 4, 64, 37);
   Result want = run(cpu, d.ids, d.target), got;
   {
@@ -210,6 +220,30 @@ TEST_F(CudaMambaLM, GraphDecodingEqualsEagerDecoding) {
     Tensor a = graphed.step(ids).cpu().to(DType::f64), b = eager.step(ids).cpu().to(DType::f64);
     EXPECT_TRUE(graphed.used_graph());
     EXPECT_FALSE(eager.used_graph());
+    SCOPED_TRACE("t = " + std::to_string(t));
+    EXPECT_CLOSE(a, b, (Tol{1e-6, 1e-6}));
+  }
+}
+
+// Under bf16 autocast the decoder casts each weight once (cached while the guard lives) and the
+// recorded graph reads those casts: same logits as the eager bf16 step, and as the bf16 forward.
+TEST_F(CudaMambaLM, GraphDecodingUnderAutocast) {
+  Generator g(17);
+  models::MambaLM model(small(DType::f32), g);
+  model.to(Device::cuda(0));
+  Data d = random_data(18, 2, 16, 37);
+  AutocastGuard ac(DType::bf16);
+  infer::MambaDecoder graphed(model);
+  setenv("SSM_CUDA_GRAPH", "0", 1);
+  infer::MambaDecoder eager(model);
+  unsetenv("SSM_CUDA_GRAPH");
+  Tensor prompt = d.ids.narrow(1, 0, 4).contiguous();
+  graphed.prefill(prompt);
+  eager.prefill(prompt);
+  for (int64_t t = 4; t < 16; ++t) {
+    Tensor ids = d.ids.select(1, t).contiguous();
+    Tensor a = graphed.step(ids).cpu().to(DType::f64), b = eager.step(ids).cpu().to(DType::f64);
+    EXPECT_TRUE(graphed.used_graph());
     SCOPED_TRACE("t = " + std::to_string(t));
     EXPECT_CLOSE(a, b, (Tol{1e-6, 1e-6}));
   }

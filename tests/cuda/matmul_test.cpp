@@ -57,7 +57,8 @@ TEST_F(MatmulCuda, BatchedBroadcastTransposed) {
     // vector operands
     check_dense(mm, {rn({129}, 39), rn({129}, 40)}, dt, tol, 41);
     check_dense(mm, {rn({7, 129}, 42), rn({129}, 43)}, dt, tol, 44);
-    check_dense(mm, {rn({2, 1, 129}, 45), rn({3, 129, 9}, 46)}, dt, tol, 47);
+    // a row vector per batch: batch dims (2, 1) and (3) broadcast to (2, 3)
+    check_dense(mm, {rn({2, 1, 1, 129}, 45), rn({3, 129, 9}, 46)}, dt, tol, 47);
   }
 }
 
