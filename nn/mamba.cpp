@@ -105,8 +105,9 @@ Tensor Mamba::forward_with_cache(const Tensor& x, MambaCache& cache) const { ret
 MambaCache Mamba::new_cache(int64_t batch) const {
   DType dt = A_log.dtype();
   Device dev = A_log.device();
+  NoGradGuard ng;
   return {Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_conv}, dt, dev),
-          Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_state}, compute_dtype(dt), dev)};
+          Tensor::zeros({batch, cfg_.d_inner(), cfg_.d_state}, compute_dtype(dt), dev), neg(exp(A_log))};
 }
 
 Tensor Mamba::step(const Tensor& x, MambaCache& cache) const {
@@ -122,7 +123,8 @@ Tensor Mamba::step(const Tensor& x, MambaCache& cache) const {
   Tensor xs = causal_conv1d_step(cache.conv_state, xz[0], w, conv_bias, /*silu=*/true);
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
   Tensor dt = linear(dbc[0], autocast(dt_proj->weight));
-  Tensor y = selective_scan_step(cache.ssm_state, xs, dt, neg(exp(A_log)), dbc[1], dbc[2], D,
+  Tensor A = cache.A.defined() ? cache.A : neg(exp(A_log));
+  Tensor y = selective_scan_step(cache.ssm_state, xs, dt, A, dbc[1], dbc[2], D,
                                  xz[1], dt_proj->bias, cfg_.scan);
   return out_proj->forward(y);
 }

@@ -41,6 +41,7 @@ struct MambaBlockConfig {
 struct MambaCache {
   Tensor conv_state;  // (B, d_inner, d_conv): the last d_conv inputs of the conv, oldest first
   Tensor ssm_state;   // (B, d_inner, N), float32 (float64 for float64 models)
+  Tensor A;           // (d_inner, N) = -exp(A_log), made once per cache: decoding steps reuse it
 };
 
 class Mamba : public Module {

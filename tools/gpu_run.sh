@@ -63,7 +63,7 @@ if has piglatin; then
   for dev in cuda cpu; do
     echo "translate on $dev:"
     "$BIN/ssm" translate -m "$OUT/pll_gpu" --device $dev --check strength conditioning is pleasure table 2>&1 | tail -n 6
-    echo "generate on $dev: $("$BIN/ssm" generate -m "$OUT/pll_gpu" --device $dev -p "$(printf '\x02')" -t 0 -n 12 2>&1 | od -c | head -n 2 | tr -s ' ' | head -c 300)"
+    echo "generate on $dev (greedy): $("$BIN/ssm" generate -m "$OUT/pll_gpu" --device $dev -p "strength" -t 0 -n 16 2>&1 | tr -c '[:print:]\n' '.')"
   done
 fi
 
