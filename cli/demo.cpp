@@ -60,10 +60,12 @@ void run_demo(const DemoArgs& a) {
             "demo: the config must train on a Pig-Latin set, got dataset.name ", io::name_of(cfg.dataset.name));
   prepare_output_dir(cfg.output_dir);
 
+  std::string where = cfg.device.is_cpu() ? "the CPU with " + std::to_string(num_threads()) + " threads"
+                                          : "the GPU (" + cfg.device.str() + ")";
   std::printf("ssm demo: a %lld-layer Mamba (d_model %lld, d_state %lld) learns English -> Pig Latin\n"
-              "  on the CPU with %d threads: %lld epochs of %s, validation after each epoch\n\n",
+              "  on %s: %lld epochs of %s, validation after each epoch\n\n",
               (long long)cfg.model.n_layer, (long long)cfg.model.d_model, (long long)cfg.model.d_state,
-              num_threads(), (long long)a.epochs, io::name_of(cfg.dataset.name));
+              where.c_str(), (long long)a.epochs, io::name_of(cfg.dataset.name));
   std::fflush(stdout);
   train::TrainResult r = train::train(cfg, {.progress = true});
   std::printf("\ntrained %lld steps in %.1f s; best validation word accuracy %.4f\n\n",

@@ -76,6 +76,14 @@ std::vector<ParamGroup> param_groups(const models::MambaLM& model, const io::Opt
   return out;
 }
 
+// Why a CUDA build trains on the CPU, when it does: said once at the start of every run.
+std::string cpu_note() {
+#ifdef SSM_WITH_CUDA
+  if (!cuda_available()) return " (this build has CUDA, but no GPU is visible)";
+#endif
+  return "";
+}
+
 std::string fmt(double v, int prec = 4) {
   std::ostringstream os;
   os.setf(std::ios::fixed);
@@ -186,7 +194,7 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
       std::to_string(mcfg.hidden_size) + ", " + std::to_string(mcfg.num_hidden_layers) + " layers, d_state " +
       std::to_string(mcfg.state_size) + ", " + discretization_name(mcfg.scan.discretization) + ", " +
       scan_algorithm_name(mcfg.scan.algorithm) + " scan); " +
-      (cfg.device.is_cpu() ? std::to_string(num_threads()) + " threads"
+      (cfg.device.is_cpu() ? std::to_string(num_threads()) + " CPU threads" + cpu_note()
                            : cfg.device.str() + ", " + io::name_of(cfg.training.precision)));
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
