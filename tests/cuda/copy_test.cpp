@@ -3,6 +3,8 @@
 // Device allocations are NaN-poisoned, so an element a kernel does not write shows up.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -17,16 +19,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaCopy : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaCopy : public ::ssm::testing::GpuTest<> {};
 
 const Device kGpu = Device::cuda(0);
 constexpr DType kReal[] = {DType::f32, DType::f64, DType::bf16, DType::f16,

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <algorithm>
 #include <functional>
 #include <vector>
@@ -16,16 +18,7 @@
 
 namespace ssm::testing {
 
-class CudaDense : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaDense : public ::ssm::testing::GpuTest<> {};
 
 using DenseOp = std::function<Tensor(const std::vector<Tensor>&)>;
 

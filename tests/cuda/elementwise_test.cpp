@@ -4,6 +4,8 @@
 // binary ops with gradients, integer ops, comparisons and where.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,16 +21,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaElementwise : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaElementwise : public ::ssm::testing::GpuTest<> {};
 
 const Device kGpu = Device::cuda(0);
 

@@ -5,6 +5,8 @@
 // element a kernel fails to write fails the comparison.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <functional>
 #include <vector>
 
@@ -25,16 +27,7 @@ namespace {
 using testing::Tol;
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
-class CudaIndexOps : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaIndexOps : public ::ssm::testing::GpuTest<> {};
 
 Tensor randn64(const Shape& s, Generator& g) { return Tensor::randn(s, DType::f64, &g); }
 

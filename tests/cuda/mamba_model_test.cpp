@@ -4,6 +4,8 @@
 // the whole-sequence forward; model moves and checkpoints between devices.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <cmath>
 #include <map>
 
@@ -22,16 +24,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaMambaLM : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaMambaLM : public ::ssm::testing::GpuTest<> {};
 
 models::MambaLMConfig small(DType dt) {
   models::MambaLMConfig c;

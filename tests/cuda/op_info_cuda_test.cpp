@@ -8,6 +8,8 @@
 // an op without a CUDA kernel shows up here.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include "core/cuda/runtime.h"
 #include "ops/op_info.h"
 
@@ -61,15 +63,8 @@ std::vector<std::string> names() {
   return v;
 }
 
-class OpInfoCuda : public ::testing::TestWithParam<std::string> {
+class OpInfoCuda : public ::ssm::testing::GpuTest<::testing::TestWithParam<std::string>> {
  protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
 
   void check(DType dt, Tol tol) {
     const OpInfo& info = *find_op_info(GetParam());

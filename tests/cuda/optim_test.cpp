@@ -5,6 +5,8 @@
 // their precision; bfloat16 gradients into float32 master weights as the CPU does it.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <vector>
 
 #include "core/autograd.h"
@@ -20,16 +22,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaOptim : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaOptim : public ::ssm::testing::GpuTest<> {};
 
 const std::vector<Shape> kShapes = {{7}, {33, 65}, {1}, {300001}, {4, 8, 16}, {8192}, {8195}};
 

@@ -4,6 +4,8 @@
 // end to end on the device (seed gradient, accumulation of a tensor used twice, hooks).
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -21,16 +23,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaReduce : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaReduce : public ::ssm::testing::GpuTest<> {};
 
 const Device kGpu = Device::cuda(0);
 

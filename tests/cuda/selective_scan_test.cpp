@@ -5,6 +5,8 @@
 // is poisoned with NaN first, so an output or gradient element the kernels fail to write fails.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -26,16 +28,7 @@ using testing::Tol;
 
 constexpr const char* kNames[8] = {"u", "delta", "A", "B", "C", "D", "z", "delta_bias"};
 
-class CudaScan : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaScan : public ::ssm::testing::GpuTest<> {};
 
 struct Inputs {
   Tensor t[8];  // u, delta, A, B, C, D, z, delta_bias

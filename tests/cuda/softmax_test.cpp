@@ -3,6 +3,8 @@
 // non-contiguous inputs, every floating dtype.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include <cmath>
 
 #include "core/autograd.h"
@@ -17,16 +19,7 @@ namespace {
 
 using testing::Tol;
 
-class CudaSoftmax : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaSoftmax : public ::ssm::testing::GpuTest<> {};
 
 const Device kGpu = Device::cuda(0);
 
