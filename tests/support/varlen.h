@@ -53,7 +53,8 @@ inline std::vector<Tensor> leaves(const std::vector<Tensor>& in, Device dev, DTy
       r.emplace_back();
       continue;
     }
-    Tensor l = (is_floating(t.dtype()) ? t.to(dt) : t).to(dev);
+    // A fresh copy: gradients must not accumulate across runs on a shared leaf.
+    Tensor l = (is_floating(t.dtype()) ? t.to(dt) : t).to(dev).detach().clone();
     if (is_floating(t.dtype())) l.requires_grad_(true);
     r.push_back(l);
   }
