@@ -178,20 +178,21 @@ Tensor MambaLM::lm_head_weight() const {
   return lm_head_ ? lm_head_->weight : backbone_->embeddings->weight;
 }
 
-Tensor MambaLM::hidden(const Tensor& ids) const {
+Tensor MambaLM::hidden(const Tensor& ids, const Tensor& seq_start) const {
   SSM_CHECK(ids.dim() == 2, "MambaLM: expects token ids of shape (B, L), got ", describe(ids));
   Tensor h = backbone_->embeddings->forward(ids);
   for (const auto& layer : *backbone_->layers) {
-    auto block = [layer](const std::vector<Tensor>& in) {
-      return std::vector<Tensor>{add(in[0], layer->mixer->forward(layer->norm->forward(in[0])))};
+    auto block = [layer, seq_start](const std::vector<Tensor>& in) {
+      return std::vector<Tensor>{
+          add(in[0], layer->mixer->forward(layer->norm->forward(in[0]), seq_start))};
     };
     h = checkpointing_ && grad_enabled() ? checkpoint(block, {h})[0] : block({h})[0];
   }
   return backbone_->norm_f->forward(h);
 }
 
-Tensor MambaLM::forward(const Tensor& ids) const {
-  return linear(autocast(hidden(ids)), autocast(lm_head_weight()));
+Tensor MambaLM::forward(const Tensor& ids, const Tensor& seq_start) const {
+  return linear(autocast(hidden(ids, seq_start)), autocast(lm_head_weight()));
 }
 
 MambaLMCache MambaLM::new_cache(int64_t batch) const {

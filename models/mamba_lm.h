@@ -53,10 +53,12 @@ class MambaLM : public nn::Module {
  public:
   MambaLM(const MambaLMConfig& cfg, Generator& gen);
 
-  // ids (B, L) int -> logits (B, L, vocab)
-  Tensor forward(const Tensor& ids) const;
+  // ids (B, L) int -> logits (B, L, vocab). seq_start (B, L), optional: nonzero where a new
+  // sequence of a packed row starts (varlen packing); no state or conv window crosses a start, so
+  // each packed sequence gets the logits it gets alone.
+  Tensor forward(const Tensor& ids, const Tensor& seq_start = Tensor()) const;
   // hidden states before the LM head, (B, L, hidden)
-  Tensor hidden(const Tensor& ids) const;
+  Tensor hidden(const Tensor& ids, const Tensor& seq_start = Tensor()) const;
   // Runs a prompt and leaves the recurrent state in `cache`; returns the last position's logits.
   Tensor prefill(const Tensor& ids, MambaLMCache& cache) const;
   // One token per sequence: ids (B) -> logits (B, vocab), updating `cache` in O(1).

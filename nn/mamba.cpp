@@ -69,7 +69,7 @@ Mamba::Mamba(const MambaBlockConfig& cfg, Generator& gen) : cfg_(cfg) {
   }
 }
 
-Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
+Tensor Mamba::mix(const Tensor& x, MambaCache* cache, const Tensor& seq_start) const {
   SSM_CHECK(x.dim() == 3 && x.size(2) == cfg_.d_model, "Mamba: expects (B, L, ", cfg_.d_model,
             "), got ", describe(x));
   const int64_t di = cfg_.d_inner(), n = cfg_.d_state, r = cfg_.rank();
@@ -77,13 +77,13 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
   // Under autocast the conv runs in the dtype in_proj produced; A_log, D and the Δ bias stay
   // float32 (the scan computes in float32 whatever its inputs' dtypes).
   Tensor w = autocast(conv_weight.view({di, cfg_.d_conv}));
-  Tensor xs = causal_conv1d(xz[0], w, autocast(conv_bias), /*silu=*/true);
+  Tensor xs = causal_conv1d(xz[0], w, autocast(conv_bias), /*silu=*/true, seq_start);
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
   Tensor dt = linear(dbc[0], autocast(dt_proj->weight));  // its bias is added inside the scan
   Tensor A = neg(exp(A_log));
   Tensor fin;
   Tensor y = selective_scan(xs, dt, A, dbc[1], dbc[2], D, xz[1], dt_proj->bias, cfg_.scan,
-                            cache ? &fin : nullptr);
+                            cache ? &fin : nullptr, seq_start);
   if (cache) {
     NoGradGuard ng;
     // The conv window holds the last d_conv pre-conv inputs, zero-padded on the left.
@@ -98,7 +98,9 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache) const {
   return out_proj->forward(y);
 }
 
-Tensor Mamba::forward(const Tensor& x) const { return mix(x, nullptr); }
+Tensor Mamba::forward(const Tensor& x, const Tensor& seq_start) const {
+  return mix(x, nullptr, seq_start);
+}
 
 Tensor Mamba::forward_with_cache(const Tensor& x, MambaCache& cache) const { return mix(x, &cache); }
 

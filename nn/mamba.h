@@ -48,7 +48,10 @@ class Mamba : public Module {
  public:
   Mamba(const MambaBlockConfig& cfg, Generator& gen);
 
-  Tensor forward(const Tensor& x) const;               // (B, L, d_model) -> (B, L, d_model)
+  // (B, L, d_model) -> (B, L, d_model). seq_start (B, L), optional: nonzero where a new sequence
+  // of a packed row starts; the conv and the scan then let nothing cross the boundaries, so each
+  // packed sequence gives what it gives alone (ops/selective_scan.h, ops/causal_conv1d.h).
+  Tensor forward(const Tensor& x, const Tensor& seq_start = Tensor()) const;
   MambaCache new_cache(int64_t batch) const;
   Tensor step(const Tensor& x, MambaCache& cache) const;  // (B, d_model) -> (B, d_model)
   // Forward that also leaves `cache` holding the state after the last position (for prompts).
@@ -60,7 +63,7 @@ class Mamba : public Module {
   Tensor conv_weight, conv_bias, A_log, D;
 
  private:
-  Tensor mix(const Tensor& x, MambaCache* cache) const;
+  Tensor mix(const Tensor& x, MambaCache* cache, const Tensor& seq_start = Tensor()) const;
   MambaBlockConfig cfg_;
 };
 

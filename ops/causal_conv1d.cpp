@@ -2,6 +2,7 @@
 #include "ops/causal_conv1d.h"
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/autograd.h"
@@ -46,16 +47,32 @@ std::vector<A> taps(const Tensor& weight) {
   return wt;
 }
 
+// pos (B * L): the position of each (b, t) inside its packed sequence (t itself without
+// seq_start). Taps reaching before the start of the sequence, time t - pos, read 0; with pos null
+// the position is t.
+std::vector<int64_t> seq_positions(const Tensor& seq_start, int64_t B, int64_t L) {
+  std::vector<int64_t> pos;
+  if (!seq_start.defined()) return pos;
+  std::vector<int64_t> f = seq_start.to_vector<int64_t>();
+  pos.resize(size_t(B * L));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < L; ++t) {
+      size_t i = size_t(b * L + t);
+      pos[i] = t == 0 || f[i] != 0 ? 0 : pos[i - 1] + 1;
+    }
+  return pos;
+}
+
 // y (B, L, D) from x (B, L, D), both contiguous.
 template <class T>
 void conv_forward(const T* x, T* y, const acc_t<T>* wt, const acc_t<T>* bias, int64_t B,
-                  int64_t L, int64_t D, int64_t W, bool silu) {
+                  int64_t L, int64_t D, int64_t W, bool silu, const int64_t* pos) {
   using A = acc_t<T>;
   using S = Scalar<T>;
   parallel_for(0, B * L, row_grain(D, W), [&](int64_t r0, int64_t r1) {
     A acc[kTile];
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t t = r % L;
+      int64_t t = pos ? pos[r] : r % L;
       for (int64_t d0 = 0; d0 < D; d0 += kTile) {
         int64_t n = std::min(kTile, D - d0);
         for (int64_t j = 0; j < n; ++j) acc[j] = bias[d0 + j];
@@ -78,7 +95,8 @@ void conv_forward(const T* x, T* y, const acc_t<T>* wt, const acc_t<T>* bias, in
 // dweight (rows 0..W-1, tap-major) and dbias (row W).
 template <class T, class G>
 void conv_backward(const T* x, const G* g, const acc_t<T>* wt, T* dx, acc_t<T>* part,
-                   int64_t rows_per_blk, int64_t B, int64_t L, int64_t D, int64_t W) {
+                   int64_t rows_per_blk, int64_t B, int64_t L, int64_t D, int64_t W,
+                   const int64_t* pos) {
   using A = acc_t<T>;
   using S = Scalar<T>;
   using SG = Scalar<G>;
@@ -93,13 +111,14 @@ void conv_backward(const T* x, const G* g, const acc_t<T>* wt, T* dx, acc_t<T>* 
       for (int64_t r = blk * rows_per_blk; r < std::min(R, (blk + 1) * rows_per_blk); ++r) {
         int64_t t = r % L;
         if (dx) {
-          // dx at time s = t gathers g at times s + (W - 1) - k < L.
+          // dx at time s = t gathers g at times s + (W - 1) - k < L (of the same sequence).
           for (int64_t d0 = 0; d0 < D; d0 += kTile) {
             int64_t n = std::min(kTile, D - d0);
             for (int64_t j = 0; j < n; ++j) acc[j] = 0;
             for (int64_t k = 0; k < W; ++k) {
               int64_t tg = t + (W - 1) - k;
               if (tg >= L) continue;
+              if (pos && pos[r + (W - 1) - k] < (W - 1) - k) continue;
               const G* gs = g + (r + (W - 1) - k) * D + d0;
               const A* wk = wt + k * D + d0;
               for (int64_t j = 0; j < n; ++j) acc[j] += wk[j] * SG::load(gs[j]);
@@ -110,6 +129,7 @@ void conv_backward(const T* x, const G* g, const acc_t<T>* wt, T* dx, acc_t<T>* 
         }
         if (p) {
           const G* gr = g + r * D;
+          if (pos) t = pos[r];
           for (int64_t k = std::max<int64_t>(0, W - 1 - t); k < W; ++k) {
             const T* xs = x + (r - (W - 1) + k) * D;
             A* pk = p + k * D;
@@ -126,12 +146,12 @@ void conv_backward(const T* x, const G* g, const acc_t<T>* wt, T* dx, acc_t<T>* 
 // gp (B*L, D) in the compute type = g * silu'(pre), pre = the conv recomputed from x.
 template <class T>
 void silu_pre_grad(const T* x, const T* g, const acc_t<T>* wt, const acc_t<T>* bias,
-                   acc_t<T>* gp, int64_t B, int64_t L, int64_t D, int64_t W) {
+                   acc_t<T>* gp, int64_t B, int64_t L, int64_t D, int64_t W, const int64_t* pos) {
   using A = acc_t<T>;
   using S = Scalar<T>;
   parallel_for(0, B * L, row_grain(D, W), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t t = r % L;
+      int64_t t = pos ? pos[r] : r % L;
       for (int64_t d = 0; d < D; ++d) {
         A pre = bias[d];
         for (int64_t k = std::max<int64_t>(0, W - 1 - t); k < W; ++k)
@@ -155,7 +175,8 @@ std::vector<A> bias_vector(const Tensor& bias, int64_t D) {
 #ifdef SSM_WITH_CUDA
 // ---- CUDA (kernels in ops/cuda/causal_conv1d.cu): x, weight and bias read with their strides --
 
-cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
+                               const Tensor& rst) {
   cuda::ConvProblem p;
   p.device = x.device().index;
   p.dtype = x.dtype();
@@ -173,16 +194,18 @@ cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tens
     p.sb = bias.stride(0);
   }
   p.silu = silu;
+  p.seq_start = rst.defined() ? static_cast<const int32_t*>(rst.raw_data()) : nullptr;
   return p;
 }
 
-Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
+                          const Tensor& rst) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  cuda::causal_conv1d_forward(conv_problem(x, weight, bias, silu), y.raw_data());
+  cuda::causal_conv1d_forward(conv_problem(x, weight, bias, silu, rst), y.raw_data());
   if (needs_grad({x, weight, bias})) {
-    Saved sx(x), sw(weight), sb(bias);
+    Saved sx(x), sw(weight), sb(bias), sr(rst);
     bool has_bias = bias.defined();
-    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu](Grads& g) {
+    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, sr, has_bias, silu](Grads& g) {
       const Tensor &xv = sx.get(), &wv = sw.get(), &bv = sb.get();
       Tensor go = g.out[0];
       SSM_CHECK(go.dtype() == xv.dtype() && go.device() == xv.device(),
@@ -194,8 +217,8 @@ Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& b
       Tensor dw = g.needs(1) ? Tensor::empty(wv.shape(), xv.dtype(), dev) : Tensor();
       Tensor db = has_bias && g.needs(2) ? Tensor::empty(bv.shape(), xv.dtype(), dev) : Tensor();
       auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-      cuda::causal_conv1d_backward(conv_problem(xv, wv, bv, silu), go.raw_data(), ptr(dx), ptr(dw),
-                                   ptr(db));
+      cuda::causal_conv1d_backward(conv_problem(xv, wv, bv, silu, sr.get()), go.raw_data(), ptr(dx),
+                                   ptr(dw), ptr(db));
       if (dx.defined()) g.in[0] = dx;
       if (dw.defined()) g.in[1] = dw;
       if (db.defined()) g.in[2] = db;
@@ -208,7 +231,8 @@ Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& b
 }  // namespace
 
 // Forward and backward as stated in the header. Saved: x and weight.
-Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
+                     const Tensor& seq_start) {
   const char* op = "causal_conv1d";
   check_defined(x, op, "x");
   check_defined(weight, op, "weight");
@@ -233,9 +257,25 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
     SSM_CHECK(bias.dtype() == x.dtype(), op, ": bias must have x's dtype ", x.dtype(), ", got ",
               describe(bias));
   }
+  if (seq_start.defined()) {
+    SSM_CHECK(seq_start.shape() == (Shape{B, L}), op, ": seq_start must be (B, L) = ", Shape{B, L},
+              ", got ", describe(seq_start));
+    SSM_CHECK(is_integral(seq_start.dtype()), op,
+              ": seq_start must be an int32, int64 or bool tensor, got ", describe(seq_start));
+    check_same_device(x, seq_start, op);
+  }
 #ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) return causal_conv1d_cuda(x, weight, bias, silu);
+  if (x.device().is_cuda()) {
+    Tensor rst;
+    if (seq_start.defined()) {
+      NoGradGuard ng;
+      rst = seq_start.to(DType::i32).contiguous();
+    }
+    return causal_conv1d_cuda(x, weight, bias, silu, rst);
+  }
 #endif
+  // Shared by the forward and the backward (read-only).
+  auto pos = std::make_shared<const std::vector<int64_t>>(seq_positions(seq_start, B, L));
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   {
     NoGradGuard ng;
@@ -246,14 +286,15 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
       std::vector<A> b = bias_vector<A>(bias, D);
       conv_forward<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
                              static_cast<scalar_t*>(y.raw_data()), wt.data(), b.data(), B, L, D,
-                             W, silu);
+                             W, silu, pos->empty() ? nullptr : pos->data());
     });
   }
   if (needs_grad({x, weight, bias})) {
     Saved sx(x), sw(weight), sb(silu ? bias : Tensor());
     bool has_bias = bias.defined();
-    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu](Grads& g) {
+    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu, pos](Grads& g) {
       const Tensor &xv = sx.get(), &wv = sw.get();
+      const int64_t* ps = pos->empty() ? nullptr : pos->data();
       int64_t B = xv.size(0), L = xv.size(1), D = xv.size(2), W = wv.size(1);
       Tensor xc = xv.contiguous();
       Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
@@ -275,13 +316,14 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
         auto* dxp = need_dx ? static_cast<scalar_t*>(dx.raw_data()) : nullptr;
         if (silu) {  // the gradient of the pre-activation, kept in the compute type
           std::vector<A> b = bias_vector<A>(sb.get(), D), gpre(size_t(R * D));
-          silu_pre_grad<scalar_t>(xp, gp, wt.data(), b.data(), gpre.data(), B, L, D, W);
+          silu_pre_grad<scalar_t>(xp, gp, wt.data(), b.data(), gpre.data(), B, L, D, W, ps);
           conv_backward<scalar_t, A>(xp, gpre.data(), wt.data(), dxp,
-                                     need_params ? part.data() : nullptr, rows_per_blk, B, L, D, W);
+                                     need_params ? part.data() : nullptr, rows_per_blk, B, L, D, W,
+                                     ps);
         } else {
           conv_backward<scalar_t, scalar_t>(xp, gp, wt.data(), dxp,
                                             need_params ? part.data() : nullptr, rows_per_blk, B, L,
-                                            D, W);
+                                            D, W, ps);
         }
         if (need_dx) g.in[0] = dx;
         if (!need_params) return;

@@ -19,8 +19,11 @@ namespace ssm {
 // not depend on the thread count).
 // silu: y = silu(conv) = conv * sigmoid(conv) (Mamba's activation after its conv), fused; the
 // backward recomputes the pre-activation from x and multiplies g by silu'.
+// seq_start: optional (B, L) int32 / int64 / bool on x's device, nonzero where a new sequence of
+// a packed row starts (t = 0 always starts one): taps that reach before the start of the current
+// sequence read 0, as before t = 0, and the backward (dx, dweight, dbias) excludes them too.
 Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
-                     bool silu = false);
+                     bool silu = false, const Tensor& seq_start = Tensor());
 
 // One decoding step, no autograd. state: (B, D, W), the last W inputs, oldest first (Hugging
 // Face's conv_state layout); it is shifted left by one and x: (B, D) appended, in place.

@@ -153,9 +153,11 @@ template <class C>
 struct Problem {
   int64_t B, L, D, N, chunk, n_chunks;
   const C *u, *delta, *At, *Bm, *Cm, *Dsk, *z, *bias;  // Dsk, z, bias may be null
+  const int32_t* rst;  // (B, L) sequence starts (nonzero: the state is reset before the step), or null
   bool softplus;
 
   int64_t row(int64_t b, int64_t t) const { return b * L + t; }
+  bool reset(int64_t b, int64_t t) const { return rst && rst[row(b, t)] != 0; }
   // dt and x for channels [d0, d0 + w) at (b, t)
   void load(int64_t b, int64_t t, int64_t d0, int w, C* dt, C* v, C* x) const {
     const C* dl = delta + row(b, t) * D + d0;
@@ -187,6 +189,13 @@ void scan_steps(const Problem<C>& p, const Disc& disc, int64_t b, int64_t d0, in
                 int64_t t1, C* h, C* y, C* prod) {
   C dt[kW], v[kW], x[kW], acc[kW];
   for (int64_t t = t0; t < t1; ++t) {
+    if (p.reset(b, t)) {  // a new sequence: Ā taken as 0, h = B̄ Bm x
+      for (int64_t n = 0; n < p.N; ++n)
+        for (int j = 0; j < w; ++j) {
+          h[n * kW + j] = C(0);
+          if (prod) prod[n * kW + j] = C(0);
+        }
+    }
     p.load(b, t, d0, w, dt, v, x);
     for (int j = 0; j < w; ++j) acc[j] = C(0);
     const C* Bt = p.Bm + p.row(b, t) * p.N;
@@ -370,7 +379,8 @@ struct GradOut {
 template <class C, class Disc>
 void backward_block(const Problem<C>& p, const Disc& disc, const C* gout, const C* states,
                     int64_t b, int64_t d0, int w, C* dBg, C* dCg, const GradOut<C>& g,
-                    std::vector<C>& H, std::vector<C>& dH, std::vector<C>& dA) {
+                    std::vector<C>& H, std::vector<C>& dH, std::vector<C>& dA,
+                    const std::vector<C>& zero) {
   int64_t K = p.chunk, N = p.N;
   std::fill(dH.begin(), dH.end(), C(0));
   std::fill(dA.begin(), dA.end(), C(0));
@@ -387,7 +397,9 @@ void backward_block(const Problem<C>& p, const Disc& disc, const C* gout, const 
     }
     for (int64_t t = te - 1; t >= ts; --t) {
       const C* hcur = H.data() + (t - ts + 1) * N * kW;
-      const C* hprev = H.data() + (t - ts) * N * kW;
+      const bool rs = p.reset(b, t);
+      // At a sequence start h_prev enters as 0 (no Ā term) and dh stops there.
+      const C* hprev = rs ? zero.data() : H.data() + (t - ts) * N * kW;
       int64_t r = p.row(b, t);
       p.load(b, t, d0, w, dt, v, x);
       const C* Bt = p.Bm + r * N;
@@ -438,6 +450,7 @@ void backward_block(const Problem<C>& p, const Disc& disc, const C* gout, const 
         dBg[r * N + n] += dBn;
         dCg[r * N + n] += dCn;
       }
+      if (rs) std::fill(dH.begin(), dH.end(), C(0));
       for (int j = 0; j < w; ++j) {
         C dv = p.softplus ? ddt[j] * sigmoid_c(v[j]) : ddt[j];  // softplus' = sigmoid
         g.ddelta[r * p.D + d0 + j] = dv;
@@ -463,7 +476,8 @@ void backward_all(const Problem<C>& p, const Disc& disc, const C* gout, const C*
                   const GradOut<C>& g) {
   int64_t nb = n_blocks(p.D), G = n_groups(p.D);
   parallel_for(0, p.B * G, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<C> H(size_t((p.chunk + 1) * p.N * kW)), dH(size_t(p.N * kW)), dA(dH.size());
+    std::vector<C> H(size_t((p.chunk + 1) * p.N * kW)), dH(size_t(p.N * kW)), dA(dH.size()),
+        zero(dH.size(), C(0));
     for (int64_t task = t0; task < t1; ++task) {
       int64_t b = task / G, grp = task % G;
       C* dBg = g.dB_part + grp * p.B * p.L * p.N;
@@ -471,7 +485,7 @@ void backward_all(const Problem<C>& p, const Disc& disc, const C* gout, const C*
       for (int64_t blk = grp; blk < nb; blk += G) {
         int64_t d0 = blk * kW;
         int w = int(std::min<int64_t>(kW, p.D - d0));
-        backward_block(p, disc, gout, states, b, d0, w, dBg, dCg, g, H, dH, dA);
+        backward_block(p, disc, gout, states, b, d0, w, dBg, dCg, g, H, dH, dA, zero);
       }
     }
   });
@@ -493,6 +507,7 @@ void with_disc(const SelectiveScanOptions& opt, const F& f) {
 
 struct Prepared {
   Tensor u, delta, At, Bm, Cm, Dsk, z, bias;  // contiguous, compute dtype; At: (N, D)
+  Tensor rst;                                  // int32 (B, L) contiguous, or undefined
   int64_t B, L, D, N;
 };
 
@@ -514,6 +529,7 @@ Problem<C> problem(const Prepared& q, const SelectiveScanOptions& opt) {
   p.Dsk = ptr(q.Dsk);
   p.z = ptr(q.z);
   p.bias = ptr(q.bias);
+  p.rst = q.rst.defined() ? q.rst.data<int32_t>() : nullptr;
   p.softplus = opt.delta_softplus;
   return p;
 }
@@ -557,6 +573,17 @@ void check_inputs(const Tensor& u, const Tensor& delta, const Tensor& A, const T
   SSM_CHECK(opt.alpha >= 0 && opt.alpha <= 1, op, ": alpha must be in [0, 1], got ", opt.alpha);
 }
 
+// seq_start: undefined, or (B, L) of an integral dtype on u's device.
+void check_seq_start(const Tensor& seq_start, const Tensor& u, const char* op) {
+  if (!seq_start.defined()) return;
+  SSM_CHECK(seq_start.shape() == (Shape{u.size(0), u.size(1)}), op, ": seq_start must be (B, L) = ",
+            Shape{u.size(0), u.size(1)}, ", got ", describe(seq_start));
+  SSM_CHECK(is_integral(seq_start.dtype()), op,
+            ": seq_start must be an int32, int64 or bool tensor, got ", describe(seq_start));
+  SSM_CHECK(seq_start.device() == u.device(), op, ": seq_start must be on u's device ", u.device(),
+            ", got ", describe(seq_start));
+}
+
 Prepared prepare(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
                  const Tensor& Cm, const Tensor& Dskip, const Tensor& z, const Tensor& bias) {
   DType cdt = compute_dtype(u.dtype());
@@ -594,7 +621,8 @@ cuda::ScanArg scan_arg(const Tensor& t) {
 
 cuda::ScanProblem scan_problem(const Tensor& u, const Tensor& delta, const Tensor& A,
                                const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
-                               const Tensor& z, const Tensor& bias, const SelectiveScanOptions& opt) {
+                               const Tensor& z, const Tensor& bias, const SelectiveScanOptions& opt,
+                               const Tensor& rst = Tensor()) {
   cuda::ScanProblem p;
   p.device = u.device().index;
   p.B = u.size(0);
@@ -618,16 +646,17 @@ cuda::ScanProblem scan_problem(const Tensor& u, const Tensor& delta, const Tenso
   p.Dskip = scan_arg(Dskip);
   p.z = scan_arg(z);
   p.bias = scan_arg(bias);
+  p.seq_start = rst.defined() ? static_cast<const int32_t*>(rst.raw_data()) : nullptr;
   return p;
 }
 
 Tensor selective_scan_cuda(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
                            const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
                            const Tensor& delta_bias, const SelectiveScanOptions& opt,
-                           Tensor* final_state) {
+                           Tensor* final_state, const Tensor& rst) {
   Device dev = u.device();
   DType cdt = compute_dtype(u.dtype());
-  cuda::ScanProblem prob = scan_problem(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
+  cuda::ScanProblem prob = scan_problem(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, rst);
   Tensor inputs[] = {u, delta, A, Bm, Cm, Dskip, z, delta_bias};
   bool grad = needs_grad(inputs);
   Tensor out = Tensor::empty({prob.B, prob.L, prob.D}, u.dtype(), dev);
@@ -645,18 +674,20 @@ Tensor selective_scan_cuda(const Tensor& u, const Tensor& delta, const Tensor& A
 
   auto saved = std::make_shared<std::vector<Saved>>(std::vector<Saved>{
       Saved(u), Saved(delta), Saved(A), Saved(Bm), Saved(Cm), Saved(Dskip), Saved(z),
-      Saved(delta_bias), Saved(states)});
+      Saved(delta_bias), Saved(states), Saved(rst)});
   Tensor outs[] = {out};
   record(OpId::selective_scan, inputs, outs, [saved, opt](Grads& g) {
     const std::vector<Saved>& s = *saved;
     Tensor in[8];
     for (size_t i = 0; i < 8; ++i) in[i] = s[i].get();
     const Tensor& st = s[8].get();
+    const Tensor& rs = s[9].get();
     const Tensor& gout = g.out[0];
     SSM_CHECK(gout.device() == in[0].device() && is_floating(gout.dtype()),
               "selective_scan backward: the gradient of the output must be a floating tensor on ",
               in[0].device(), ", got ", describe(gout));
-    cuda::ScanProblem p = scan_problem(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], opt);
+    cuda::ScanProblem p =
+        scan_problem(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], opt, rs);
     Tensor grads[8];
     cuda::ScanBackward b;
     b.states = st.raw_data();
@@ -681,17 +712,27 @@ Tensor selective_scan_cuda(const Tensor& u, const Tensor& delta, const Tensor& A
 Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
                       const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
                       const Tensor& delta_bias, const SelectiveScanOptions& opt,
-                      Tensor* final_state) {
+                      Tensor* final_state, const Tensor& seq_start) {
   check_inputs(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
+  check_seq_start(seq_start, u, "selective_scan");
+  SSM_CHECK(!seq_start.defined() || opt.algorithm != ScanAlgorithm::log_space || u.device().is_cuda(),
+            "selective_scan: seq_start (packed sequences) is not supported by the log_space "
+            "algorithm; use the sequential or parallel scan");
+  Tensor rst;
+  if (seq_start.defined()) {
+    NoGradGuard ng;
+    rst = seq_start.to(DType::i32).contiguous();
+  }
 #ifdef SSM_WITH_CUDA
   if (u.device().is_cuda())
-    return selective_scan_cuda(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, final_state);
+    return selective_scan_cuda(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, final_state, rst);
 #endif
   Prepared q;
   {
     NoGradGuard ng;
     q = prepare(u, delta, A, Bm, Cm, Dskip, z, delta_bias);
   }
+  q.rst = rst;
   DType cdt = q.u.dtype();
   int64_t n_chunks = std::max<int64_t>(1, (q.L + opt.chunk - 1) / opt.chunk);
   Tensor y = Tensor::empty({q.B, q.L, q.D}, cdt);
@@ -724,7 +765,7 @@ Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, con
   if (needs_grad(inputs)) {
     auto saved = std::make_shared<std::vector<Saved>>(std::vector<Saved>{
         Saved(q.u), Saved(q.delta), Saved(q.At), Saved(q.Bm), Saved(q.Cm), Saved(q.Dsk),
-        Saved(q.z), Saved(q.bias), Saved(states)});
+        Saved(q.z), Saved(q.bias), Saved(states), Saved(q.rst)});
     std::vector<DType> dtypes;
     for (const Tensor& t : inputs) dtypes.push_back(t.defined() ? t.dtype() : cdt);
     Tensor outs[] = {out};
@@ -740,6 +781,7 @@ Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, con
       r.z = s[6].get();
       r.bias = s[7].get();
       const Tensor& st = s[8].get();
+      r.rst = s[9].get();
       r.B = r.u.size(0);
       r.L = r.u.size(1);
       r.D = r.u.size(2);

@@ -52,10 +52,17 @@ struct SelectiveScanOptions {
 
 // Returns out (B, L, D) in u's dtype. With `final_state`, also returns h_L (B, D, N) in the
 // compute dtype (not differentiable), the state that continues the sequence step by step.
+//
+// Packed variable-length batches: seq_start (B, L), int32 / int64 / bool on u's device, nonzero
+// where a new sequence starts (position 0 of each row always starts one). At a start the state is
+// reset before the update, h_t = B̄_t Bm_t u_t (Ā_t taken as 0), so nothing flows across the
+// boundary, forward or backward: each packed sequence gives exactly what it gives alone. The
+// final state is then that of the row's last sequence. Supported by the sequential and parallel
+// algorithms and on CUDA; log_space rejects it on the CPU.
 Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
                       const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
                       const Tensor& delta_bias, const SelectiveScanOptions& opt = {},
-                      Tensor* final_state = nullptr);
+                      Tensor* final_state = nullptr, const Tensor& seq_start = Tensor());
 
 // One recurrent step (no autograd), for generation: state (B, D, N) in the compute dtype is
 // updated in place. x, dt, z: (B, D); Bm, Cm: (B, N). Returns out (B, D) in x's dtype.

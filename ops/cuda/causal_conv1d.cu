@@ -34,8 +34,19 @@ __device__ __forceinline__ A sigmoid(A z) {
 }
 __device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + __expf(-z)); }
 
+// Packed sequences: pc[b * L + t] = min(W - 1, position of t inside its sequence), from the
+// seq_start flags; tap k of output t reads x only when k >= W - 1 - pc (else 0).
+__global__ void seq_pos_kernel(const int32_t* flags, int64_t B, int64_t L, int W, uint8_t* pc) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= B * L) return;
+  int64_t t = i % L;
+  int q = 0;
+  while (q < W - 1 && t - q > 0 && flags[i - q] == 0) ++q;
+  pc[i] = uint8_t(q);
+}
+
 template <class T, int W>
-__global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) {
+__global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, const uint8_t* pc) {
   using A = acc_t<T>;
   int64_t d = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (d >= p.D) return;
@@ -54,6 +65,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) 
     win[k + 1] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
   }
   T* yr = y + (b * p.L) * p.D + d;
+  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
   // kUnroll loads are issued before the steps that use them: enough bytes in flight per thread
   // to cover the memory latency with one channel per thread.
   for (int64_t tb = t0; tb < t1; tb += kUnroll) {
@@ -66,8 +78,14 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) 
       for (int k = 0; k < W - 1; ++k) win[k] = win[k + 1];
       win[W - 1] = xs[u];
       A acc = bias;
+      if (pcr) {
+        const int lo = W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1);
 #pragma unroll
-      for (int k = 0; k < W; ++k) acc += wk[k] * win[k];
+        for (int k = 0; k < W; ++k) acc += wk[k] * (k >= lo ? win[k] : A(0));
+      } else {
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc += wk[k] * win[k];
+      }
       if (p.silu) acc = acc * sigmoid(acc);
       if (tb + u < t1) st_t<T>(yr, (tb + u) * p.D, acc);
     }
@@ -78,7 +96,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y) 
 // (x channel-contiguous, D and the strides multiples of that, 16-byte aligned): fewer, wider
 // memory instructions and more bytes in flight per thread.
 template <class T, int W>
-__global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p, T* y) {
+__global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p, T* y,
+                                                                  const uint8_t* pc) {
   using A = acc_t<T>;
   constexpr int V = 16 / sizeof(T);
   union Pack {
@@ -107,6 +126,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
     for (int j = 0; j < V; ++j) win[j][k + 1] = ld_t<T>(q.e, j);
   }
   T* yb = y + (b * p.L) * p.D + d0;
+  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
   for (int64_t tb = t0; tb < t1; tb += kUnrollVec) {
     Pack xs[kUnrollVec];
 #pragma unroll
@@ -116,14 +136,20 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
 #pragma unroll
     for (int u = 0; u < kUnrollVec; ++u) {
       Pack o;
+      const int lo = pcr ? W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1) : 0;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
 #pragma unroll
         for (int k = 0; k < W - 1; ++k) win[j][k] = win[j][k + 1];
         win[j][W - 1] = ld_t<T>(xs[u].e, j);
         A acc = bias[j];
+        if (pcr) {
 #pragma unroll
-        for (int k = 0; k < W; ++k) acc += wk[j][k] * win[j][k];
+          for (int k = 0; k < W; ++k) acc += wk[j][k] * (k >= lo ? win[j][k] : A(0));
+        } else {
+#pragma unroll
+          for (int k = 0; k < W; ++k) acc += wk[j][k] * win[j][k];
+        }
         if (p.silu) acc = acc * sigmoid(acc);
         st_t<T>(o.e, j, acc);
       }
@@ -135,7 +161,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
 // part[(b * nchunk + chunk) * (W + 1) + k][d]: dweight (k < W) and dbias (k = W) over the run.
 template <class T, int W>
 __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const T* g, T* dx,
-                                                            acc_t<T>* part) {
+                                                            acc_t<T>* part, const uint8_t* pc) {
   using A = acc_t<T>;
   int64_t d = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (d >= p.D) return;
@@ -146,11 +172,14 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
   const T* w = static_cast<const T*>(p.w) + d * p.sw[0];
   const T* gr = g + (b * p.L) * p.D + d;
   A wk[W], xw[W], dp[W], dwk[W];
+  int pw[W];  // with pc: pw[j] = pc at time t + j, alongside dp
+  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
 #pragma unroll
   for (int k = 0; k < W; ++k) {
     wk[k] = ld_t<T>(w, k * p.sw[1]);
     dp[k] = 0;
     dwk[k] = 0;
+    pw[k] = W - 1;
   }
   A bias = p.bias ? ld_t<T>(static_cast<const T*>(p.bias), d * p.sb) : A(0);
   A dbias = 0;
@@ -176,23 +205,38 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
       for (int k = W - 1; k > 0; --k) xw[k] = xw[k - 1];
       xw[0] = xs[u];
       A gp = gs[u];
+      // The window as the forward saw it: taps before the sequence's start read 0.
+      A xm[W];
+      int pct = W - 1;
+      if (pcr) pct = pcr[t];
+#pragma unroll
+      for (int k = 0; k < W; ++k) xm[k] = !pcr || k >= W - 1 - pct ? xw[k] : A(0);
       if (p.silu) {
         A pre = bias;
 #pragma unroll
-        for (int k = 0; k < W; ++k) pre += wk[k] * xw[k];
+        for (int k = 0; k < W; ++k) pre += wk[k] * xm[k];
         A sg = sigmoid(pre);
         gp *= sg * (A(1) + pre * (A(1) - sg));
       }
 #pragma unroll
-      for (int k = W - 1; k > 0; --k) dp[k] = dp[k - 1];
+      for (int k = W - 1; k > 0; --k) {
+        dp[k] = dp[k - 1];
+        pw[k] = pw[k - 1];
+      }
       dp[0] = gp;  // dp[j] = gradient of the pre-activation at time t + j
+      pw[0] = pct;
       if (t < t1) {
         A acc = 0;
+        if (pcr) {  // output t + W - 1 - k reads x[t] only inside one sequence
 #pragma unroll
-        for (int k = 0; k < W; ++k) acc += wk[k] * dp[W - 1 - k];
+          for (int k = 0; k < W; ++k) acc += wk[k] * (pw[W - 1 - k] >= W - 1 - k ? dp[W - 1 - k] : A(0));
+        } else {
+#pragma unroll
+          for (int k = 0; k < W; ++k) acc += wk[k] * dp[W - 1 - k];
+        }
         if (dx) st_t<T>(dx, (b * p.L + t) * p.D + d, acc);
 #pragma unroll
-        for (int k = 0; k < W; ++k) dwk[k] += gp * xw[k];
+        for (int k = 0; k < W; ++k) dwk[k] += gp * xm[k];
         dbias += gp;
       }
     }
@@ -258,9 +302,20 @@ void check_grid(const ConvProblem& p, const char* op) {
 
 }  // namespace
 
+// pc (B * L) from p.seq_start (null without it), from the caching allocator: free with dealloc.
+uint8_t* seq_positions(const ConvProblem& p) {
+  if (!p.seq_start || p.B * p.L == 0) return nullptr;
+  auto* pc = static_cast<uint8_t*>(alloc(size_t(p.B * p.L), p.device));
+  int64_t n = p.B * p.L;
+  seq_pos_kernel<<<unsigned((n + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(p.seq_start, p.B, p.L,
+                                                                               int(p.W), pc);
+  return pc;
+}
+
 void causal_conv1d_forward(const ConvProblem& p, void* y) {
   if (p.B * p.L * p.D == 0) return;
   check_grid(p, "causal_conv1d");
+  uint8_t* pc = seq_positions(p);
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     constexpr int64_t V = 16 / sizeof(scalar_t);
     bool vec = p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 && p.sx[0] % V == 0 &&
@@ -271,17 +326,18 @@ void causal_conv1d_forward(const ConvProblem& p, void* y) {
                 unsigned((p.L + kChunkVec - 1) / kChunkVec), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
         forward_vec_kernel<scalar_t, decltype(w)::value><<<grid, kThreadsVec, 0, ::ssm::cuda::stream()>>>(
-            p, static_cast<scalar_t*>(y));
+            p, static_cast<scalar_t*>(y), pc);
       });
     } else {
       dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned((p.L + kChunk - 1) / kChunk),
                 unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
-        forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y));
+        forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y), pc);
       });
     }
   });
   check_launch("causal_conv1d");
+  if (pc) dealloc(pc, p.device);
 }
 
 void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void* dw, void* db) {
@@ -289,6 +345,7 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
   check_grid(p, op);
   int64_t nchunk = (p.L + kChunkBwd - 1) / kChunkBwd, nblk = p.B * nchunk;
   bool params = dw || db;
+  uint8_t* pc = seq_positions(p);
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     using A = acc_t<scalar_t>;
     size_t part_n = size_t(std::max<int64_t>(nblk, 1) * (p.W + 1) * p.D);
@@ -298,7 +355,7 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
       dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned(nchunk), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
         backward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(
-            p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part);
+            p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part, pc);
       });
     }
     if (params && p.D > 0) {
@@ -310,6 +367,7 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
     check_launch(op);
     if (part) dealloc(part, p.device);
   });
+  if (pc) dealloc(pc, p.device);
 }
 
 void causal_conv1d_step(const ConvProblem& p, void* state, DType state_dtype, const void* x,

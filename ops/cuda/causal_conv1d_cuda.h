@@ -21,6 +21,9 @@ struct ConvProblem {
   const void* bias = nullptr;
   int64_t sb = 0;
   bool silu = false;
+  // (B, L) contiguous int32, nonzero where a packed sequence starts (taps before it read 0), or
+  // null. Forward and backward only.
+  const int32_t* seq_start = nullptr;
 };
 
 // y (B, L, D) contiguous.

@@ -158,6 +158,7 @@ template <class C>
 struct Params {
   int64_t B, L, D, N, chunk, nc;
   ScanArg u, delta, A, Bm, Cm, Dskip, z, bias, gout;
+  const int32_t* rst;  // (B, L) sequence starts, or null (then no reset flags are staged)
   bool softplus;
   int npp;  // states per pass (S * NT)
   int S;    // slices = warps per block
@@ -436,6 +437,13 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
   }
 }
 
+// Stages the reset flags of steps [t1, t1 + len) as 0 / 1 in rs (len <= the block's threads).
+template <class C>
+__device__ __forceinline__ void stage_resets(const Params<C>& p, const Geo& g, int64_t t1, int len,
+                                             C* rs) {
+  if (g.tid < len) rs[g.tid] = p.rst[g.b * p.L + t1 + g.tid] != 0 ? C(1) : C(0);
+}
+
 // ---- forward --------------------------------------------------------------------------------
 
 constexpr int kFwdRows = 8, kFwdItems = 8;  // per thread, per tile (Flight's RR and KB)
@@ -451,6 +459,8 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   ts.Bs = ts.z + T * 32;                   // [T][npp]
   ts.Cs = ts.Bs + T * npp;                 // [T][npp]
   C* y_s = ts.Cs + T * npp;                // [S][T][32]
+  C* rs_s = y_s + S * T * 32;              // [T] reset flags (with p.rst only)
+  const bool has_rst = p.rst != nullptr;
 
   const Geo g = geo(p.N, p.D, npp);
   const int s = g.s, lane = g.lane;
@@ -474,6 +484,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   for (int64_t t0 = 0; t0 < p.L; t0 += T) {
     const int tl = int(imin(T, p.L - t0));
     commit(f, p, g, tl, bias, ts, need);
+    if (has_rst) stage_resets(p, g, t0, tl, rs_s);
     if (t0 + T < p.L) issue(f, p, g, t0 + T, int(imin(T, p.L - t0 - T)), need);
     __syncthreads();
     // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
@@ -494,6 +505,10 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
       load_vec<NT>(ts.Bs + tt * npp + s * NT, bv);
       load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
       C acc = 0;
+      if (has_rst && rs_s[tt] != C(0)) {  // a new sequence: Ā taken as 0
+#pragma unroll
+        for (int k = 0; k < NT; ++k) h[k] = C(0);
+      }
 #pragma unroll
       for (int k = 0; k < NT; ++k) {
         C ab, bb;
@@ -648,6 +663,8 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
   C* yp_s = ddt_s + S * T * 32;
   C* dbc_s = yp_s + S * T * 32;            // [T][2][npp]
   C* red_s = dbc_s + T * 2 * npp;          // [2][S][32]
+  C* rs_s = red_s + 2 * S * 32;            // [T] reset flags (with p.rst only)
+  const bool has_rst = p.rst != nullptr;
 
   const Geo g = geo(p.N, p.D, npp);
   const int tid = g.tid, lane = g.lane, s = g.s, pass = blockIdx.z;
@@ -696,6 +713,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
       }
     }
     commit(f, p, g, len, bias, ts, need_of(it));
+    if (has_rst) stage_resets(p, g, t1, len, rs_s);
     if (nx.c >= 0) {
       int64_t n1;
       int nlen;
@@ -711,6 +729,10 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
         const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
         C bv[NT];
         load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
+        if (has_rst && rs_s[j] != C(0)) {
+#pragma unroll
+          for (int k = 0; k < NT; ++k) h[k] = C(0);
+        }
 #pragma unroll
         for (int k = 0; k < NT; ++k) {
           C ab, bb;
@@ -734,6 +756,10 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
       const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
       C bv[NT];
       load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
+      if (has_rst && rs_s[j] != C(0)) {
+#pragma unroll
+        for (int k = 0; k < NT; ++k) hh[k] = C(0);
+      }
 #pragma unroll
       for (int k = 0; k < NT; ++k) {
         C ab, bb;
@@ -750,6 +776,12 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
       for (int k = 0; k < NT; ++k) {
         hc[k] = hs[(j * NT + k) * nthr + tid];
         hp[k] = j > 0 ? hs[((j - 1) * NT + k) * nthr + tid] : sub[(it.m * NT + k) * nthr + tid];
+      }
+      // At a sequence start h_prev enters as 0 and dh does not flow to the step before.
+      const bool rs = has_rst && rs_s[j] != C(0);
+      if (rs) {
+#pragma unroll
+        for (int k = 0; k < NT; ++k) hp[k] = C(0);
       }
       load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
       load_vec<NT>(ts.Cs + j * npp + s * NT, cv);
@@ -771,7 +803,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
         v[k] = dht * bb * xv;
         ddt += d_ab * dab_ddt + d_bb * dbb_ddt;
         dA[k] += d_ab * dab_da + d_bb * dbb_da;
-        dh[k] = dht * ab;
+        dh[k] = rs ? C(0) : dht * ab;
       }
       const int e = (s * T + j) * 32 + lane;
       dx_s[e] = dx;
@@ -936,6 +968,7 @@ Params<C> base_params(const ScanProblem& pr) {
   k.Dskip = pr.Dskip;
   k.z = pr.z;
   k.bias = pr.bias;
+  k.rst = pr.seq_start;
   k.softplus = pr.softplus;
   return k;
 }
@@ -990,7 +1023,10 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   int P, npp, S;
   plan_passes(N, NT, kMaxSlices, P, npp, S);
   // A tile: at most 64 steps, covered by the threads' prefetch registers, in kSmemTarget.
-  auto smem = [&](int t) { return size_t(3 * t * 32 + 2 * t * npp + S * t * 32) * sizeof(C); };
+  const int rs_t = pr.seq_start ? 1 : 0;  // reset flags: T more elements
+  auto smem = [&](int t) {
+    return size_t(3 * t * 32 + 2 * t * npp + S * t * 32 + rs_t * t) * sizeof(C);
+  };
   int T = std::min({64, kFwdRows * S, 32 * kFwdItems / NT});
   while (T > 1 && smem(T) > kSmemTarget) --T;
 
@@ -1052,7 +1088,8 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
   plan_passes(N, NT, kMaxSlicesBwd, P, npp, S);
   // A sub-chunk: covered by the threads' prefetch registers, in kSmemTarget unless that would
   // leave fewer than 4 steps between barriers.
-  auto smem = [&](int t) { return bwd_smem_elems(t, S, npp, NT) * sizeof(C); };
+  const size_t rs_t = pr.seq_start ? 1 : 0;  // reset flags: T more elements
+  auto smem = [&](int t) { return (bwd_smem_elems(t, S, npp, NT) + rs_t * size_t(t)) * sizeof(C); };
   int T = std::min(kBwdRows * S, 32 * kBwdItems / NT);
   while (T > 4 && smem(T) > kSmemTarget) --T;
   const int64_t G = ceil_div(D, 32);

@@ -30,6 +30,9 @@ struct ScanProblem {
   bool softplus = true;
   // u, delta, z: (B, L, D); A: (D, N); Bm, Cm: (B, L, N); Dskip, bias: (D)
   ScanArg u, delta, A, Bm, Cm, Dskip, z, bias;
+  // (B, L) contiguous int32, nonzero where a sequence starts (the state is reset before that
+  // step: Ā taken as 0 there, forward and backward), or null. Not used by selective_scan_step.
+  const int32_t* seq_start = nullptr;
 };
 
 // Number of saved states per batch row: max(1, ceil(L / chunk)).

@@ -21,6 +21,14 @@ json args(const char* disc = "zoh", const char* algorithm = "sequential", double
           {"softplus", softplus},    {"chunk", chunk}};
 }
 
+// seq_start (B, L) with ones at the given (row, t) starts (t = 0 of every row is one anyway).
+Tensor starts(int64_t B, int64_t L, const std::vector<std::pair<int64_t, int64_t>>& at,
+              DType dt = DType::i64) {
+  std::vector<int64_t> v(size_t(B * L), 0);
+  for (auto [b, t] : at) v[size_t(b * L + t)] = 1;
+  return Tensor::from_vector(v, {B, L}).to(dt);
+}
+
 SelectiveScanOptions options(const json& a) {
   SelectiveScanOptions o;
   o.discretization = parse_discretization(a.at("discretization"));
@@ -34,8 +42,9 @@ SelectiveScanOptions options(const json& a) {
 SSM_OP_INFO({.name = "selective_scan",
              .nodes = {OpId::selective_scan},
              .run = [](const Tensors& in, const json& a) {
+               Tensor seq_start = in.size() > 8 ? in[8] : Tensor();
                return Tensors{selective_scan(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7],
-                                             options(a))};
+                                             options(a), nullptr, seq_start)};
              },
              .samples = [](Generator& g) {
                std::vector<Sample> s;
@@ -52,6 +61,17 @@ SSM_OP_INFO({.name = "selective_scan",
                nc[0] = noncontig(nc[0]);
                nc[3] = noncontig(nc[3]);
                s.push_back({"non-contiguous u and B", nc, args("bilinear")});
+               // Packed rows (seq_start): boundaries at t = 1, on and off chunk boundaries.
+               Tensors pk = problem(g, 2, 9, 3, 2);
+               pk.push_back(starts(2, 9, {{0, 3}, {0, 7}, {1, 1}, {1, 4}}));
+               s.push_back({"packed", pk, args("zoh")});
+               Tensors pp = problem(g, 2, 9, 3, 2);
+               pp.push_back(starts(2, 9, {{0, 2}, {0, 5}, {1, 6}}, DType::i32));
+               s.push_back({"packed parallel zoh_exact", pp, args("zoh_exact", "parallel", 0.5, true, 3)});
+               Tensors pn = problem(g, 1, 8, 3, 3, false);
+               pn[1] = add(abs(pn[1]), 0.1);
+               pn.push_back(starts(1, 8, {{0, 4}, {0, 5}}, DType::b8));
+               s.push_back({"packed bilinear, no optional inputs", pn, args("bilinear", "sequential", 0.5, false, 4)});
                return s;
              }});
 
