@@ -6,6 +6,8 @@
 // it; every device allocation is poisoned with NaN first.
 #include <gtest/gtest.h>
 
+#include "cuda/gpu_test.h"
+
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
@@ -23,31 +25,29 @@ namespace {
 using testing::Tol;
 namespace vl = testing::varlen;
 
-class CudaVarlen : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    cuda::set_alloc_poison(true);
-  }
-  void TearDown() override {
-    if (cuda_available()) cuda::set_alloc_poison(false);
-  }
-};
+class CudaVarlen : public ::ssm::testing::GpuTest<> {};
 
 // L = 167: row 0 starts at 0, 1, 64, 134; row 1 at 0, 64, 65, 115 (and a length-1 sequence).
 const vl::Layout kRows = {{1, 63, 70, 33}, {64, 1, 50, 52}};
 const Tol kTight{1e-12, 1e-10};
-// bf16 in and out (8 significant bits); the parameter gradients are sums taken in another order
-// in the packed and the separate runs, each rounded to bf16.
+// bf16 in and out (8 significant bits), per element.
 const Tol kLoose{2e-2, 2e-2, 1e-2};
+// bf16 gradients of the parameters shared by every sequence (A, D, Δ bias; conv weight and bias):
+// the packed run rounds one sum over all positions to bf16, the separate runs round one partial
+// sum per sequence and the test adds those; where the partials cancel, single elements differ by
+// several bf16 steps (measured on an H200: up to 0.25 on -9.3, 0.05 on 0.06). Judged by the
+// aggregate only; the float64 comparisons above hold these to 1e-12.
+const Tol kLooseSum{1e30, 0, 1e-2};
 
-void expect_same(const vl::Result& a, const vl::Result& b, Tol out_tol, Tol grad_tol) {
+void expect_same(const vl::Result& a, const vl::Result& b, Tol out_tol, Tol grad_tol,
+                 const std::vector<bool>& sliced = {}, Tol param_tol = {}) {
   EXPECT_CLOSE(a.out, b.out, out_tol);
   ASSERT_EQ(a.grads.size(), b.grads.size());
   for (size_t i = 0; i < a.grads.size(); ++i) {
     SCOPED_TRACE("gradient " + std::to_string(i));
     ASSERT_EQ(a.grads[i].defined(), b.grads[i].defined());
-    if (a.grads[i].defined()) EXPECT_CLOSE(a.grads[i], b.grads[i], grad_tol);
+    bool shared = i < sliced.size() && !sliced[i];
+    if (a.grads[i].defined()) EXPECT_CLOSE(a.grads[i], b.grads[i], shared ? param_tol : grad_tol);
   }
 }
 
@@ -85,7 +85,8 @@ TEST_F(CudaVarlen, SelectiveScanPackedEqualsSeparate) {
                     kTight);
         expect_same(packed, cpu, kTight, kTight);
         expect_same(vl::run_packed(f, in, gout, kRows, gpu, DType::bf16),
-                    vl::run_separate(f, in, sliced, gout, kRows, gpu, DType::bf16), kLoose, kLoose);
+                    vl::run_separate(f, in, sliced, gout, kRows, gpu, DType::bf16), kLoose, kLoose,
+                    sliced, kLooseSum);
       }
     }
   }
@@ -114,7 +115,8 @@ TEST_F(CudaVarlen, CausalConvPackedEqualsSeparate) {
                     kTight);
         expect_same(packed, cpu, kTight, kTight);
         expect_same(vl::run_packed(f, in, gout, kRows, gpu, DType::bf16),
-                    vl::run_separate(f, in, sliced, gout, kRows, gpu, DType::bf16), kLoose, kLoose);
+                    vl::run_separate(f, in, sliced, gout, kRows, gpu, DType::bf16), kLoose, kLoose,
+                    sliced, kLooseSum);
       }
     }
   }
