@@ -175,17 +175,9 @@ std::vector<A> bias_vector(const Tensor& bias, int64_t D) {
 #ifdef SSM_WITH_CUDA
 // ---- CUDA (kernels in ops/cuda/causal_conv1d.cu): x, weight and bias read with their strides --
 
-cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
-                               const Tensor& rst) {
-  cuda::ConvProblem p;
-  p.device = x.device().index;
-  p.dtype = x.dtype();
-  p.B = x.size(0);
-  p.L = x.size(1);
-  p.D = x.size(2);
+// The weight, bias and activation fields, shared by the sequence and the single-step problems.
+void set_weights(cuda::ConvProblem& p, const Tensor& weight, const Tensor& bias, bool silu) {
   p.W = weight.size(1);
-  p.x = x.raw_data();
-  for (int i = 0; i < 3; ++i) p.sx[i] = x.stride(i);
   p.w = weight.raw_data();
   p.sw[0] = weight.stride(0);
   p.sw[1] = weight.stride(1);
@@ -194,6 +186,19 @@ cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tens
     p.sb = bias.stride(0);
   }
   p.silu = silu;
+}
+
+cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
+                               const Tensor& rst) {
+  cuda::ConvProblem p;
+  p.device = x.device().index;
+  p.dtype = x.dtype();
+  p.B = x.size(0);
+  p.L = x.size(1);
+  p.D = x.size(2);
+  p.x = x.raw_data();
+  for (int i = 0; i < 3; ++i) p.sx[i] = x.stride(i);
+  set_weights(p, weight, bias, silu);
   p.seq_start = rst.defined() ? static_cast<const int32_t*>(rst.raw_data()) : nullptr;
   return p;
 }
@@ -385,15 +390,7 @@ Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
     p.dtype = weight.dtype();
     p.B = B;
     p.D = D;
-    p.W = W;
-    p.w = weight.raw_data();
-    p.sw[0] = weight.stride(0);
-    p.sw[1] = weight.stride(1);
-    if (bias.defined()) {
-      p.bias = bias.raw_data();
-      p.sb = bias.stride(0);
-    }
-    p.silu = silu;
+    set_weights(p, weight, bias, silu);
     Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
     cuda::causal_conv1d_step(p, state.raw_data(), state.dtype(), x.raw_data(), x.dtype(), x.stride(0),
                              x.stride(1), y.raw_data(), y.dtype());
