@@ -9,7 +9,8 @@
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups. GB/s counts the bytes of the
 // op's inputs and outputs once (fwd: u, delta, z, B, C in, out; bwd adds gout in and du, ddelta,
 // dz, dB, dC out; A, D and the bias are negligible), against a measured device-to-device copy
-// (1 GiB, bytes read + written). A second table times the forward's register tilings.
+// (1 GiB, bytes read + written). Two more tables sweep the launch shapes (states per thread x
+// time segments) of the forward and of the backward.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench scan
 #include <cuda_runtime.h>
@@ -85,11 +86,12 @@ void scan_section() {
   std::printf("| batch, d_inner, length, d_state | fwd ms | fwd GB/s | ref fwd ms | fwd ours/ref "
               "| fwd+bwd ms | fwd+bwd GB/s | ref fwd+bwd ms | fwd+bwd ours/ref |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  struct Tiles {
+  struct Sweep {
     std::string name;
-    double ms[3];  // 4, 8, 16 states per thread
+    double fwd[4][4];  // [2, 4, 8, 16 states per thread][1, 2, 4, 8 segments]
+    double fb[3][4];   // [2, 4, 8 backward states per thread][1, 2, 4, 8 backward segments]
   };
-  std::vector<Tiles> tiles;
+  std::vector<Sweep> sweeps;
   for (const Config& c : configs) {
     Inputs in = make(c, normal, small);
     SelectiveScanOptions o;  // zoh, softplus, chunk 64
@@ -111,7 +113,6 @@ void scan_section() {
                                   leaves[6], leaves[7], o);
       out.backward(gout);
     });
-    for (Tensor& t : leaves) t.zero_grad();
 
     char name[96];
     std::snprintf(name, sizeof name, "(%ld, %ld, %ld, %ld)", long(c.B), long(c.D), long(c.L), long(c.N));
@@ -120,32 +121,51 @@ void scan_section() {
                 c.ref_fwd_bwd, fb / c.ref_fwd_bwd);
     std::fflush(stdout);
 
-    // The forward's register tilings, through the plain launcher.
-    cuda::ScanProblem p;
-    p.B = c.B, p.L = c.L, p.D = c.D, p.N = c.N, p.chunk = o.chunk;
-    const Tensor* ts[8] = {&in.u, &in.delta, &in.A, &in.Bm, &in.Cm, &in.Dskip, &in.z, &in.bias};
-    cuda::ScanArg* as[8] = {&p.u, &p.delta, &p.A, &p.Bm, &p.Cm, &p.Dskip, &p.z, &p.bias};
-    for (int i = 0; i < 8; ++i) {
-      as[i]->p = ts[i]->raw_data();
-      as[i]->dtype = ts[i]->dtype();
-      for (int k = 0; k < ts[i]->dim(); ++k) as[i]->s[k] = ts[i]->stride(k);
-    }
-    Tensor out = Tensor::empty({c.B, c.L, c.D}, DType::bf16, Device::cuda());
-    cuda::ScanForward f;
-    f.out = out.raw_data();
-    f.out_dtype = DType::bf16;
-    Tiles t{name, {}};
-    for (int i = 0; i < 3; ++i) {
-      f.state_tile = 4 << i;
-      t.ms[i] = median_ms([&] { cuda::selective_scan_forward(p, f); });
-    }
-    tiles.push_back(t);
+    // The launch shapes: register tiling x time segments (cuda::ScanTuning), forward alone and
+    // forward + backward (backward tilings; the forward at the op's pick).
+    Sweep sw{name, {}, {}};
+    for (int ti = 0; ti < 4; ++ti)
+      for (int si = 0; si < 4; ++si) {
+        cuda::set_scan_tuning({2 << ti, 0, 1 << si, 0});
+        sw.fwd[ti][si] = median_ms([&] {
+          NoGradGuard ng;
+          Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
+        }, 3, 15);
+      }
+    for (int ti = 0; ti < 3; ++ti)
+      for (int si = 0; si < 4; ++si) {
+        cuda::set_scan_tuning({0, 2 << ti, 0, 1 << si});
+        sw.fb[ti][si] = median_ms([&] {
+          for (Tensor& t : leaves) t.zero_grad();
+          Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
+                                      leaves[5], leaves[6], leaves[7], o);
+          out.backward(gout);
+        }, 3, 15);
+      }
+    cuda::set_scan_tuning({});
+    for (Tensor& t : leaves) t.zero_grad();
+    sweeps.push_back(sw);
   }
-  std::printf("\nfwd ms by states per thread (the op picks the most that give >= 16 warps per SM):\n\n");
-  std::printf("| batch, d_inner, length, d_state | 4 states | 8 states | 16 states |\n"
-              "| --- | --- | --- | --- |\n");
-  for (const Tiles& t : tiles)
-    std::printf("| %s | %.3f | %.3f | %.3f |\n", t.name.c_str(), t.ms[0], t.ms[1], t.ms[2]);
+  std::printf("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
+              "uses the op's own pick):\n\n| batch, d_inner, length, d_state | tile |");
+  for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
+  std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
+  for (const Sweep& w : sweeps)
+    for (int ti = 0; ti < 4; ++ti) {
+      std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
+      for (int si = 0; si < 4; ++si) std::printf(" %.3f |", w.fwd[ti][si]);
+      std::printf("\n");
+    }
+  std::printf("\nfwd+bwd ms by backward states per thread x backward time segments:\n\n"
+              "| batch, d_inner, length, d_state | tile |");
+  for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
+  std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
+  for (const Sweep& w : sweeps)
+    for (int ti = 0; ti < 3; ++ti) {
+      std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
+      for (int si = 0; si < 4; ++si) std::printf(" %.3f |", w.fb[ti][si]);
+      std::printf("\n");
+    }
   cuda::AllocatorStats s = cuda::allocator_stats(0);
   std::printf("\nallocator: %zu cudaMalloc calls, peak %.2f GiB in use, %.2f GiB cached\n",
               size_t(s.cuda_mallocs), double(s.peak_in_use) / double(1 << 30),

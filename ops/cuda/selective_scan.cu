@@ -20,6 +20,10 @@
 // with a shuffle reduce-scatter, then written per 32-channel group and summed over groups by
 // sum_parts; dA, dD and ddelta_bias are written per batch row and summed the same way.
 //
+// When batch x channels leave the GPU short of warps, time is split into segments of whole
+// chunks scanned by separate blocks (grid z), chained through per-segment carries (scan_carry,
+// scan_chain below): forward and backward alike.
+//
 // Timings, the profile and what to try next: bench/gpu/scan_notes.md.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -165,6 +169,14 @@ struct Params {
   int T;    // steps per tile (forward) or per sub-chunk (backward)
   int P;    // passes
   int M;    // backward: sub-chunks per chunk
+  // Time segments (grid z = pass + P * segment): segment s covers steps [s seg_len, (s + 1)
+  // seg_len), seg_len a multiple of chunk. Each starts from carry (forward: the state before its
+  // first step; backward: dh after its last step), or from zero when carry is null.
+  int nseg;
+  int64_t seg_len;
+  int seg0;                // scan_carry: the segment of grid z = 0
+  C* carry;                // (B, nseg, N, D) or null
+  C *seg_end, *seg_prod;   // scan_carry's outputs, (B, nseg, N, D)
   // forward outputs
   void* out;
   DType out_dt;
@@ -176,9 +188,9 @@ struct Params {
   void *du, *ddelta, *dz;  // P == 1: written directly (null: not wanted)
   DType du_dt, ddelta_dt, dz_dt;
   C *du_p, *dv_p, *dz_p;   // P > 1: (P, B, L, D) partials
-  C* dA_part;              // (B, N, D)
-  C* dD_part;              // (B, D)
-  C* dbias_part;           // (P, B, D)
+  C* dA_part;              // (B, nseg, N, D)
+  C* dD_part;              // (nseg, B, D)
+  C* dbias_part;           // (nseg, P, B, D)
   C *dB_part, *dC_part;    // (G, B, L, N), G = gridDim.x
   C* sub;                  // sub-chunk start states, thread-private
 };
@@ -316,15 +328,16 @@ __device__ __forceinline__ void st_rows(void* out, DType dt, int64_t i0, int64_t
   }
 }
 
-// Where a thread sits: batch row b, its lane's channel d, slice s of S, the pass's states.
+// Where a thread sits: batch row b, its lane's channel d, slice s of S, the pass's states, the
+// time segment.
 struct Geo {
   int64_t b, d0, d, n0;
-  int ncnt, s, S, lane, tid, nthr;
+  int ncnt, s, S, lane, tid, nthr, pass, seg;
   int j0, tt0;  // the thread's B/C items: state j0 of rows tt0, tt0 + nthr / npp, ...
   bool dvalid;
 };
 
-__device__ __forceinline__ Geo geo(int64_t N, int64_t D, int npp) {
+__device__ __forceinline__ Geo geo(int64_t N, int64_t D, int npp, int P) {
   Geo g;
   g.tid = threadIdx.x;
   g.lane = g.tid & 31;
@@ -334,7 +347,9 @@ __device__ __forceinline__ Geo geo(int64_t N, int64_t D, int npp) {
   g.b = blockIdx.y;
   g.d0 = int64_t(blockIdx.x) * 32;
   g.d = g.d0 + g.lane;
-  g.n0 = int64_t(blockIdx.z) * npp;
+  g.pass = int(blockIdx.z) % P;
+  g.seg = int(blockIdx.z) / P;
+  g.n0 = int64_t(g.pass) * npp;
   g.ncnt = int(imin(npp, N - g.n0));
   g.j0 = g.tid % npp;
   g.tt0 = g.tid / npp;
@@ -448,7 +463,16 @@ __device__ __forceinline__ void stage_resets(const Params<C>& p, const Geo& g, i
 
 constexpr int kFwdRows = 8, kFwdItems = 8;  // per thread, per tile (Flight's RR and KB)
 
-template <class C, int NT, class Disc>
+// The state index of (b, segment, state n, channel d) in a (B, nseg, N, D) segment array.
+template <class C>
+__device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg, int64_t n,
+                                          int64_t d) {
+  return ((b * p.nseg + seg) * p.N + n) * p.D + d;
+}
+
+// RST: whether the kernel may see reset flags (p.rst). The plain path (false) compiles without
+// their per-step tests, which cost it 3-18% when they were run-time checks.
+template <class C, int NT, class Disc, bool RST>
 __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp, S = p.S;
@@ -460,32 +484,34 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   ts.Cs = ts.Bs + T * npp;                 // [T][npp]
   C* y_s = ts.Cs + T * npp;                // [S][T][32]
   C* rs_s = y_s + S * T * 32;              // [T] reset flags (with p.rst only)
-  const bool has_rst = p.rst != nullptr;
+  const bool has_rst = RST && p.rst != nullptr;
 
-  const Geo g = geo(p.N, p.D, npp);
+  const Geo g = geo(p.N, p.D, npp, p.P);
   const int s = g.s, lane = g.lane;
   const int64_t b = g.b, d = g.d, n0 = g.n0;
   const int ncnt = g.ncnt;
+  const int64_t tb = int64_t(g.seg) * p.seg_len, te = imin(p.L, tb + p.seg_len);
 
   C a[NT], h[NT];
 #pragma unroll
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
-    a[k] = g.dvalid && j < ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
-    h[k] = C(0);
+    const bool ok = g.dvalid && j < ncnt;
+    a[k] = ok ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
+    h[k] = ok && p.carry ? p.carry[seg_at(p, b, g.seg, n0 + j, d)] : C(0);
   }
   const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
   const C dsk = g.dvalid && p.Dskip.p ? ld1<C>(p.Dskip, d) : C(0);
   const Need need{p.z.p != nullptr, true, false};
 
   Flight<C, kFwdRows, kFwdItems> f;
-  issue(f, p, g, 0, int(imin(T, p.L)), need);
-  int64_t next_ck = 0;
-  for (int64_t t0 = 0; t0 < p.L; t0 += T) {
-    const int tl = int(imin(T, p.L - t0));
+  issue(f, p, g, tb, int(imin(T, te - tb)), need);
+  int64_t next_ck = tb;  // segments start on chunk boundaries
+  for (int64_t t0 = tb; t0 < te; t0 += T) {
+    const int tl = int(imin(T, te - t0));
     commit(f, p, g, tl, bias, ts, need);
     if (has_rst) stage_resets(p, g, t0, tl, rs_s);
-    if (t0 + T < p.L) issue(f, p, g, t0 + T, int(imin(T, p.L - t0 - T)), need);
+    if (t0 + T < te) issue(f, p, g, t0 + T, int(imin(T, te - t0 - T)), need);
     __syncthreads();
     // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
 #pragma unroll 4
@@ -541,14 +567,153 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
         st_rows<C, kFwdRows>(p.out, p.out_dt, row0, stride, y, ok);
       else
         st_rows<C, kFwdRows>(p.ypart, sizeof(C) == 8 ? DType::f64 : DType::f32,
-                             int64_t(blockIdx.z) * p.B * p.L * p.D + row0, stride, y, ok);
+                             int64_t(g.pass) * p.B * p.L * p.D + row0, stride, y, ok);
     }
     __syncthreads();  // the next tile overwrites what this one read
   }
-  if (p.fin && g.dvalid) {
+  if (p.fin && g.dvalid && g.seg == p.nseg - 1) {
 #pragma unroll
     for (int k = 0; k < NT; ++k)
       if (s * NT + k < ncnt) p.fin[(b * p.D + d) * p.N + n0 + s * NT + k] = h[k];
+  }
+}
+
+// ---- time segments: their carries ------------------------------------------------------------
+//
+// With segments, every segment but the first (forward) or the last (backward) needs the carry
+// from the ones before (after) it. The recurrence is linear in the carry: over a segment,
+//   forward   h_end  = Π Ā · h_in + (h_end from zero),      h_t = Ā_t h_{t-1} + B̄_t x_t B_t
+//   backward  dh_in  = Π Ā · dh_end + (dh_in from zero),    dh_{t-1} = Ā_t (dh_t + gy_t C_t)
+// (Ā = 0 at a reset). scan_carry runs each segment from zero, keeping the end value and Π Ā;
+// scan_chain then walks the segments in order (a few steps per state); the main kernels start
+// each segment from its carry. The price: one more recurrence (exp) per state and step,
+// bought back by S times more blocks in flight when B x D alone leaves the GPU idle.
+template <class C, int NT, class Disc, bool RST, bool REV>
+__global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p, const Disc disc) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int T = p.T, npp = p.npp;
+  TileSmem<C> ts{};
+  ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32] each
+  ts.x = ts.dt + T * 32;
+  ts.sp = ts.x + T * 32;
+  ts.gy = ts.sp + T * 32;
+  ts.gs = ts.gy + T * 32;
+  ts.Bs = ts.gs + T * 32;                  // [T][npp] each
+  ts.Cs = ts.Bs + T * npp;
+  C* rs_s = ts.Cs + T * npp;               // [T] reset flags (with p.rst only)
+  const bool has_rst = RST && p.rst != nullptr;
+
+  const Geo g = geo(p.N, p.D, npp, p.P);
+  const int s = g.s, lane = g.lane, seg = g.seg + p.seg0;
+  const int64_t b = g.b, d = g.d, n0 = g.n0;
+  const int64_t tb = int64_t(seg) * p.seg_len, te = imin(p.L, tb + p.seg_len);
+  const int ntiles = int((te - tb + T - 1) / T);
+
+  C a[NT], h[NT], prod[NT];
+#pragma unroll
+  for (int k = 0; k < NT; ++k) {
+    const int j = s * NT + k;
+    a[k] = g.dvalid && j < g.ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype)
+                                  : C(0);
+    h[k] = C(0);
+    prod[k] = C(1);
+  }
+  const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
+  // Forward: dt, x, B. Reverse: dt and gy = g silu(z) (the staging's gradient path), C.
+  const Need need = REV ? Need{p.z.p != nullptr, true, true} : Need{false, false, false};
+  auto tile = [&](int i, int64_t& t1, int& len) {
+    if (REV) {
+      const int64_t hi = te - int64_t(i) * T;
+      t1 = hi - T > tb ? hi - T : tb;
+      len = int(hi - t1);
+    } else {
+      t1 = tb + int64_t(i) * T;
+      len = int(imin(T, te - t1));
+    }
+  };
+
+  Flight<C, kFwdRows, kFwdItems> f;
+  {
+    int64_t t1;
+    int len;
+    tile(0, t1, len);
+    issue(f, p, g, t1, len, need);
+  }
+  for (int i = 0; i < ntiles; ++i) {
+    int64_t t1;
+    int len;
+    tile(i, t1, len);
+    commit(f, p, g, len, bias, ts, need);
+    if (has_rst) stage_resets(p, g, t1, len, rs_s);
+    if (i + 1 < ntiles) {
+      int64_t n1;
+      int nlen;
+      tile(i + 1, n1, nlen);
+      issue(f, p, g, n1, nlen, need);
+    }
+    __syncthreads();
+    if (!REV) {
+#pragma unroll 4
+      for (int tt = 0; tt < len; ++tt) {
+        const C dtv = ts.dt[tt * 32 + lane], xv = ts.x[tt * 32 + lane];
+        C bv[NT];
+        load_vec<NT>(ts.Bs + tt * npp + s * NT, bv);
+        if (has_rst && rs_s[tt] != C(0)) {
+#pragma unroll
+          for (int k = 0; k < NT; ++k) h[k] = prod[k] = C(0);
+        }
+#pragma unroll
+        for (int k = 0; k < NT; ++k) {
+          C ab, bb;
+          disc.fwd(dtv, a[k], ab, bb);
+          h[k] = ab * h[k] + (bb * xv) * bv[k];
+          prod[k] *= ab;
+        }
+      }
+    } else {
+#pragma unroll 4
+      for (int tt = len - 1; tt >= 0; --tt) {
+        const C dtv = ts.dt[tt * 32 + lane], gyv = ts.gy[tt * 32 + lane];
+        C cv[NT];
+        load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
+        const bool rs = has_rst && rs_s[tt] != C(0);
+#pragma unroll
+        for (int k = 0; k < NT; ++k) {
+          C ab, bb;
+          disc.fwd(dtv, a[k], ab, bb);
+          h[k] = rs ? C(0) : ab * (h[k] + gyv * cv[k]);
+          prod[k] = rs ? C(0) : prod[k] * ab;
+        }
+      }
+    }
+    __syncthreads();  // the next tile overwrites what this one read
+  }
+  if (g.dvalid) {
+#pragma unroll
+    for (int k = 0; k < NT; ++k) {
+      if (s * NT + k >= g.ncnt) continue;
+      const int64_t i = seg_at(p, b, seg, n0 + s * NT + k, d);
+      p.seg_end[i] = h[k];
+      p.seg_prod[i] = prod[k];
+    }
+  }
+}
+
+// carry[s] for every (b, n, d): forward, the state before segment s (zero for the first);
+// reverse, dh after segment s's last step (zero for the last).
+template <class C>
+__global__ void scan_chain(const Params<C> p, bool rev) {
+  const int64_t total = p.B * p.N * p.D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t d = i % p.D, n = (i / p.D) % p.N, b = i / (p.N * p.D);
+    C c = 0;
+    for (int q = 0; q < p.nseg; ++q) {
+      const int sg = rev ? p.nseg - 1 - q : q;
+      const int64_t at = seg_at(p, b, sg, n, d);
+      p.carry[at] = c;
+      if (q + 1 < p.nseg) c = p.seg_prod[at] * c + p.seg_end[at];
+    }
   }
 }
 
@@ -630,12 +795,13 @@ __device__ __forceinline__ Item first_item(const Params<C>& p, int64_t c) {
   return msub_of(p, c) >= 2 ? Item{c, 0, false} : Item{c, 0, true};
 }
 
+// c_lo: the segment's first chunk (the walk ends after it).
 template <class C>
-__device__ __forceinline__ Item next_item(const Params<C>& p, Item it) {
+__device__ __forceinline__ Item next_item(const Params<C>& p, Item it, int64_t c_lo) {
   const int ms = msub_of(p, it.c);
   if (!it.back) return it.m + 2 < ms ? Item{it.c, it.m + 1, false} : Item{it.c, ms - 1, true};
   if (it.m > 0) return Item{it.c, it.m - 1, true};
-  return first_item(p, it.c - 1);
+  return first_item(p, it.c - 1 >= c_lo ? it.c - 1 : int64_t(-1));
 }
 
 template <class C>
@@ -645,8 +811,12 @@ __device__ __forceinline__ void item_range(const Params<C>& p, Item it, int64_t&
   len = int(imin(p.T, te - t1));
 }
 
-template <class C, int NT, class Disc>
-__global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p, const Disc disc) {
+// Up to 4 states per thread, at least two blocks per multiprocessor: the compiler keeps it to 128
+// registers (it takes ~180 for the no-reset variant otherwise, which halves the blocks in flight
+// and cost the backward 60%, measured on an H200).
+template <class C, int NT, class Disc, bool RST>
+__global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
+    scan_bwd(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp, S = p.S, nthr = blockDim.x;
   TileSmem<C> ts{};
@@ -664,21 +834,24 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
   C* dbc_s = yp_s + S * T * 32;            // [T][2][npp]
   C* red_s = dbc_s + T * 2 * npp;          // [2][S][32]
   C* rs_s = red_s + 2 * S * 32;            // [T] reset flags (with p.rst only)
-  const bool has_rst = p.rst != nullptr;
+  const bool has_rst = RST && p.rst != nullptr;
 
-  const Geo g = geo(p.N, p.D, npp);
-  const int tid = g.tid, lane = g.lane, s = g.s, pass = blockIdx.z;
+  const Geo g = geo(p.N, p.D, npp, p.P);
+  const int tid = g.tid, lane = g.lane, s = g.s, pass = g.pass, seg = g.seg;
   const int64_t b = g.b, d = g.d, n0 = g.n0;
   const int ncnt = g.ncnt;
   const int64_t BLD = p.B * p.L * p.D;
-  C* sub = p.sub + ((int64_t(pass) * p.B + b) * gridDim.x + blockIdx.x) * p.M * NT * nthr;
+  C* sub = p.sub + ((int64_t(blockIdx.z) * p.B + b) * gridDim.x + blockIdx.x) * p.M * NT * nthr;
+  // This segment's chunks, walked from c_hi down to c_lo.
+  const int64_t cps = p.seg_len / p.chunk, c_lo = int64_t(seg) * cps,
+                c_hi = imin(p.nc, c_lo + cps) - 1;
 
   C a[NT], dh[NT], dA[NT], h[NT];
 #pragma unroll
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
     a[k] = g.dvalid && j < ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
-    dh[k] = C(0);
+    dh[k] = g.dvalid && j < ncnt && p.carry ? p.carry[seg_at(p, b, seg, n0 + j, d)] : C(0);
     dA[k] = C(0);
     h[k] = C(0);
   }
@@ -690,7 +863,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
   auto need_of = [&](const Item& it) { return Need{it.back && has_z, it.back, it.back}; };
 
   Flight<C, kBwdRows, kBwdItems> f;
-  Item it = first_item(p, p.nc - 1);
+  Item it = first_item(p, c_hi);
   {
     int64_t t1;
     int len;
@@ -698,7 +871,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
     issue(f, p, g, t1, len, need_of(it));
   }
   while (it.c >= 0) {
-    const Item nx = next_item(p, it);
+    const Item nx = next_item(p, it, c_lo);
     const int ms = msub_of(p, it.c);
     int64_t t1;
     int len;
@@ -872,7 +1045,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
   if (g.dvalid) {
 #pragma unroll
     for (int k = 0; k < NT; ++k)
-      if (s * NT + k < ncnt) p.dA_part[(b * p.N + n0 + s * NT + k) * p.D + d] = dA[k];
+      if (s * NT + k < ncnt) p.dA_part[seg_at(p, b, seg, n0 + s * NT + k, d)] = dA[k];
   }
   red_s[s * 32 + lane] = acc_dD;
   red_s[(S + s) * 32 + lane] = acc_db;
@@ -883,8 +1056,8 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd) scan_bwd(const Params<C> p
       sD += red_s[q * 32 + lane];
       sb += red_s[(S + q) * 32 + lane];
     }
-    if (pass == 0) p.dD_part[b * p.D + d] = sD;
-    p.dbias_part[(int64_t(pass) * p.B + b) * p.D + d] = sb;
+    if (pass == 0) p.dD_part[(int64_t(seg) * p.B + b) * p.D + d] = sD;
+    p.dbias_part[((int64_t(seg) * p.P + pass) * p.B + b) * p.D + d] = sb;
   }
 }
 
@@ -990,6 +1163,32 @@ void plan_passes(int64_t N, int NT, int max_slices, int& P, int& npp, int& S) {
   S = npp / NT;
 }
 
+int sm_count(int device) {
+  int n = 0;
+  SSM_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) == cudaSuccess,
+            "selective_scan (CUDA): cannot read the multiprocessor count");
+  return n;
+}
+
+// Warps per multiprocessor below which the sequence is split into time segments (the
+// recurrences are latency bound: more warps in flight hide the exp and shared-memory latencies,
+// but each split costs one more recurrence). From the H200 sweep in bench/gpu/scan_notes.md:
+// (2, 1536, 8192, 16), 2.9 warps per SM unsplit, runs 2.5x faster with 4 segments; (8, 1536,
+// 2048, 16), 11.6 warps per SM, is slower split.
+constexpr int64_t kFwdWarpsPerSm = 10, kBwdWarpsPerSm = 10;
+
+// Splits the nc chunks into nseg segments of seg_len steps (whole chunks): `req` of them when
+// set, else enough that the grid (`warps` per segment) reaches `per_sm` warps per multiprocessor.
+void plan_segments(const ScanProblem& pr, int64_t warps, int req, int64_t per_sm, int& nseg,
+                   int64_t& seg_len) {
+  const int64_t nc = scan_chunks(pr);
+  int64_t want = req > 0 ? req : ceil_div(per_sm * sm_count(pr.device), std::max<int64_t>(warps, 1));
+  want = std::clamp<int64_t>(want, 1, nc);
+  const int64_t cps = ceil_div(nc, want);
+  nseg = int(ceil_div(nc, cps));
+  seg_len = cps * pr.chunk;
+}
+
 template <class K>
 void set_smem(K kernel, size_t bytes, int device) {
   SSM_CHECK(bytes <= max_shared_per_block(device), "selective_scan (CUDA): needs ", bytes,
@@ -1006,6 +1205,83 @@ void zero_fill(void* q, size_t bytes) {
 
 size_t dsize(DType t) { return size_t(dtype_size(t)); }
 
+ScanTuning g_tuning;
+
+// Kernel variants. Only the path training and inference take — float32 arithmetic, zoh, no reset
+// flags — is compiled for every register tiling and without the reset tests; float64 (tests),
+// the other discretizations and packed batches take one generic variant (4 states per thread,
+// reset flags tested at run time). That keeps the translation unit's compile time in check.
+template <class C, class Disc>
+constexpr bool kTuned = std::is_same_v<C, float> && std::is_same_v<Disc, Zoh<float>>;
+
+bool tuned_path(const ScanProblem& pr) { return !pr.f64 && pr.discretization == 0 && !pr.seq_start; }
+
+// Calls f(integral_constant NT, bool_constant RST) for the variant that serves (NT, pr); the
+// backward (kFwd false) has no 16.
+template <class C, class Disc, bool kFwd, class F>
+void with_variant(const ScanProblem& pr, int NT, F&& f) {
+  using I2 = std::integral_constant<int, 2>;
+  using I4 = std::integral_constant<int, 4>;
+  using I8 = std::integral_constant<int, 8>;
+  using I16 = std::integral_constant<int, 16>;
+  if constexpr (kTuned<C, Disc>) {
+    if (!pr.seq_start) {
+      if (NT == 2) return f(I2{}, std::false_type{});
+      if (NT == 8) return f(I8{}, std::false_type{});
+      if constexpr (kFwd)
+        if (NT == 16) return f(I16{}, std::false_type{});
+      return f(I4{}, std::false_type{});
+    }
+  }
+  f(I4{}, std::true_type{});
+}
+
+// Segment carries for the forward (rev false) or the backward: scan_carry over every segment but
+// the one whose carry is zero, then scan_chain into k.carry. `k` has the main kernel's fields.
+template <class C, class Disc>
+void run_carries(const ScanProblem& pr, Params<C>& k, const Disc& disc, bool rev,
+                 Scratch& scratch) {
+  const int64_t B = pr.B, N = pr.N, D = pr.D;
+  const size_t seg_elems = size_t(B * k.nseg * N * D);
+  k.carry = scratch.get<C>(int64_t(seg_elems));
+  k.seg_end = scratch.get<C>(int64_t(seg_elems));
+  k.seg_prod = scratch.get<C>(int64_t(seg_elems));
+  // Its own tiling: 4 states per thread (the carry pass is cheap next to the main one).
+  Params<C> c = k;
+  int P, npp, S;
+  plan_passes(N, 4, kMaxSlices, P, npp, S);
+  c.P = P;
+  c.npp = npp;
+  c.S = S;
+  c.seg0 = rev ? 1 : 0;
+  const size_t rs_t = pr.seq_start ? 1 : 0;
+  auto smem = [&](int t) { return (size_t(5 * t * 32 + 2 * t * npp) + rs_t * t) * sizeof(C); };
+  int T = std::min({64, kFwdRows * S, 32 * kFwdItems / 4});
+  while (T > 1 && smem(T) > kSmemTarget) --T;
+  c.T = T;
+  dim3 grid{unsigned(ceil_div(D, 32)), unsigned(B), unsigned(P * (k.nseg - 1))};
+  auto go = [&](auto rst) {
+    constexpr bool R = decltype(rst)::value;
+    if (rev) {
+      set_smem(scan_carry<C, 4, Disc, R, true>, smem(T), pr.device);
+      scan_carry<C, 4, Disc, R, true><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
+    } else {
+      set_smem(scan_carry<C, 4, Disc, R, false>, smem(T), pr.device);
+      scan_carry<C, 4, Disc, R, false><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
+    }
+  };
+  if constexpr (kTuned<C, Disc>) {
+    if (!pr.seq_start) go(std::false_type{});
+    else go(std::true_type{});
+  } else {
+    go(std::true_type{});
+  }
+  check_launch("selective_scan (segment carries)");
+  scan_chain<C><<<unsigned(std::min<int64_t>(ceil_div(B * N * D, 256), 65535)), 256, 0, stream()>>>(
+      c, rev);
+  check_launch("selective_scan (segment chain)");
+}
+
 template <class C>
 void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   const int64_t B = pr.B, L = pr.L, D = pr.D, N = pr.N;
@@ -1015,11 +1291,13 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
     return;
   }
   // States per thread: about N / 4, so that a block has 4 slices (measured on an H200 with
-  // ssm_gpu_bench's sweep, bf16: N = 16 is fastest with 4, N = 64 with 16).
-  int NT = f.state_tile;
+  // ssm_gpu_bench's sweep, bf16: N = 16 is fastest with 4, N = 64 with 16). Variants other than
+  // the tuned path have 4 only.
+  int NT = f.state_tile ? f.state_tile : g_tuning.fwd_tile;
   if (NT == 0) NT = N <= 16 ? 4 : N <= 32 ? 8 : 16;
-  SSM_CHECK(NT == 4 || NT == 8 || NT == 16, "selective_scan (CUDA): state_tile must be 4, 8 or 16, got ",
-            NT);
+  SSM_CHECK(NT == 2 || NT == 4 || NT == 8 || NT == 16,
+            "selective_scan (CUDA): state_tile must be 2, 4, 8 or 16, got ", NT);
+  if (!tuned_path(pr)) NT = 4;
   int P, npp, S;
   plan_passes(N, NT, kMaxSlices, P, npp, S);
   // A tile: at most 64 steps, covered by the threads' prefetch registers, in kSmemTarget.
@@ -1041,24 +1319,23 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   k.states = static_cast<C*>(f.states);
   k.fin = static_cast<C*>(f.final_state);
   k.ypart = P > 1 ? scratch.get<C>(P * B * L * D) : nullptr;
+  const int64_t G = ceil_div(D, 32);
+  plan_segments(pr, G * B * P * S, g_tuning.fwd_segments, kFwdWarpsPerSm, k.nseg, k.seg_len);
 
-  dim3 grid{unsigned(ceil_div(D, 32)), unsigned(B), unsigned(P)};
   with_disc<C>(pr, [&](auto disc) {
     using Disc = decltype(disc);
-    if (NT == 4) {
-      set_smem(scan_fwd<C, 4, Disc>, smem(T), pr.device);
-      scan_fwd<C, 4, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
-    } else if (NT == 8) {
-      set_smem(scan_fwd<C, 8, Disc>, smem(T), pr.device);
-      scan_fwd<C, 8, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
-    } else {
-      set_smem(scan_fwd<C, 16, Disc>, smem(T), pr.device);
-      scan_fwd<C, 16, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
-    }
+    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, false, scratch);
+    dim3 grid{unsigned(G), unsigned(B), unsigned(P * k.nseg)};
+    with_variant<C, Disc, true>(pr, NT, [&](auto nt, auto rst) {
+      constexpr int V = decltype(nt)::value;
+      constexpr bool R = decltype(rst)::value;
+      set_smem(scan_fwd<C, V, Disc, R>, smem(T), pr.device);
+      scan_fwd<C, V, Disc, R><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+    });
   });
   check_launch("selective_scan forward");
   if (P > 1) {
-    fwd_finalize<C><<<unsigned(std::min<int64_t>(ceil_div(B * L * D, 256), 65535)), 256, 0, ::ssm::cuda::stream()>>>(k);
+    fwd_finalize<C><<<unsigned(std::min<int64_t>(ceil_div(B * L * D, 256), 65535)), 256, 0, stream()>>>(k);
     check_launch("selective_scan forward (pass sum)");
   }
 }
@@ -1066,8 +1343,8 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
 template <class C>
 void sum_into(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
   if (!g.p || M == 0) return;
-  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256, 0, ::ssm::cuda::stream()>>>(parts, R, M, cols,
-                                                                               g.p, g.dtype);
+  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256, 0, stream()>>>(
+      parts, R, M, cols, g.p, g.dtype);
   check_launch("selective_scan backward (sum of partials)");
 }
 
@@ -1082,8 +1359,13 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     zero_fill(g.dC.p, size_t(B * L * N) * dsize(g.dC.dtype));
     return;
   }
-  // 4 states per thread up to N = 32 (one pass of 8 warps), else 8 (64 states a pass).
-  const int NT = N <= 4 * kMaxSlicesBwd ? 4 : 8;
+  // 4 states per thread (passes of 32 states): the fastest tiling at every benchmark shape,
+  // N = 64 included (two passes at 4 beat one at 8 by 10%; H200 sweep, bench/gpu/scan_notes.md).
+  int NT = g.state_tile ? g.state_tile : g_tuning.bwd_tile;
+  if (NT == 0) NT = 4;
+  SSM_CHECK(NT == 2 || NT == 4 || NT == 8,
+            "selective_scan (CUDA): backward state_tile must be 2, 4 or 8, got ", NT);
+  if (!tuned_path(pr)) NT = 4;
   int P, npp, S;
   plan_passes(N, NT, kMaxSlicesBwd, P, npp, S);
   // A sub-chunk: covered by the threads' prefetch registers, in kSmemTarget unless that would
@@ -1102,11 +1384,13 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
   k.T = T;
   k.P = P;
   k.M = int(ceil_div(pr.chunk, T));
+  plan_segments(pr, G * B * P * S, g_tuning.bwd_segments, kBwdWarpsPerSm, k.nseg, k.seg_len);
+  const int64_t Z = int64_t(P) * k.nseg;  // grid z
   k.states_in = static_cast<const C*>(g.states);
-  k.sub = scratch.get<C>(int64_t(P) * B * G * k.M * NT * 32 * S);
-  k.dA_part = scratch.get<C>(B * N * D);
-  k.dD_part = scratch.get<C>(B * D);
-  k.dbias_part = scratch.get<C>(P * B * D);
+  k.sub = scratch.get<C>(Z * B * G * k.M * NT * 32 * S);
+  k.dA_part = scratch.get<C>(k.nseg * B * N * D);
+  k.dD_part = scratch.get<C>(k.nseg * B * D);
+  k.dbias_part = scratch.get<C>(Z * B * D);
   k.dB_part = scratch.get<C>(G * B * L * N);
   k.dC_part = scratch.get<C>(G * B * L * N);
   if (P == 1) {
@@ -1122,22 +1406,22 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     k.dz_p = pr.z.p ? scratch.get<C>(P * B * L * D) : nullptr;
   }
 
-  dim3 grid{unsigned(G), unsigned(B), unsigned(P)};
   with_disc<C>(pr, [&](auto disc) {
     using Disc = decltype(disc);
-    if (NT == 4) {
-      set_smem(scan_bwd<C, 4, Disc>, smem(T), pr.device);
-      scan_bwd<C, 4, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
-    } else {
-      set_smem(scan_bwd<C, 8, Disc>, smem(T), pr.device);
-      scan_bwd<C, 8, Disc><<<grid, 32 * S, smem(T), ::ssm::cuda::stream()>>>(k, disc);
-    }
+    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, true, scratch);
+    dim3 grid{unsigned(G), unsigned(B), unsigned(Z)};
+    with_variant<C, Disc, false>(pr, NT, [&](auto nt, auto rst) {
+      constexpr int V = decltype(nt)::value;
+      constexpr bool R = decltype(rst)::value;
+      set_smem(scan_bwd<C, V, Disc, R>, smem(T), pr.device);
+      scan_bwd<C, V, Disc, R><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+    });
   });
   check_launch("selective_scan backward");
 
-  sum_into<C>(k.dA_part, B, N * D, D, g.dA);  // (B, N, D) -> (D, N)
-  sum_into<C>(k.dD_part, B, D, 0, g.dD);
-  sum_into<C>(k.dbias_part, P * B, D, 0, g.dbias);
+  sum_into<C>(k.dA_part, B * k.nseg, N * D, D, g.dA);  // (B, nseg, N, D) -> (D, N)
+  sum_into<C>(k.dD_part, k.nseg * B, D, 0, g.dD);
+  sum_into<C>(k.dbias_part, Z * B, D, 0, g.dbias);
   sum_into<C>(k.dB_part, G, B * L * N, 0, g.dB);
   sum_into<C>(k.dC_part, G, B * L * N, 0, g.dC);
   if (P > 1) {
@@ -1155,13 +1439,16 @@ void step_impl(const ScanProblem& pr, void* state, void* out, DType out_dtype) {
   k.out = out;
   k.out_dt = out_dtype;
   with_disc<C>(pr, [&](auto disc) {
-    scan_step_kernel<C><<<unsigned(std::min<int64_t>(ceil_div(total, 128), 65535)), 128, 0, ::ssm::cuda::stream()>>>(
+    scan_step_kernel<C><<<unsigned(std::min<int64_t>(ceil_div(total, 128), 65535)), 128, 0, stream()>>>(
         k, disc, static_cast<C*>(state));
   });
   check_launch("selective_scan_step");
 }
 
 }  // namespace
+
+void set_scan_tuning(const ScanTuning& t) { g_tuning = t; }
+ScanTuning scan_tuning() { return g_tuning; }
 
 int64_t scan_chunks(const ScanProblem& p) { return std::max<int64_t>(1, ceil_div(p.L, p.chunk)); }
 

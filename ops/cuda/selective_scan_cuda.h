@@ -43,7 +43,7 @@ struct ScanForward {
   DType out_dtype = DType::f32;
   void* states = nullptr;       // (B, scan_chunks, N, D) in the compute dtype; null: not kept
   void* final_state = nullptr;  // (B, D, N) in the compute dtype; null: not wanted
-  int state_tile = 0;           // states per thread (4, 8 or 16); 0 picks by occupancy
+  int state_tile = 0;           // states per thread (2, 4, 8 or 16); 0: the tuning's, else by N
 };
 void selective_scan_forward(const ScanProblem& p, const ScanForward& f);
 
@@ -57,8 +57,22 @@ struct ScanBackward {
   const void* states = nullptr;  // as written by the forward (compute dtype)
   ScanArg gout;                  // (B, L, D) gradient of out
   ScanGrad du, ddelta, dA, dB, dC, dD, dz, dbias;
+  int state_tile = 0;            // states per thread (2, 4 or 8); 0: the tuning's, else by N
 };
 void selective_scan_backward(const ScanProblem& p, const ScanBackward& g);
+
+// Launch-shape overrides, process-wide, for benchmark sweeps and tests; 0 keeps the launchers'
+// own pick. Tiles: states per thread (as state_tile above). Segments: the sequence is split into
+// that many time segments (whole chunks; at most the chunk count) scanned by separate blocks and
+// chained through their carries (more parallelism when batch x channels is small, one extra
+// recurrence per step). Register tilings other than 4 apply to float32 zoh without seq_start
+// only; the other variants always use 4.
+struct ScanTuning {
+  int fwd_tile = 0, bwd_tile = 0;
+  int fwd_segments = 0, bwd_segments = 0;
+};
+void set_scan_tuning(const ScanTuning& t);
+ScanTuning scan_tuning();
 
 // One recurrent step: p.L must be 1 (u, delta, z, Bm, Cm carry a length-1 time dim). `state`
 // (B, D, N) in the compute dtype is updated in place; out is (B, D) contiguous in out_dtype.

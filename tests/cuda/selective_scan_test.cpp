@@ -246,8 +246,48 @@ TEST_F(CudaScan, MixedDtypesAndStridedInputs) {
   expect_same(run(strided_dev, o, g64), run(strided, o, g64), kF64);
 }
 
-// The forward's register tilings (4, 8 and 16 states per thread; 300 states take several passes
-// with any of them) compute the same function; the op picks one by occupancy.
+// Sets the launchers' tuning for one scope (and restores the op's own pick after it).
+struct TuningScope {
+  explicit TuningScope(const cuda::ScanTuning& t) { cuda::set_scan_tuning(t); }
+  ~TuningScope() { cuda::set_scan_tuning({}); }
+};
+
+// Every register tiling of the tuned path (float32, zoh) and every time-segment split compute the
+// same function, forward and backward: against the float64 CPU, with fresh inputs per case.
+// L = 300 with chunk 32 has 10 chunks, so 3 and 7 segments leave a short last segment; N = 80
+// takes several passes over the states with every tiling.
+TEST_F(CudaScan, TilingsAndSegmentsAgree) {
+  const int64_t B = 2, L = 300, D = 45;
+  const int tiles[4][2] = {{2, 2}, {4, 4}, {8, 8}, {16, 8}};  // forward, backward
+  for (int64_t n : {16, 80}) {
+    for (const auto& tl : tiles) {
+      for (int segs : {1, 2, 3, 7, 10}) {
+        const std::string what = "N " + std::to_string(n) + " tiles " + std::to_string(tl[0]) +
+                                 "/" + std::to_string(tl[1]) + " segments " + std::to_string(segs);
+        SCOPED_TRACE(what);
+        TuningScope scope({tl[0], tl[1], segs, segs});
+        Inputs in = cast(make(B, L, D, n), DType::f32);
+        SelectiveScanOptions o{.chunk = 32};
+        Tensor gout = Tensor::randn({B, L, D}, DType::f64).to(DType::f32);
+        expect_rel(run(on(in, Device::cuda()), o, gout),
+                   run(cast(in, DType::f64), o, gout.to(DType::f64)), 1e-4, what);
+      }
+    }
+  }
+  // The generic variant (float64; every discretization) with segments: float64 bounds.
+  for (const SelectiveScanOptions& o : all_discretizations(16)) {
+    for (int segs : {2, 5}) {
+      SCOPED_TRACE(std::string(discretization_name(o.discretization)) + " segments " +
+                   std::to_string(segs));
+      TuningScope scope({0, 0, segs, segs});
+      Inputs in = make(2, 75, 40, 16);
+      Tensor gout = Tensor::randn({2, 75, 40}, DType::f64);
+      expect_same(run(on(in, Device::cuda()), o, gout), run(in, o, gout), kF64);
+    }
+  }
+}
+
+// The forward's plain launcher: every register tiling, with the saved states and the final state.
 TEST_F(CudaScan, StateTilesAgree) {
   for (DType dt : {DType::f64, DType::f32}) {
     for (int64_t n : {1, 16, 80, 300}) {
@@ -255,15 +295,15 @@ TEST_F(CudaScan, StateTilesAgree) {
       const int64_t B = 2, L = 45, D = 40;
       Inputs in = cast(make(B, L, D, n), dt);
       Inputs dev = on(in, Device::cuda());
-      SelectiveScanOptions o{.discretization = Discretization::zoh_exact, .chunk = 16};
+      SelectiveScanOptions o{.chunk = 16};
       Tensor ref_fin;
       Tensor ref = selective_scan(in.t[0], in.t[1], in.t[2], in.t[3], in.t[4], in.t[5], in.t[6],
                                   in.t[7], o, &ref_fin);
-      for (int tile : {4, 8, 16}) {
+      for (int tile : {2, 4, 8, 16}) {
         SCOPED_TRACE("state_tile " + std::to_string(tile));
         cuda::ScanProblem p;
         p.B = B, p.L = L, p.D = D, p.N = n, p.chunk = o.chunk, p.f64 = dt == DType::f64;
-        p.discretization = 1;
+        p.discretization = 0;
         cuda::ScanArg* args[8] = {&p.u, &p.delta, &p.A, &p.Bm, &p.Cm, &p.Dskip, &p.z, &p.bias};
         for (int i = 0; i < 8; ++i) {
           args[i]->p = dev.t[i].raw_data();
