@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/autocast.h"
@@ -37,15 +38,18 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-models::MambaLMConfig mamba_130m(int64_t layers) {
+models::MambaLMConfig mamba_130m(int64_t layers, int64_t scan_chunk = 0) {
   models::MambaLMConfig c;  // the defaults are Mamba-130M's
   c.num_hidden_layers = layers;
+  if (scan_chunk > 0) c.scan.chunk = scan_chunk;
   return c;
 }
 
-void train_bench(int64_t layers) {
+// scan_chunk > 0: the config's ssm_scan_chunk (steps between the states the scan keeps for
+// backward) instead of the default.
+void train_bench(int64_t layers, int64_t scan_chunk = 0) {
   Generator g(1);
-  models::MambaLM model(mamba_130m(layers), g);
+  models::MambaLM model(mamba_130m(layers, scan_chunk), g);
   model.to(Device::cuda(0));
   train::AdamW opt({{model.parameters(), 0.1, 1.0, "all"}}, {.lr = 1e-4});
   const int64_t B = 8, L = 2048;
@@ -72,9 +76,11 @@ void train_bench(int64_t layers) {
   double s = seconds_since(t0);
   double tps = double(B * L * steps) / s;
   double peak_gb = double(cuda::allocator_stats(0).peak_in_use) / 1e9;
-  std::printf("| Mamba-%s training, batch 8 x 2048, bf16 | %.1fk tokens/s (%.1f ms/step), peak %.1f GB | "
+  const std::string chunk = scan_chunk > 0 ? ", scan chunk " + std::to_string(scan_chunk) : "";
+  std::printf("| Mamba-%s training, batch 8 x 2048, bf16%s | %.1fk tokens/s (%.1f ms/step), peak %.1f GB | "
               "153.7k tokens/s, 19.1 GB | %.2fx |\n",
-              layers == 24 ? "130M" : "130M-width", tps / 1e3, 1e3 * s / steps, peak_gb, tps / 153.7e3);
+              layers == 24 ? "130M" : "130M-width", chunk.c_str(), tps / 1e3, 1e3 * s / steps, peak_gb,
+              tps / 153.7e3);
   std::printf("  (loss after %d steps: %.4f; %lld layers)\n", steps + 3, loss.cpu().item<double>(),
               (long long)layers);
 }
@@ -115,10 +121,12 @@ void decode_bench(int64_t layers, int64_t batch, std::optional<DType> precision,
 void model_section() {
   const int64_t layers = 24;
   std::printf("Mamba-130M, whole model\n\n| work | ssm | reference (H100, PyTorch + mamba_ssm) | speed-up |\n|---|---|---|---|\n");
-  try {
-    train_bench(layers);
-  } catch (const std::exception& e) {
-    std::printf("| training | failed: %s | | |\n", e.what());
+  for (int64_t chunk : {int64_t(0), int64_t(16)}) {
+    try {
+      train_bench(layers, chunk);
+    } catch (const std::exception& e) {
+      std::printf("| training | failed: %s | | |\n", e.what());
+    }
   }
   for (int64_t b : {int64_t(1), int64_t(64)})
     for (auto p : {std::optional<DType>(), std::optional<DType>(DType::bf16)})

@@ -90,6 +90,7 @@ void scan_section() {
     std::string name;
     double fwd[4][4];  // [2, 4, 8, 16 states per thread][1, 2, 4, 8 segments]
     double fb[3][4];   // [2, 4, 8 backward states per thread][1, 2, 4, 8 backward segments]
+    double chunk[4];   // fwd+bwd at chunk 16, 32, 64, 128
   };
   std::vector<Sweep> sweeps;
   for (const Config& c : configs) {
@@ -123,7 +124,7 @@ void scan_section() {
 
     // The launch shapes: register tiling x time segments (cuda::ScanTuning), forward alone and
     // forward + backward (backward tilings; the forward at the op's pick).
-    Sweep sw{name, {}, {}};
+    Sweep sw{name, {}, {}, {}};
     for (int ti = 0; ti < 4; ++ti)
       for (int si = 0; si < 4; ++si) {
         cuda::set_scan_tuning({2 << ti, 0, 1 << si, 0});
@@ -143,6 +144,18 @@ void scan_section() {
         }, 3, 15);
       }
     cuda::set_scan_tuning({});
+    // The chunk (steps between the states the forward keeps): the backward re-runs the forward
+    // inside each chunk from its saved state, so a shorter chunk saves work and costs memory.
+    for (int ci = 0; ci < 4; ++ci) {
+      SelectiveScanOptions oc = o;
+      oc.chunk = 16 << ci;
+      sw.chunk[ci] = median_ms([&] {
+        for (Tensor& t : leaves) t.zero_grad();
+        Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
+                                    leaves[5], leaves[6], leaves[7], oc);
+        out.backward(gout);
+      }, 3, 15);
+    }
     for (Tensor& t : leaves) t.zero_grad();
     sweeps.push_back(sw);
   }
@@ -166,6 +179,11 @@ void scan_section() {
       for (int si = 0; si < 4; ++si) std::printf(" %.3f |", w.fb[ti][si]);
       std::printf("\n");
     }
+  std::printf("\nfwd+bwd ms by chunk (steps between the states the forward keeps for backward):\n\n"
+              "| batch, d_inner, length, d_state | 16 | 32 | 64 | 128 |\n| --- | --- | --- | --- | --- |\n");
+  for (const Sweep& w : sweeps)
+    std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", w.name.c_str(), w.chunk[0], w.chunk[1],
+                w.chunk[2], w.chunk[3]);
   cuda::AllocatorStats s = cuda::allocator_stats(0);
   std::printf("\nallocator: %zu cudaMalloc calls, peak %.2f GiB in use, %.2f GiB cached\n",
               size_t(s.cuda_mallocs), double(s.peak_in_use) / double(1 << 30),

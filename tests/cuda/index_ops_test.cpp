@@ -141,6 +141,17 @@ TEST_F(CudaIndexOps, CatAndSplit) {
   Tensor want = cat({a, b.t()}, 1);
   Tensor got = cat({a.to(Device::cuda(0)), b.to(Device::cuda(0)).t()}, 1);
   EXPECT_CLOSE(got.cpu(), want, kExact);
+  // Row layouts with a pitch (narrowed pieces: rows of 10 elements 30 apart) take the 2D-copy
+  // path; a transposed one among them sends the whole cat to the element kernel.
+  Tensor ad = a.to(Device::cuda(0)), bd = b.to(Device::cuda(0));
+  EXPECT_CLOSE(cat({ad.narrow(1, 2, 10), bd.narrow(0, 5, 40).t().contiguous(), ad.narrow(1, 0, 1)}, 1).cpu(),
+               cat({a.narrow(1, 2, 10), b.narrow(0, 5, 40).t().contiguous(), a.narrow(1, 0, 1)}, 1), kExact);
+  EXPECT_CLOSE(cat({ad.narrow(1, 2, 10), bd.narrow(1, 3, 10)}, 0).cpu(),
+               cat({a.narrow(1, 2, 10), b.narrow(1, 3, 10)}, 0), kExact);
+  // split of a narrowed (pitched) big tensor into row pieces.
+  std::vector<Tensor> parts = split(bd.narrow(1, 1, 30), std::vector<int64_t>{7, 23}, 1);
+  std::vector<Tensor> want_parts = split(b.narrow(1, 1, 30), std::vector<int64_t>{7, 23}, 1);
+  for (int i = 0; i < 2; ++i) EXPECT_CLOSE(parts[size_t(i)].contiguous().cpu(), want_parts[size_t(i)].contiguous(), kExact);
 }
 
 TEST_F(CudaIndexOps, CumsumLongScansAndIntegers) {
