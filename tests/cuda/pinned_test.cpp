@@ -159,10 +159,11 @@ TEST_F(CudaPinned, StagingBlocksAreReusedInSteadyState) {
   const size_t n = 3 * kSlice;  // three slices each way
   std::vector<uint8_t> src = random_bytes(n, 5), back(n);
   char* d = device_buffer(n);
-  // Warm-up behind busy work: every slice of both directions is in flight at once, so the
-  // cache ends up with as many blocks as a round trip can ever need.
-  for (int i = 0; i < 2; ++i) {
-    keep_gpu_busy();
+  // Warm-up, partly behind busy work so that every slice of both directions is in flight at
+  // once: the cache ends up with as many blocks as a round trip can ever need. (More rounds than
+  // that should take, in case page-locking a block synchronises with the GPU.)
+  for (int i = 0; i < 8; ++i) {
+    if (i % 2 == 0) keep_gpu_busy();
     cuda::memcpy(d, true, src.data(), false, n, 0);
     cuda::memcpy(back.data(), false, d, true, n, 0);
   }
