@@ -66,7 +66,8 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
     return;
   }
 #ifdef SSM_WITH_CUDA
-  cuda::memcpy(dst, dst_dev.is_cuda(), src, src_dev.is_cuda(), nbytes);
+  int gpu = dst_dev.is_cuda() ? dst_dev.index : src_dev.index;
+  cuda::memcpy(dst, dst_dev.is_cuda(), src, src_dev.is_cuda(), nbytes, gpu);
 #else
   no_cuda();
 #endif

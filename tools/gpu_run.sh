@@ -38,7 +38,7 @@ fi
 
 if has bench; then
   step "kernel bench"
-  timeout 200 "$BIN/ssm_gpu_bench" scan dense elementwise optim > "$OUT/gpu_bench.log" 2>&1 || rc=1
+  timeout 200 "$BIN/ssm_gpu_bench" scan dense elementwise optim copy > "$OUT/gpu_bench.log" 2>&1 || rc=1
   cat "$OUT/gpu_bench.log"
 fi
 

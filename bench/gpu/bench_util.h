@@ -76,5 +76,6 @@ void dense_section();  // bench/gpu/conv_bench.cpp
 void optim_section();  // bench/gpu/optim_bench.cpp
 void elementwise_section();  // bench/gpu/elementwise_bench.cpp
 void model_section();  // bench/gpu/model_bench.cpp
+void copy_section();   // bench/gpu/copy_bench.cpp
 
 }  // namespace ssm::bench

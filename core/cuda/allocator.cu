@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cuda/runtime.h"
+#include "core/cuda/size_class.h"
 #include "core/error.h"
 
 namespace ssm::cuda {
@@ -15,17 +16,6 @@ namespace ssm::cuda {
 namespace {
 
 constexpr int kMaxDevices = 64;
-
-// Size classes: multiples of 512 bytes below 1 MiB, above that 8 classes per power of two (at most
-// 12.5% slack), so a block freed at one size serves nearby sizes too.
-size_t size_class(size_t n) {
-  constexpr size_t kSmall = size_t(1) << 20;
-  if (n < kSmall) return (n + 511) / 512 * 512;
-  size_t p = kSmall;
-  while (p * 2 <= n) p *= 2;
-  size_t step = p / 8;
-  return (n + step - 1) / step * step;
-}
 
 struct DeviceCache {
   std::map<size_t, std::vector<void*>> free;  // size class -> blocks

@@ -53,17 +53,6 @@ void free(void* p, int device) {
   cudaFree(p);
 }
 
-void memcpy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t nbytes) {
-  cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                   : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
-  if (dst_on_gpu && src_on_gpu) {  // stays on the stream: may be captured
-    check(cudaMemcpyAsync(dst, src, nbytes, kind, t_stream), "cudaMemcpyAsync");
-    return;
-  }
-  SSM_CHECK(!t_capturing, "a host <-> device copy cannot be recorded in a CUDA graph");
-  check(cudaMemcpy(dst, src, nbytes, kind), "cudaMemcpy");
-}
-
 void fill_bytes(void* p, unsigned char value, size_t nbytes) {
   check(cudaMemsetAsync(p, value, nbytes, t_stream), "cudaMemsetAsync");
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/cuda/runtime.h"
 #include "core/cuda/stream.h"
@@ -45,7 +46,9 @@ __global__ void seq_pos_kernel(const int32_t* flags, int64_t B, int64_t L, int W
   pc[i] = uint8_t(q);
 }
 
-template <class T, int W>
+// Varlen: packed sequences (pc non-null). A template parameter, not a test of pc, so the plain
+// path carries no per-step checks in its inner loops.
+template <class T, int W, bool Varlen>
 __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, const uint8_t* pc) {
   using A = acc_t<T>;
   int64_t d = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -65,7 +68,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, 
     win[k + 1] = s >= 0 ? ld_t<T>(x, s * p.sx[1]) : A(0);
   }
   T* yr = y + (b * p.L) * p.D + d;
-  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
+  const uint8_t* pcr = Varlen ? pc + b * p.L : nullptr;
   // kUnroll loads are issued before the steps that use them: enough bytes in flight per thread
   // to cover the memory latency with one channel per thread.
   for (int64_t tb = t0; tb < t1; tb += kUnroll) {
@@ -78,7 +81,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, 
       for (int k = 0; k < W - 1; ++k) win[k] = win[k + 1];
       win[W - 1] = xs[u];
       A acc = bias;
-      if (pcr) {
+      if constexpr (Varlen) {
         const int lo = W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1);
 #pragma unroll
         for (int k = 0; k < W; ++k) acc += wk[k] * (k >= lo ? win[k] : A(0));
@@ -95,7 +98,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, 
 // The forward with one 16-byte load and store per step for 16 / sizeof(T) consecutive channels
 // (x channel-contiguous, D and the strides multiples of that, 16-byte aligned): fewer, wider
 // memory instructions and more bytes in flight per thread.
-template <class T, int W>
+template <class T, int W, bool Varlen>
 __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p, T* y,
                                                                   const uint8_t* pc) {
   using A = acc_t<T>;
@@ -126,7 +129,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
     for (int j = 0; j < V; ++j) win[j][k + 1] = ld_t<T>(q.e, j);
   }
   T* yb = y + (b * p.L) * p.D + d0;
-  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
+  const uint8_t* pcr = Varlen ? pc + b * p.L : nullptr;
   for (int64_t tb = t0; tb < t1; tb += kUnrollVec) {
     Pack xs[kUnrollVec];
 #pragma unroll
@@ -136,14 +139,14 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
 #pragma unroll
     for (int u = 0; u < kUnrollVec; ++u) {
       Pack o;
-      const int lo = pcr ? W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1) : 0;
+      [[maybe_unused]] const int lo = Varlen ? W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1) : 0;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
 #pragma unroll
         for (int k = 0; k < W - 1; ++k) win[j][k] = win[j][k + 1];
         win[j][W - 1] = ld_t<T>(xs[u].e, j);
         A acc = bias[j];
-        if (pcr) {
+        if constexpr (Varlen) {
 #pragma unroll
           for (int k = 0; k < W; ++k) acc += wk[j][k] * (k >= lo ? win[j][k] : A(0));
         } else {
@@ -159,7 +162,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
 }
 
 // part[(b * nchunk + chunk) * (W + 1) + k][d]: dweight (k < W) and dbias (k = W) over the run.
-template <class T, int W>
+template <class T, int W, bool Varlen>
 __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const T* g, T* dx,
                                                             acc_t<T>* part, const uint8_t* pc) {
   using A = acc_t<T>;
@@ -173,7 +176,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
   const T* gr = g + (b * p.L) * p.D + d;
   A wk[W], xw[W], dp[W], dwk[W];
   int pw[W];  // with pc: pw[j] = pc at time t + j, alongside dp
-  const uint8_t* pcr = pc ? pc + b * p.L : nullptr;
+  const uint8_t* pcr = Varlen ? pc + b * p.L : nullptr;
 #pragma unroll
   for (int k = 0; k < W; ++k) {
     wk[k] = ld_t<T>(w, k * p.sw[1]);
@@ -208,9 +211,9 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
       // The window as the forward saw it: taps before the sequence's start read 0.
       A xm[W];
       int pct = W - 1;
-      if (pcr) pct = pcr[t];
+      if constexpr (Varlen) pct = pcr[t];
 #pragma unroll
-      for (int k = 0; k < W; ++k) xm[k] = !pcr || k >= W - 1 - pct ? xw[k] : A(0);
+      for (int k = 0; k < W; ++k) xm[k] = !Varlen || k >= W - 1 - pct ? xw[k] : A(0);
       if (p.silu) {
         A pre = bias;
 #pragma unroll
@@ -227,7 +230,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
       pw[0] = pct;
       if (t < t1) {
         A acc = 0;
-        if (pcr) {  // output t + W - 1 - k reads x[t] only inside one sequence
+        if constexpr (Varlen) {  // output t + W - 1 - k reads x[t] only inside one sequence
 #pragma unroll
           for (int k = 0; k < W; ++k) acc += wk[k] * (pw[W - 1 - k] >= W - 1 - k ? dp[W - 1 - k] : A(0));
         } else {
@@ -295,6 +298,15 @@ void with_width(int64_t W, F&& f) {
   }
 }
 
+// f(std::integral_constant<bool, varlen>): the kernels' Varlen parameter from a runtime flag.
+template <class F>
+void with_varlen(bool varlen, F&& f) {
+  if (varlen)
+    f(std::true_type());
+  else
+    f(std::false_type());
+}
+
 void check_grid(const ConvProblem& p, const char* op) {
   SSM_CHECK(p.B <= 65535, op, ": batch ", p.B, " exceeds the CUDA grid (65535)");
   SSM_CHECK(p.W >= 2 && p.W <= 8, op, ": kernel width ", p.W, " is not supported (2..8)");
@@ -325,14 +337,19 @@ void causal_conv1d_forward(const ConvProblem& p, void* y) {
       dim3 grid(unsigned((nv + kThreadsVec - 1) / kThreadsVec),
                 unsigned((p.L + kChunkVec - 1) / kChunkVec), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
-        forward_vec_kernel<scalar_t, decltype(w)::value><<<grid, kThreadsVec, 0, ::ssm::cuda::stream()>>>(
-            p, static_cast<scalar_t*>(y), pc);
+        with_varlen(pc != nullptr, [&](auto v) {
+          forward_vec_kernel<scalar_t, decltype(w)::value, decltype(v)::value>
+              <<<grid, kThreadsVec, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y), pc);
+        });
       });
     } else {
       dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned((p.L + kChunk - 1) / kChunk),
                 unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
-        forward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y), pc);
+        with_varlen(pc != nullptr, [&](auto v) {
+          forward_kernel<scalar_t, decltype(w)::value, decltype(v)::value>
+              <<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(p, static_cast<scalar_t*>(y), pc);
+        });
       });
     }
   });
@@ -354,8 +371,11 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
     if (nblk > 0 && p.D > 0) {
       dim3 grid(unsigned((p.D + kThreads - 1) / kThreads), unsigned(nchunk), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
-        backward_kernel<scalar_t, decltype(w)::value><<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(
-            p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part, pc);
+        with_varlen(pc != nullptr, [&](auto v) {
+          backward_kernel<scalar_t, decltype(w)::value, decltype(v)::value>
+              <<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(
+                  p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part, pc);
+        });
       });
     }
     if (params && p.D > 0) {

@@ -8,7 +8,7 @@
 #include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/cumsum_cuda.h"
-#include "ops/cuda/dtype_io.cuh"
+#include "ops/cuda/typed_access.cuh"
 
 namespace ssm::cuda {
 

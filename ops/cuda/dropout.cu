@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "ops/cuda/dropout_cuda.h"
-#include "ops/cuda/dtype_io.cuh"
+#include "ops/cuda/typed_access.cuh"
 
 namespace ssm::cuda {
 

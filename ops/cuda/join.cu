@@ -7,7 +7,7 @@
 
 #include "core/cuda/stream.h"
 #include "core/error.h"
-#include "ops/cuda/dtype_io.cuh"
+#include "ops/cuda/typed_access.cuh"
 #include "ops/cuda/join_cuda.h"
 #include "ops/cuda/walk.h"
 

@@ -13,7 +13,7 @@
 
 #include "core/cuda/stream.h"
 #include "core/error.h"
-#include "ops/cuda/dtype_io.cuh"
+#include "ops/cuda/typed_access.cuh"
 #include "ops/cuda/optim_cuda.h"
 
 namespace ssm::cuda {
