@@ -186,8 +186,8 @@ __global__ void add_rms_forward_kernel(AddRmsNormProblem p, const T* x, const Re
 // A block per chunk of `rows_per` consecutive rows; per row, with h = gy w and rhat = r rstd:
 //   dr = gr + rstd (h - rhat mean(h rhat)), stored as dx and dres.
 // Thread t owns the columns t, t + kThreads, ...: it alone adds gy rhat for them over the chunk's
-// rows, in row order, into acc (shared memory when the row fits in 48 KB, else the chunk's row of
-// `part`), so the partial sums need no atomics and do not depend on scheduling.
+// rows, in row order, into acc (shared memory when a row of them fits in 47 KB, else the chunk's
+// row of `part`), so the partial sums need no atomics and do not depend on scheduling.
 template <class T, class Res, class W>
 __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const T* gy,
                                         const Res* gr, const acc_t<T>* rstd, T* dx, Res* dres,
@@ -331,8 +331,10 @@ void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void
       int64_t rows_per = (p.R + nchunk - 1) / nchunk;
       nchunk = (p.R + rows_per - 1) / rows_per;
       A* part = dw ? static_cast<A*>(alloc(size_t(nchunk * p.D) * sizeof(A), p.device)) : nullptr;
+      // The accumulators go to shared memory when they fit, with the static block_sum scratch,
+      // in the 48 KB a block gets without an opt-in.
       size_t smem = size_t(p.D) * sizeof(A);
-      bool in_smem = dw && smem <= 48 * 1024;
+      bool in_smem = dw && smem <= 47 * 1024;
       add_rms_backward_kernel<T, Res, W>
           <<<unsigned(nchunk), kThreads, in_smem ? smem : 0, ::ssm::cuda::stream()>>>(
               p, static_cast<const Res*>(r), static_cast<const T*>(gy),
