@@ -1,11 +1,15 @@
 #include "models/mamba_lm.h"
 
+#include <tuple>
+#include <utility>
+
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "nn/embedding.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
+#include "ops/norm.h"
 
 namespace ssm::models {
 
@@ -174,21 +178,38 @@ MambaLM::MambaLM(const MambaLMConfig& cfg, Generator& gen) : cfg_(cfg) {
     lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(cfg.hidden_size, cfg.vocab_size, false, gen, cfg.dtype));
 }
 
+namespace {
+// The residual step of every layer and of norm_f, fused as in mamba_ssm: residual += h, then
+// RMSNorm with `norm`'s weight and eps. Returns {normed, residual}; the residual is float32
+// (float64 for float64 models) when residual_in_fp32.
+std::pair<Tensor, Tensor> add_norm(const nn::RMSNorm& norm, const Tensor& h, const Tensor& residual,
+                                   bool residual_in_fp32) {
+  return add_rms_norm(h, residual, norm.weight, norm.eps, residual_in_fp32);
+}
+}  // namespace
+
 Tensor MambaLM::lm_head_weight() const {
   return lm_head_ ? lm_head_->weight : backbone_->embeddings->weight;
 }
 
 Tensor MambaLM::hidden(const Tensor& ids, const Tensor& seq_start) const {
   SSM_CHECK(ids.dim() == 2, "MambaLM: expects token ids of shape (B, L), got ", describe(ids));
-  Tensor h = backbone_->embeddings->forward(ids);
+  // The stream is carried as (h, residual): h is the last mixer's output, not yet added, and
+  // residual the sum of the embeddings and the earlier mixers' outputs (undefined before layer 0).
+  const bool fp32 = cfg_.residual_in_fp32;
+  Tensor h = backbone_->embeddings->forward(ids), residual;
   for (const auto& layer : *backbone_->layers) {
-    auto block = [layer, seq_start](const std::vector<Tensor>& in) {
-      return std::vector<Tensor>{
-          add(in[0], layer->mixer->forward(layer->norm->forward(in[0]), seq_start))};
+    auto block = [layer, seq_start, fp32](const std::vector<Tensor>& in) {
+      auto [y, r] = add_norm(*layer->norm, in[0], in.size() > 1 ? in[1] : Tensor(), fp32);
+      return std::vector<Tensor>{layer->mixer->forward(y, seq_start), r};
     };
-    h = checkpointing_ && grad_enabled() ? checkpoint(block, {h})[0] : block({h})[0];
+    std::vector<Tensor> in{h};
+    if (residual.defined()) in.push_back(residual);
+    std::vector<Tensor> out = checkpointing_ && grad_enabled() ? checkpoint(block, in) : block(in);
+    h = out[0];
+    residual = out[1];
   }
-  return backbone_->norm_f->forward(h);
+  return add_norm(*backbone_->norm_f, h, residual, fp32).first;
 }
 
 Tensor MambaLM::forward(const Tensor& ids, const Tensor& seq_start) const {
@@ -206,11 +227,15 @@ Tensor MambaLM::prefill(const Tensor& ids, MambaLMCache& cache) const {
             describe(ids));
   NoGradGuard ng;
   cache = new_cache(ids.size(0));
-  Tensor h = backbone_->embeddings->forward(ids);
+  const bool fp32 = cfg_.residual_in_fp32;
+  Tensor h = backbone_->embeddings->forward(ids), residual, y;
   size_t i = 0;
-  for (const auto& layer : *backbone_->layers)
-    h = add(h, layer->mixer->forward_with_cache(layer->norm->forward(h), cache.layers[i++]));
-  Tensor last = backbone_->norm_f->forward(h.select(1, ids.size(1) - 1));
+  for (const auto& layer : *backbone_->layers) {
+    std::tie(y, residual) = add_norm(*layer->norm, h, residual, fp32);
+    h = layer->mixer->forward_with_cache(y, cache.layers[i++]);
+  }
+  int64_t t = ids.size(1) - 1;
+  Tensor last = add_norm(*backbone_->norm_f, h.select(1, t), residual.select(1, t), fp32).first;
   return linear(autocast(last), autocast(lm_head_weight()));
 }
 
@@ -219,11 +244,15 @@ Tensor MambaLM::step(const Tensor& ids, MambaLMCache& cache) const {
   SSM_CHECK(cache.layers.size() == backbone_->layers->size(), "MambaLM::step: the cache has ",
             cache.layers.size(), " layers, the model ", backbone_->layers->size());
   NoGradGuard ng;
-  Tensor h = backbone_->embeddings->forward(ids);  // (B, hidden)
+  const bool fp32 = cfg_.residual_in_fp32;
+  Tensor h = backbone_->embeddings->forward(ids), residual, y;  // (B, hidden)
   size_t i = 0;
-  for (const auto& layer : *backbone_->layers)
-    h = add(h, layer->mixer->step(layer->norm->forward(h), cache.layers[i++]));
-  return linear(autocast(backbone_->norm_f->forward(h)), autocast(lm_head_weight()));
+  for (const auto& layer : *backbone_->layers) {
+    std::tie(y, residual) = add_norm(*layer->norm, h, residual, fp32);
+    h = layer->mixer->step(y, cache.layers[i++]);
+  }
+  Tensor last = add_norm(*backbone_->norm_f, h, residual, fp32).first;
+  return linear(autocast(last), autocast(lm_head_weight()));
 }
 
 }  // namespace ssm::models

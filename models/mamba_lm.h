@@ -1,6 +1,8 @@
 // Mamba language model, Hugging Face MambaForCausalLM layout:
-//   backbone.embeddings -> n_layer x (RMSNorm -> Mamba, residual kept in float32)
+//   backbone.embeddings -> n_layer x (RMSNorm -> Mamba, with a residual add around each)
 //   -> backbone.norm_f -> LM head tied to the embeddings
+// As in mamba_ssm, each residual add is fused with the next norm (add_rms_norm, ops/norm.h),
+// and with residual_in_fp32 the residual stream is float32 whatever the activations' dtype.
 // The config's keys are those of transformers' MambaConfig, so config.json + model.safetensors
 // written here load in transformers and the other way round. ssm's own settings (the
 // discretization and scan algorithm) ride along in config.json under "ssm_*" keys, which

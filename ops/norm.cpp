@@ -3,6 +3,7 @@
 #include "ops/norm.h"
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -158,6 +159,81 @@ NormGrads norm_backward_all(const Tensor& x2, const Tensor& g2, const Tensor& me
   return out;
 }
 
+// ---- add_rms_norm on the CPU --------------------------------------------------------------------
+// T: x, y and dx; Res: residual, r and dresidual (T or acc_t<T>); both computed in A = acc_t<T>.
+
+// r = x + residual, rounded to Res; rstd and y from r as stored, so y = rms_norm(r) exactly.
+// x, residual, r, y: (rows, D) contiguous; residual may be null.
+template <class T, class Res>
+void add_rms_forward(const T* x, const Res* res, const acc_t<T>* w, T* y, Res* r, acc_t<T>* rstd,
+                     int64_t rows, int64_t D, double eps) {
+  using A = acc_t<T>;
+  parallel_for(0, rows, row_grain(D), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const T* xr = x + i * D;
+      Res* rr = r + i * D;
+      for (int64_t d = 0; d < D; ++d) {
+        A v = Scalar<T>::load(xr[d]);
+        if (res) v += Scalar<Res>::load(res[i * D + d]);
+        rr[d] = Scalar<Res>::store(v);
+      }
+      A ms = row_sum(rr, D, [](A v, int64_t) { return v * v; }) / A(D);
+      A rs = A(1) / std::sqrt(ms + A(eps));
+      rstd[i] = rs;
+      T* yr = y + i * D;
+      for (int64_t d = 0; d < D; ++d) yr[d] = Scalar<T>::store(Scalar<Res>::load(rr[d]) * rs * w[d]);
+    }
+  });
+}
+
+// Per row, with h = gy w and rhat = r rstd:  dr = gr + rstd (h - rhat mean(h rhat)), written as
+// dx (T) and dres (Res) where wanted; gr may be null (no gradient reached r). The dweight partial
+// sums (gy rhat) go to `part` (nblk, D) per fixed block of rows, as in norm_backward.
+template <class T, class Res>
+void add_rms_backward(const Res* r, const T* gy, const Res* gr, const acc_t<T>* rstd,
+                      const acc_t<T>* w, T* dx, Res* dres, acc_t<T>* part, int64_t rows_per_blk,
+                      int64_t rows, int64_t D) {
+  using A = acc_t<T>;
+  using S = Scalar<Res>;
+  int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
+  parallel_for(0, nblk, std::max<int64_t>(1, row_grain(D) / rows_per_blk), [&](int64_t k0,
+                                                                              int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      A* pw = part ? part + k * D : nullptr;
+      if (pw)
+        for (int64_t d = 0; d < D; ++d) pw[d] = 0;
+      for (int64_t i = k * rows_per_blk; i < std::min(rows, (k + 1) * rows_per_blk); ++i) {
+        const Res* rr = r + i * D;
+        const T* gyr = gy + i * D;
+        A rs = rstd[i];
+        if (dx || dres) {
+          A shx = row_sum(gyr, D, [&](A g, int64_t d) { return g * w[d] * S::load(rr[d]) * rs; });
+          A c2 = shx / A(D);
+          for (int64_t d = 0; d < D; ++d) {
+            A rh = S::load(rr[d]) * rs;
+            A v = rs * (Scalar<T>::load(gyr[d]) * w[d] - rh * c2);
+            if (gr) v += S::load(gr[i * D + d]);
+            if (dx) dx[i * D + d] = Scalar<T>::store(v);
+            if (dres) dres[i * D + d] = S::store(v);
+          }
+        }
+        if (pw)
+          for (int64_t d = 0; d < D; ++d) pw[d] += Scalar<T>::load(gyr[d]) * S::load(rr[d]) * rs;
+      }
+    }
+  });
+}
+
+// Calls f(std::type_identity<Res>{}) with Res = T when rdt is T's dtype, else acc_t<T> (the only
+// two residual dtypes add_rms_norm accepts).
+template <class T, class F>
+void with_residual_type(DType rdt, F&& f) {
+  if (rdt == dtype_of<T>())
+    f(std::type_identity<T>{});
+  else
+    f(std::type_identity<acc_t<T>>{});
+}
+
 void check_param(const Tensor& x, const Tensor& p, const char* op, const char* name) {
   if (!p.defined()) return;
   check_same_device(x, p, op);
@@ -233,6 +309,22 @@ void norm_grads_cuda(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor&
   if (dw.defined()) g.in[1] = dw;
   if (db.defined()) g.in[2] = db;
 }
+
+// add_rms_norm: the kernels read contiguous rows (x, residual, r and the gradients are made
+// contiguous here, a no-op for the model's activations).
+cuda::AddRmsNormProblem add_rms_problem(DType xdt, DType rdt, const Tensor& weight, int64_t rows,
+                                        int64_t D, Device dev, double eps) {
+  cuda::AddRmsNormProblem p;
+  p.device = dev.index;
+  p.dtype = xdt;
+  p.rdtype = rdt;
+  p.wdtype = weight.defined() ? weight.dtype() : xdt;
+  p.R = rows;
+  p.D = D;
+  p.w = weight.defined() ? weight.raw_data() : nullptr;
+  p.eps = eps;
+  return p;
+}
 #endif
 
 // Forward of either norm; returns y and fills mean (layer_norm only) and rstd, shape (R).
@@ -275,6 +367,131 @@ void norm_grads(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean
   if (!rms && g.needs(2)) g.in[2] = r.db;
 }
 
+// ---- add_rms_norm: checks, forward and backward on either device -------------------------------
+
+// The dtype of r (see ops/norm.h), after checking x, residual and weight against each other.
+DType add_rms_check(const Tensor& x, const Tensor& residual, const Tensor& weight, double eps,
+                    bool residual_in_fp32) {
+  const char* op = "add_rms_norm";
+  check_input(x, eps, op);
+  DType wide = compute_dtype(x.dtype());
+  if (weight.defined()) {
+    check_same_device(x, weight, op);
+    SSM_CHECK(weight.dim() == 1 && weight.size(0) == x.size(-1), op, ": weight must have shape (",
+              x.size(-1), ",) to match the last dim of input ", describe(x), ", got ",
+              describe(weight));
+    SSM_CHECK(weight.dtype() == x.dtype() || weight.dtype() == wide, op,
+              ": weight must have the input's dtype ", x.dtype(), " or ", wide, ", got ",
+              describe(weight));
+  }
+  DType rdt = residual_in_fp32 ? wide : residual.defined() ? residual.dtype() : x.dtype();
+  if (residual.defined()) {
+    check_same_device(x, residual, op);
+    SSM_CHECK(residual.shape() == x.shape(), op, ": residual must have the input's shape, got ",
+              describe(residual), " for input ", describe(x));
+    if (residual_in_fp32)
+      SSM_CHECK(residual.dtype() == wide, op, ": with residual_in_fp32 the residual must be ",
+                wide, " (the residual stream a previous add_rms_norm returned), got ",
+                describe(residual));
+    else
+      SSM_CHECK(residual.dtype() == x.dtype() || residual.dtype() == wide, op,
+                ": residual must have the input's dtype ", x.dtype(), " or ", wide, ", got ",
+                describe(residual));
+  }
+  return rdt;
+}
+
+struct AddRmsForward {
+  Tensor y, r, rstd;
+};
+
+AddRmsForward add_rms_forward_all(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                                  double eps, DType rdt) {
+  NoGradGuard ng;
+  Device dev = x.device();
+  int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
+  Tensor x2 = x.detach().contiguous();
+  Tensor res2 = residual.defined() ? residual.detach().contiguous() : Tensor();
+  AddRmsForward out{Tensor::empty(x.shape(), x.dtype(), dev), Tensor::empty(x.shape(), rdt, dev),
+                    Tensor::empty({rows}, compute_dtype(x.dtype()), dev)};
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+#ifdef SSM_WITH_CUDA
+  if (dev.is_cuda()) {
+    Tensor w2 = weight.defined() ? weight.detach().contiguous() : Tensor();
+    cuda::add_rms_norm_forward(add_rms_problem(x.dtype(), rdt, w2, rows, D, dev, eps),
+                               x2.raw_data(), ptr(res2), out.y.raw_data(), out.r.raw_data(),
+                               out.rstd.raw_data());
+    return out;
+  }
+#endif
+  SSM_DISPATCH_FLOAT(x.dtype(), "add_rms_norm", [&] {
+    using T = scalar_t;
+    using A = acc_t<T>;
+    std::vector<A> w = param_vector<A>(weight, D, A(1));
+    with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
+      add_rms_forward<T, Res>(static_cast<const T*>(x2.raw_data()),
+                              static_cast<const Res*>(ptr(res2)), w.data(),
+                              static_cast<T*>(out.y.raw_data()), static_cast<Res*>(out.r.raw_data()),
+                              static_cast<A*>(out.rstd.raw_data()), rows, D, eps);
+    });
+  });
+  return out;
+}
+
+// Inputs of the node: x (0), residual (1), weight (2); outputs y (0) and r (1). rv and wv are
+// the saved r and weight.
+void add_rms_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& rstd, DType xdt) {
+  NoGradGuard ng;
+  Device dev = rv.device();
+  DType rdt = rv.dtype();
+  int64_t D = rv.size(-1), rows = D == 0 ? 0 : rv.numel() / D;
+  // gy in x's dtype (zeros when only r was used downstream); gr in r's dtype, or none.
+  Tensor gy = g.out[0].defined() ? g.out[0].to(xdt).contiguous()
+                                 : Tensor::zeros(rv.shape(), xdt, dev);
+  Tensor gr = g.out[1].defined() ? g.out[1].to(rdt).contiguous() : Tensor();
+  bool need_w = wv.defined() && g.needs(2);
+  Tensor dx = g.needs(0) ? Tensor::empty(rv.shape(), xdt, dev) : Tensor();
+  Tensor dres = g.needs(1) ? Tensor::empty(rv.shape(), rdt, dev) : Tensor();
+  Tensor dw = need_w ? Tensor::empty({D}, wv.dtype(), dev) : Tensor();
+  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+#ifdef SSM_WITH_CUDA
+  if (dev.is_cuda()) {
+    Tensor w2 = wv.defined() ? wv.contiguous() : Tensor();
+    cuda::add_rms_norm_backward(add_rms_problem(xdt, rdt, w2, rows, D, dev, 0.0), rv.raw_data(),
+                                gy.raw_data(), ptr(gr), rstd.raw_data(), ptr(dx), ptr(dres),
+                                ptr(dw));
+  } else
+#endif
+  {
+    // At most 64 blocks of rows, as in norm_backward_all: the sums depend only on rows.
+    int64_t rows_per_blk = std::max<int64_t>(1, (rows + 63) / 64);
+    int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
+    SSM_DISPATCH_FLOAT(xdt, "add_rms_norm", [&] {
+      using T = scalar_t;
+      using A = acc_t<T>;
+      std::vector<A> w = param_vector<A>(wv, D, A(1));
+      std::vector<A> part(need_w ? size_t(nblk * D) : 0);
+      with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
+        add_rms_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
+                                 static_cast<const T*>(gy.raw_data()),
+                                 static_cast<const Res*>(ptr(gr)),
+                                 static_cast<const A*>(rstd.raw_data()), w.data(),
+                                 static_cast<T*>(ptr(dx)), static_cast<Res*>(ptr(dres)),
+                                 need_w ? part.data() : nullptr, rows_per_blk, rows, D);
+      });
+      if (!need_w) return;
+      // Block partials added in block order, in double; stored in the weight's dtype.
+      std::vector<double> sum(size_t(D), 0.0);
+      for (int64_t k = 0; k < nblk; ++k)
+        for (int64_t d = 0; d < D; ++d) sum[size_t(d)] += double(part[size_t(k * D + d)]);
+      dw.copy_(Tensor::from_vector(sum, {D}));
+    });
+  }
+  if (dx.defined()) g.in[0] = dx;
+  if (dres.defined()) g.in[1] = dres;
+  if (dw.defined()) g.in[2] = dw;
+}
+
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
@@ -304,6 +521,24 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
     });
   }
   return y;
+}
+
+std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
+                                       const Tensor& weight, double eps, bool residual_in_fp32) {
+  DType rdt = add_rms_check(x, residual, weight, eps, residual_in_fp32);
+  AddRmsForward f = add_rms_forward_all(x, residual, weight, eps, rdt);
+  if (needs_grad({x, residual, weight})) {
+    Saved sr(f.r), sw(weight);
+    DType xdt = x.dtype();
+    Tensor rstd = f.rstd;
+    Tensor outs[2] = {f.y, f.r};
+    const Tensor ins[3] = {x, residual, weight};
+    record(OpId::add_rms_norm, ins, outs, [sr, sw, rstd, xdt](Grads& g) {
+      add_rms_grads(g, sr.get(), sw.get(), rstd, xdt);
+    });
+    return {outs[0], outs[1]};
+  }
+  return {f.y, f.r};
 }
 
 }  // namespace ssm

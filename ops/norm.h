@@ -1,12 +1,16 @@
-// Normalisation over the last dim: layer_norm and rms_norm, fused forward and backward kernels.
+// Normalisation over the last dim: layer_norm, rms_norm and add_rms_norm (residual add + RMSNorm),
+// fused forward and backward kernels.
 //
 // Dims: ... = leading dims (flattened into R rows), D = the normalised dim.
 // Statistics are computed in float32 for float32/bfloat16/float16 inputs (float64 for float64),
 // saved per row for backward, and the result is rounded once to the input dtype. weight and bias
-// must have the input's dtype; either may be an undefined Tensor (no scale / no shift).
+// must have the input's dtype (add_rms_norm also takes the compute dtype); either may be an
+// undefined Tensor (no scale / no shift).
 // The weight and bias gradients are reductions over rows taken in fixed row blocks combined in
 // order, so they do not depend on the thread count.
 #pragma once
+
+#include <utility>
 
 #include "core/tensor.h"
 
@@ -30,5 +34,24 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor
 // Backward, with xhat = x rstd and h = g weight:
 //   dx = rstd (h - xhat mean_D(h xhat)),  dweight = sum_rows g xhat.
 Tensor rms_norm(const Tensor& x, const Tensor& weight = Tensor(), double eps = 1e-6);
+
+// The pre-norm residual step of a Mamba stack, fused (mamba_ssm's layer_norm_fn with
+// is_rms_norm, prenorm and residual_in_fp32):
+//   r = residual + x   (r = x when residual is undefined: the first layer),
+//   y = rms_norm(r, weight, eps),   returns {y, r}.
+// r feeds the next layer's residual, so both outputs take gradients.
+// Dtypes: y has x's dtype. r has float32 (float64 for float64 x) when residual_in_fp32, else the
+// residual's dtype (x's when there is none); a residual, if given, must already have r's dtype,
+// and r's and the weight's dtype must each be x's or its compute dtype (bf16 x with a float32
+// residual stream and float32 weight is the mixed-precision case). y is computed from r as
+// stored, in the compute dtype, and rounded once to x's dtype.
+// x, residual: (..., D), weight: (D) or undefined -> y, r: (..., D)
+// Saved: r, weight, and per row rstd = rsqrt(mean_D(r^2) + eps).
+// Backward, with rhat = r rstd, h = gy weight and gr the gradient arriving on r:
+//   dr = gr + rstd (h - rhat mean_D(h rhat)),  dx = dresidual = dr (each in its input's dtype),
+//   dweight = sum_rows gy rhat.
+std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
+                                       const Tensor& weight = Tensor(), double eps = 1e-6,
+                                       bool residual_in_fp32 = false);
 
 }  // namespace ssm

@@ -8,18 +8,25 @@
 //     2 M N K / time; fwd+bwd adds dx and dW (3 GEMMs); a decoding step's M = 1 product; float32
 //     in full precision and with TF32.
 //   rms_norm (16384, 768) and cross_entropy (8192, 50280) fwd and fwd+bwd, GB/s.
+//   add_rms_norm (16384, 768) as the model runs it under autocast: bf16 x, float32 residual
+//     stream and weight; fwd and fwd+bwd (gradients into both outputs), GB/s counting x,
+//     residual, y and r once (fwd) plus r, gy, gr, dx and dresidual (bwd); next to it the
+//     unfused add + rms_norm in the same dtypes, its GB/s counted with the fused op's bytes.
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench dense
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "bench/gpu/bench_util.h"
 #include "core/autograd.h"
 #include "core/rng.h"
 #include "ops/causal_conv1d.h"
 #include "ops/cross_entropy.h"
+#include "ops/elementwise.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
 
@@ -111,7 +118,7 @@ void gemm_rows(Generator& g) {
 }
 
 void norm_ce_rows(Generator& g) {
-  std::printf("## rms_norm and cross_entropy, bfloat16\n\n| op | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s |\n"
+  std::printf("## rms_norm, add_rms_norm and cross_entropy, bfloat16\n\n| op | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s |\n"
               "| --- | --- | --- | --- | --- |\n");
   {
     const int64_t R = 16384, D = 768;
@@ -131,6 +138,39 @@ void norm_ce_rows(Generator& g) {
     double bytes = double(R * D) * 2;
     std::printf("| rms_norm (%ld, %ld) | %.4f | %.0f | %.4f | %.0f |\n", long(R), long(D), fwd,
                 gbs(2 * bytes, fwd), fb, gbs(5 * bytes, fb));
+  }
+  {
+    const int64_t R = 8 * 2048, D = 768;
+    Tensor x = dev_randn({R, D}, DType::bf16, g), res = dev_randn({R, D}, DType::f32, g);
+    Tensor w = dev_randn({D}, DType::f32, g);
+    Tensor gy = dev_randn({R, D}, DType::bf16, g), gr = dev_randn({R, D}, DType::f32, g);
+    Tensor xl = x.detach().requires_grad_(true), rl = res.detach().requires_grad_(true);
+    Tensor wl = w.detach().requires_grad_(true);
+    // Bytes per element: fwd reads x (2) and the residual (4), writes y (2) and r (4); bwd reads
+    // r (4), gy (2), gr (4), writes dx (2) and dresidual (4).
+    double n = double(R * D);
+    for (bool fused : {true, false}) {
+      auto op = [&](const Tensor& xi, const Tensor& ri, const Tensor& wi) {
+        if (fused) return add_rms_norm(xi, ri, wi, 1e-5, true);
+        Tensor r = add(ri, xi);
+        return std::pair<Tensor, Tensor>{rms_norm(r, wi, 1e-5).to(DType::bf16), r};
+      };
+      double fwd = median_ms([&] {
+        NoGradGuard ng;
+        auto out = op(x, res, w);
+      });
+      double fb = median_ms([&] {
+        xl.zero_grad();
+        rl.zero_grad();
+        wl.zero_grad();
+        auto [y, r] = op(xl, rl, wl);
+        std::vector<Tensor> roots{y, r}, grads{gy, gr};
+        run_backward(roots, grads, false);
+      });
+      std::printf("| %s (%ld, %ld), bf16 x, f32 residual and weight | %.4f | %.0f | %.4f | %.0f |\n",
+                  fused ? "add_rms_norm" : "add + rms_norm, unfused", long(R), long(D), fwd,
+                  gbs(12 * n, fwd), fb, gbs(28 * n, fb));
+    }
   }
   {
     const int64_t M = 8192, C = 50280;

@@ -1,4 +1,4 @@
-// CUDA layer_norm / rms_norm for ops/norm.cpp (CUDA builds only): plain-pointer launchers.
+// CUDA layer_norm / rms_norm / add_rms_norm for ops/norm.cpp (CUDA builds only): plain-pointer launchers.
 // The maths is the CPU op's (ops/norm.h): statistics in float32 (float64 for float64 inputs).
 #pragma once
 
@@ -33,5 +33,25 @@ void norm_forward(const NormProblem& p, void* y, void* mean, void* rstd);
 // null (not wanted). dw / db are summed over rows in fixed row blocks combined in order.
 void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, int64_t gsd,
                    const void* mean, const void* rstd, void* dx, void* dw, void* db);
+
+// add_rms_norm: x, y, dx and gy (R, D) contiguous in `dtype`; residual, r, dresidual and gr (R, D)
+// contiguous in `rdtype`; weight and dweight (D) contiguous in `wdtype` (w may be null). rdtype and
+// wdtype are each `dtype` or its compute dtype; rstd (R) is in the compute dtype.
+struct AddRmsNormProblem {
+  int device = 0;
+  DType dtype = DType::f32, rdtype = DType::f32, wdtype = DType::f32;
+  int64_t R = 0, D = 0;
+  const void* w = nullptr;
+  double eps = 1e-6;
+};
+
+// One kernel: r = x + residual (residual may be null), y = r rstd w, rstd saved.
+void add_rms_norm_forward(const AddRmsNormProblem& p, const void* x, const void* residual, void* y,
+                          void* r, void* rstd);
+
+// One kernel for dx / dresidual (each may be null) and per-row-block dweight partials, then one
+// small kernel adding the blocks in order (dw may be null). gr may be null (no gradient on r).
+void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void* gy,
+                           const void* gr, const void* rstd, void* dx, void* dres, void* dw);
 
 }  // namespace ssm::cuda

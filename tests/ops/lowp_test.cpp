@@ -61,7 +61,8 @@ void check_dtype(const OpInfo& info, DType dt, Tol tol) {
         EXPECT_CLOSE(low.outs[k], ref.outs[k], (Tol{0, 0}));
         continue;
       }
-      EXPECT_EQ(low.outs[k].dtype(), dt) << "output " << k << " changed dtype";
+      DType want = info.lowp_out_dtype ? info.lowp_out_dtype(dt, k, s.args) : dt;
+      EXPECT_EQ(low.outs[k].dtype(), want) << "output " << k << " has the wrong dtype";
       EXPECT_CLOSE(low.outs[k].to(DType::f64), ref.outs[k], tol);
     }
     for (size_t k = 0; k < ref.grads.size(); ++k) {

@@ -1,9 +1,10 @@
 // ops/norm beyond the OpInfo table: errors, model-sized rows against a double reference
 // (forward and backward), constant rows, bf16, and weight/bias gradients that do not depend on
-// the thread count.
+// the thread count; add_rms_norm against the unfused add + rms_norm it replaces, and its dtypes.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "core/autograd.h"
@@ -137,6 +138,122 @@ TEST(Norm, ParameterGradientsDoNotDependOnThreadCount) {
     layer_norm(xl, wl, bl).backward(g);
     rms_norm(x, wr).backward(g);
     return std::vector<Tensor>{xl.grad(), wl.grad(), bl.grad(), wr.grad()};
+  };
+  int before = num_threads();
+  auto g1 = grads(1), g2 = grads(2);
+  set_num_threads(before);
+  for (size_t k = 0; k < g1.size(); ++k) EXPECT_CLOSE(g1[k], g2[k], (testing::Tol{0, 0}));
+}
+
+TEST(AddRmsNorm, Errors) {
+  Tensor x = Tensor::zeros({2, 4}), w = Tensor::ones({4});
+  EXPECT_ERROR(add_rms_norm(x, Tensor::zeros({2, 5}), w), "add_rms_norm", "residual", "shape",
+               "(2, 5)");
+  EXPECT_ERROR(add_rms_norm(x, Tensor::zeros({4}), w), "add_rms_norm", "residual", "shape");
+  EXPECT_ERROR(add_rms_norm(x, x, Tensor::ones({3})), "add_rms_norm", "weight", "(4,)", "(3,)");
+  EXPECT_ERROR(add_rms_norm(x, x, Tensor::ones({4}, DType::f64)), "add_rms_norm", "weight",
+               "float64");
+  EXPECT_ERROR(add_rms_norm(x, Tensor::zeros({2, 4}, DType::f64), w), "add_rms_norm", "residual",
+               "float64");
+  // A bf16 residual cannot be the float32 stream residual_in_fp32 asks for.
+  Tensor xb = x.to(DType::bf16);
+  EXPECT_ERROR(add_rms_norm(xb, xb, w, 1e-6, true), "add_rms_norm", "residual_in_fp32",
+               "float32", "bfloat16");
+  EXPECT_ERROR(add_rms_norm(Tensor(), x, w), "add_rms_norm", "input");
+  EXPECT_ERROR(add_rms_norm(Tensor::zeros({2, 4}, DType::i32), Tensor(), w), "add_rms_norm",
+               "floating");
+  EXPECT_ERROR(add_rms_norm(x, x, w, -1.0), "add_rms_norm", "eps");
+}
+
+// The fused op against what MambaLM computed before it: h = add(residual, x), y = rms_norm(h).
+// Same operations in the same order, so in float32 y, r and the weight gradient (from both
+// outputs; rows > 64 use several weight-gradient blocks) are bitwise equal. dx = dresidual =
+// gr + rstd (...) may differ in the last bit: the compiler may contract that product and sum into
+// one FMA, where the unfused path rounds the product before the autograd engine adds gr.
+TEST(AddRmsNorm, EqualsTheUnfusedAddAndRmsNorm) {
+  Generator gen(5);
+  const int64_t D = 768;
+  Tensor x = Tensor::randn({3, 37, D}, DType::f32, &gen), res = Tensor::randn({3, 37, D}, DType::f32, &gen);
+  Tensor w = Tensor::randn({D}, DType::f32, &gen);
+  Tensor gy = Tensor::randn({3, 37, D}, DType::f32, &gen), gr = Tensor::randn({3, 37, D}, DType::f32, &gen);
+  for (bool with_res : {true, false}) {
+    SCOPED_TRACE(with_res ? "with residual" : "first layer");
+    std::vector<Tensor> out[2];  // y, r, dx, dresidual, dweight: fused, unfused
+    for (int fused = 0; fused < 2; ++fused) {
+      Tensor xl = x.detach().requires_grad_(), rl = res.detach().requires_grad_();
+      Tensor wl = w.detach().requires_grad_();
+      Tensor y, r;
+      if (fused) {
+        std::tie(y, r) = add_rms_norm(xl, with_res ? rl : Tensor(), wl, 1e-5, true);
+      } else {
+        r = with_res ? add(rl, xl) : mul(xl, 1.0);
+        y = rms_norm(r, wl, 1e-5);
+      }
+      std::vector<Tensor> roots{y, r}, grads{gy, gr};
+      run_backward(roots, grads, false);
+      out[fused] = {y, r, xl.grad(), with_res ? rl.grad() : Tensor::zeros({1}), wl.grad()};
+    }
+    const char* names[] = {"y", "r", "dx", "dresidual", "dweight"};
+    for (size_t k = 0; k < out[0].size(); ++k) {
+      SCOPED_TRACE(names[k]);
+      bool input_grad = k == 2 || k == 3;  // values up to ~8: a float32 ulp is below 1e-6
+      EXPECT_CLOSE(out[1][k], out[0][k], (input_grad ? testing::Tol{1e-6, 2e-7} : testing::Tol{0, 0}));
+    }
+  }
+}
+
+// The mixed-precision case of the model under autocast: bf16 x (a mixer's output), a float32
+// residual stream and float32 weight. r is float32 and exact (x + residual in float32), y is
+// rms_norm(r) rounded once to bf16, and each gradient comes back in its input's dtype.
+TEST(AddRmsNorm, BFloat16InputWithAFloat32Residual) {
+  Generator gen(6);
+  const int64_t D = 96;
+  Tensor x = Tensor::randn({5, D}, DType::f32, &gen).to(DType::bf16);
+  Tensor res = Tensor::randn({5, D}, DType::f32, &gen), w = Tensor::randn({D}, DType::f32, &gen);
+  Tensor xl = x.detach().requires_grad_(), rl = res.detach().requires_grad_();
+  Tensor wl = w.detach().requires_grad_();
+  auto [y, r] = add_rms_norm(xl, rl, wl, 1e-5, true);
+  EXPECT_EQ(y.dtype(), DType::bf16);
+  EXPECT_EQ(r.dtype(), DType::f32);
+  Tensor r_ref = add(res, x.to(DType::f32));
+  EXPECT_CLOSE(r, r_ref, (testing::Tol{0, 0}));
+  EXPECT_CLOSE(y, rms_norm(r_ref, w, 1e-5).to(DType::bf16), (testing::Tol{0, 0}));
+  Tensor gy = Tensor::randn({5, D}, DType::f32, &gen).to(DType::bf16);
+  Tensor gr = Tensor::randn({5, D}, DType::f32, &gen);
+  std::vector<Tensor> roots{y, r}, grads{gy, gr};
+  run_backward(roots, grads, false);
+  EXPECT_EQ(xl.grad().dtype(), DType::bf16);
+  EXPECT_EQ(rl.grad().dtype(), DType::f32);
+  EXPECT_EQ(wl.grad().dtype(), DType::f32);
+  // Against float64 on the same values: the bf16 dx carries one rounding.
+  Tensor x64 = x.to(DType::f64).detach().requires_grad_(), r64 = res.to(DType::f64).detach().requires_grad_();
+  Tensor w64 = w.to(DType::f64).detach().requires_grad_();
+  auto [y64, rr64] = add_rms_norm(x64, r64, w64, 1e-5, true);
+  std::vector<Tensor> roots64{y64, rr64}, grads64{gy.to(DType::f64), gr.to(DType::f64)};
+  run_backward(roots64, grads64, false);
+  EXPECT_CLOSE(y.to(DType::f64), y64, testing::default_tol(DType::bf16));
+  EXPECT_CLOSE(xl.grad().to(DType::f64), x64.grad(), testing::default_tol(DType::bf16));
+  EXPECT_CLOSE(rl.grad(), r64.grad(), (testing::Tol{1e-5, 1e-5}));
+  EXPECT_CLOSE(wl.grad(), w64.grad(), (testing::Tol{1e-5, 1e-5}));
+
+  // The first layer: no residual yet, residual_in_fp32 starts a float32 stream from bf16 x.
+  auto [y0, r0] = add_rms_norm(x, Tensor(), w, 1e-5, true);
+  EXPECT_EQ(r0.dtype(), DType::f32);
+  EXPECT_CLOSE(r0, x.to(DType::f32), (testing::Tol{0, 0}));
+  // Without residual_in_fp32 and without a residual, r keeps x's dtype.
+  EXPECT_EQ(add_rms_norm(x, Tensor(), w, 1e-5, false).second.dtype(), DType::bf16);
+}
+
+TEST(AddRmsNorm, WeightGradientDoesNotDependOnThreadCount) {
+  Generator gen(7);
+  Tensor x = Tensor::randn({1000, 96}, DType::f32, &gen), res = Tensor::randn({1000, 96}, DType::f32, &gen);
+  Tensor gy = Tensor::randn({1000, 96}, DType::f32, &gen);
+  Tensor w = Tensor::randn({96}, DType::f32, &gen);
+  auto grads = [&](int threads) {
+    set_num_threads(threads);
+    Tensor xl = x.detach().requires_grad_(), wl = w.detach().requires_grad_();
+    add_rms_norm(xl, res, wl, 1e-5, true).first.backward(gy);
+    return std::vector<Tensor>{xl.grad(), wl.grad()};
   };
   int before = num_threads();
   auto g1 = grads(1), g2 = grads(2);

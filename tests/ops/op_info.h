@@ -33,6 +33,10 @@ struct OpInfo {
   std::function<std::vector<Sample>(Generator&)> samples;
   GradcheckOptions grad{};
   bool lowp = true;  // also check bf16 and f16 against float64
+  // The dtype of output k when the op runs on 16-bit inputs of dtype dt (given the sample's args);
+  // unset: every output keeps dt. For outputs that are wider by design (add_rms_norm's float32
+  // residual stream).
+  std::function<DType(DType dt, size_t k, const json& args)> lowp_out_dtype{};
   Tol bf16 = default_tol(DType::bf16);
   Tol f16 = default_tol(DType::f16);
 };

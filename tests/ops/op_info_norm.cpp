@@ -1,5 +1,6 @@
-// OpInfo entries for ops/norm (PyTorch side: tools/fixtures/norm.py). weight and bias are
-// optional: args say which are present, and the present ones follow x in the inputs.
+// OpInfo entries for ops/norm (PyTorch side: tools/fixtures/norm.py). weight, bias and
+// add_rms_norm's residual are optional: args say which are present, and the present ones follow x
+// in the inputs.
 #include "ops/norm.h"
 #include "ops/op_info.h"
 
@@ -49,6 +50,58 @@ SSM_OP_INFO({.name = "rms_norm",
                    {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6})}, rms_args(true, 1e-3)},
                    {"odd D with lanes and tail", {randn(g, {2, 19}), randn(g, {19})}, rms_args(true)},
                };
+             }});
+
+json add_rms_args(bool residual, bool weight, bool fp32, bool weight_fp32 = false,
+                  double eps = 1e-6) {
+  return {{"residual", residual}, {"weight", weight}, {"residual_in_fp32", fp32},
+          {"weight_fp32", weight_fp32}, {"eps", eps}};
+}
+
+// Both outputs, y and r, are returned, so the checks send gradients into both.
+SSM_OP_INFO({.name = "add_rms_norm",
+             .nodes = {OpId::add_rms_norm},
+             .run = [](const Tensors& in, const json& a) {
+               size_t k = 1;
+               Tensor res = a.at("residual").get<bool>() ? in[k++] : Tensor();
+               Tensor w = a.at("weight").get<bool>() ? in[k++] : Tensor();
+               bool fp32 = a.at("residual_in_fp32").get<bool>();
+               DType wide = compute_dtype(in[0].dtype());
+               // With residual_in_fp32 the residual stream is float32 (as a previous layer
+               // returned it), and under autocast the weight is a float32 master weight: casting
+               // the sample's inputs (a no-op in float64) makes the bf16 / f16 runs take the
+               // mixed-dtype paths the model takes.
+               if (fp32 && res.defined()) res = res.to(wide);
+               if (a.at("weight_fp32").get<bool>() && w.defined()) w = w.to(wide);
+               auto [y, r] = add_rms_norm(in[0], res, w, a.at("eps").get<double>(), fp32);
+               return Tensors{y, r};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"residual and weight", {randn(g, {3, 8}), randn(g, {3, 8}), randn(g, {8})},
+                    add_rms_args(true, true, false)},
+                   {"residual_in_fp32, float32 weight",
+                    {randn(g, {2, 3, 8}), randn(g, {2, 3, 8}), randn(g, {8})},
+                    add_rms_args(true, true, true, true)},
+                   {"first layer: no residual, residual_in_fp32", {randn(g, {4, 6}), randn(g, {6})},
+                    add_rms_args(false, true, true)},
+                   {"no residual, no weight", {randn(g, {2, 5})}, add_rms_args(false, false, false)},
+                   {"non-contiguous x and residual",
+                    {noncontig(randn(g, {4, 6})), noncontig(randn(g, {4, 6})), randn(g, {6})},
+                    add_rms_args(true, true, true)},
+                   {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6}), randn(g, {6})},
+                    add_rms_args(true, true, false, false, 1e-3)},
+                   {"odd D with lanes and tail", {randn(g, {2, 37}), randn(g, {2, 37}), randn(g, {37})},
+                    add_rms_args(true, true, true, true)},
+                   // residual_in_fp32 here: a 16-bit r would add a rounding per row to the
+                   // weight gradient that the float64 reference does not have (70 rows of it).
+                   {"more rows than weight-gradient blocks",
+                    {randn(g, {70, 3}), randn(g, {70, 3}), randn(g, {3})},
+                    add_rms_args(true, true, true)},
+               };
+             },
+             .lowp_out_dtype = [](DType dt, size_t k, const json& a) {
+               return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
              }});
 
 }  // namespace
