@@ -456,6 +456,20 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
   }
 }
 
+// The gradient-path tile at the start of shared memory: dt, x, sp, gy, gs ([T][32] each), then B
+// and C ([T][npp] each). Returns the first element after it.
+template <class C>
+__device__ __forceinline__ C* grad_tile(unsigned char* raw, int T, int npp, TileSmem<C>& ts) {
+  ts.dt = reinterpret_cast<C*>(raw);
+  ts.x = ts.dt + T * 32;
+  ts.sp = ts.x + T * 32;
+  ts.gy = ts.sp + T * 32;
+  ts.gs = ts.gy + T * 32;
+  ts.Bs = ts.gs + T * 32;
+  ts.Cs = ts.Bs + T * npp;
+  return ts.Cs + T * npp;
+}
+
 // Stages the reset flags of steps [t1, t1 + len) as 0 / 1 in rs (len <= the block's threads).
 template <class C>
 __device__ __forceinline__ void stage_resets(const Params<C>& p, const Geo& g, int64_t t1, int len,
@@ -597,14 +611,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp;
   TileSmem<C> ts{};
-  ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32] each
-  ts.x = ts.dt + T * 32;
-  ts.sp = ts.x + T * 32;
-  ts.gy = ts.sp + T * 32;
-  ts.gs = ts.gy + T * 32;
-  ts.Bs = ts.gs + T * 32;                  // [T][npp] each
-  ts.Cs = ts.Bs + T * npp;
-  C* rs_s = ts.Cs + T * npp;               // [T] reset flags (with p.rst only)
+  C* rs_s = grad_tile(smem_raw, T, npp, ts);  // then [T] reset flags (with p.rst only)
   const bool has_rst = RST && p.rst != nullptr;
 
   const Geo g = geo(p.N, p.D, npp, p.P);
@@ -824,14 +831,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp, S = p.S, nthr = blockDim.x;
   TileSmem<C> ts{};
-  ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32] each
-  ts.x = ts.dt + T * 32;
-  ts.sp = ts.x + T * 32;
-  ts.gy = ts.sp + T * 32;
-  ts.gs = ts.gy + T * 32;
-  ts.Bs = ts.gs + T * 32;                  // [T][npp] each
-  ts.Cs = ts.Bs + T * npp;
-  C* hs = ts.Cs + T * npp;                 // [T][NT][nthr]
+  C* hs = grad_tile(smem_raw, T, npp, ts);  // then [T][NT][nthr]
   C* dx_s = hs + T * NT * nthr;            // [S][T][32] each
   C* ddt_s = dx_s + S * T * 32;
   C* yp_s = ddt_s + S * T * 32;
