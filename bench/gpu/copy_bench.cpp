@@ -93,7 +93,7 @@ void copy_section() {
   row("device -> host, pageable cudaMemcpy", bytes, wall_ms([&] {
         ck(cudaMemcpy(pageable.data(), gpu.raw_data(), bytes, cudaMemcpyDeviceToHost), "d2h");
       }));
-  row("device -> host, pinned staging (Tensor::copy_)", bytes, wall_ms([&] { host.copy_(gpu); }));
+  row("device -> host, Tensor::copy_ (plain cudaMemcpy)", bytes, wall_ms([&] { host.copy_(gpu); }));
   row("device -> host, into pinned memory (DMA only)", bytes, wall_ms([&] {
         ck(cudaMemcpy(pinned, gpu.raw_data(), bytes, cudaMemcpyDeviceToHost), "d2h");
       }));
