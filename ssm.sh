@@ -68,8 +68,11 @@ case "$cmd" in
     ;;
   sanitize)
     install_missing "${PACKAGES[@]}"
+    # -g1 (line tables only) keeps file:line in ASan / UBSan reports at about 60% of -g's compile
+    # time (ops/elementwise.cpp: 149 s against 239 s on the 2-core machine).
     configure build-asan -DCMAKE_BUILD_TYPE=Debug -DSSM_SANITIZE=address,undefined \
-      -DSSM_BUILD_BENCH=OFF -DSSM_BUILD_CLI=OFF -DSSM_CUDA=OFF -DCMAKE_CXX_FLAGS=-O1
+      -DSSM_BUILD_BENCH=OFF -DSSM_BUILD_CLI=OFF -DSSM_CUDA=OFF -DCMAKE_CXX_FLAGS=-O1 \
+      -DCMAKE_CXX_FLAGS_DEBUG=-g1
     log "building the sanitizer build"
     ninja -C build-asan -j "$JOBS" ssm_tests
     log "running the unit tests under ASan + UBSan"

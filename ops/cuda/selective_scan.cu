@@ -18,7 +18,7 @@
 // are taken latest first: their T states are recomputed into shared memory and walked backwards
 // carrying dh in registers. dB and dC (sums over channels) are reduced over the warp's 32 lanes
 // with a shuffle reduce-scatter, then written per 32-channel group and summed over groups by
-// sum_parts; dA, dD and ddelta_bias are written per batch row and summed the same way.
+// sum_parts; dA, dD and ddelta_bias are written per (segment, batch row) and summed the same way.
 //
 // When batch x channels leave the GPU short of warps, time is split into segments of whole
 // chunks scanned by separate blocks (grid z), chained through per-segment carries (scan_carry,
@@ -605,7 +605,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
 // (Ā = 0 at a reset). scan_carry runs each segment from zero, keeping the end value and Π Ā;
 // scan_chain then walks the segments in order (a few steps per state); the main kernels start
 // each segment from its carry. The price: one more recurrence (exp) per state and step,
-// bought back by S times more blocks in flight when B x D alone leaves the GPU idle.
+// bought back by nseg times more blocks in flight when B x D alone leaves the GPU idle.
 template <class C, int NT, class Disc, bool RST, bool REV>
 __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
