@@ -9,8 +9,8 @@
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups. GB/s counts the bytes of the
 // op's inputs and outputs once (fwd: u, delta, z, B, C in, out; bwd adds gout in and du, ddelta,
 // dz, dB, dC out; A, D and the bias are negligible), against a measured device-to-device copy
-// (1 GiB, bytes read + written). Two more tables sweep the launch shapes (states per thread x
-// time segments) of the forward and of the backward.
+// (1 GiB, bytes read + written). Three more tables sweep the launch shapes (states per thread x
+// time segments) of the forward and of the backward, and the chunk (steps between saved states).
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench scan
 #include <cuda_runtime.h>
