@@ -13,11 +13,14 @@
 // time segments) of the forward and of the backward, and the chunk (steps between saved states).
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench scan
+//   SSM_BENCH_SWEEP=0 ./build/bench/ssm_gpu_bench scan     # the first table only
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -93,6 +96,9 @@ void scan_section() {
     double chunk[4];   // fwd+bwd at chunk 16, 32, 64, 128
   };
   std::vector<Sweep> sweeps;
+  // SSM_BENCH_SWEEP=0: the main table only (a quick check of one change).
+  const char* sw_env = std::getenv("SSM_BENCH_SWEEP");
+  const bool sweep = !(sw_env && std::strcmp(sw_env, "0") == 0);
   for (const Config& c : configs) {
     Inputs in = make(c, normal, small);
     SelectiveScanOptions o;  // zoh, softplus, chunk 64
@@ -125,6 +131,7 @@ void scan_section() {
     // The launch shapes: register tiling x time segments (cuda::ScanTuning), forward alone and
     // forward + backward (backward tilings; the forward at the op's pick).
     Sweep sw{name, {}, {}, {}};
+    if (!sweep) continue;
     for (int ti = 0; ti < 4; ++ti)
       for (int si = 0; si < 4; ++si) {
         cuda::set_scan_tuning({2 << ti, 0, 1 << si, 0});
@@ -159,6 +166,7 @@ void scan_section() {
     for (Tensor& t : leaves) t.zero_grad();
     sweeps.push_back(sw);
   }
+  if (!sweep) return;
   std::printf("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
               "uses the op's own pick):\n\n| batch, d_inner, length, d_state | tile |");
   for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);

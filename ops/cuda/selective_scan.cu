@@ -88,27 +88,70 @@ __device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a
 
 // ---- maths in the compute type (float: fast exp, as the CPU path's fast_expf) -----------------
 
-__device__ __forceinline__ float exp_c(float x) { return __expf(x); }
+// 2^x as one MUFU.EX2, results below 2^-126 flushed to zero. (__expf without -ftz also scales
+// inputs and outputs around the denormal range: five instructions per exp, measured in the
+// backward's SASS, where exps are a tenth of all instructions.)
+__device__ __forceinline__ float ex2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+constexpr float kLog2e = 1.44269504088896340736f, kLn2 = 0.69314718055994530942f;
+
+__device__ __forceinline__ float exp_c(float x) { return ex2_ftz(x * kLog2e); }
 __device__ __forceinline__ double exp_c(double x) { return exp(x); }
 __device__ __forceinline__ float expm1_c(float x) { return expm1f(x); }
 __device__ __forceinline__ double expm1_c(double x) { return expm1(x); }
-__device__ __forceinline__ float softplus_c(float v) { return v > 20.0f ? v : log1pf(__expf(v)); }
-__device__ __forceinline__ double softplus_c(double v) { return v > 20.0 ? v : log1p(exp(v)); }
-template <class C>
-__device__ __forceinline__ C sigmoid_c(C v) {
-  return C(1) / (C(1) + exp_c(-v));
+// log(1 + e^v) = max(v, 0) + log1p(u), u = e^-|v| in (0, 1], and log1p(u) = 2 atanh(s) with
+// s = u / (2 + u) in (0, 1/3]: the odd series to s^13 (the next term is below 2e-8 of the sum).
+// About 16 instructions without a branch, where log1pf took ~35 with several (the staging's
+// largest single cost in the forward's SASS). Above v = 20 it returns v exactly, as PyTorch's
+// threshold does (the log1p term is below half an ulp of v there).
+__device__ __forceinline__ float softplus_c(float v) {
+  const float u = exp_c(-fabsf(v));
+  const float s = __fdividef(u, 2.0f + u), s2 = s * s;
+  float q = 1.0f / 13;
+  q = q * s2 + 1.0f / 11;
+  q = q * s2 + 1.0f / 9;
+  q = q * s2 + 1.0f / 7;
+  q = q * s2 + 1.0f / 5;
+  q = q * s2 + 1.0f / 3;
+  q = q * s2 + 1.0f;
+  return fmaxf(v, 0.0f) + 2.0f * s * q;
 }
+__device__ __forceinline__ double softplus_c(double v) { return v > 20.0 ? v : log1p(exp(v)); }
+// 1 / (1 + e^-v); the float division is the fast one (MUFU.RCP and a multiply, 2 ulp): the
+// IEEE division's slow-path branch was a visible share of the staging's instructions.
+__device__ __forceinline__ float sigmoid_c(float v) { return __fdividef(1.0f, 1.0f + exp_c(-v)); }
+__device__ __forceinline__ double sigmoid_c(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 // ---- discretizations: the CPU op's Zoh, ZohExact and Gbt ------------------------------------
 
+// Each keeps, per (channel, state), a coefficient coef(a) in place of a: fwd takes it. For Zoh in
+// float it is a·log2(e), so that Ā = 2^(dt·coef) is one multiply and one ex2; the backward's
+// Zoh step (scan_bwd, kZohF) works in those units. grad takes a itself (every other case).
 template <class C>
 struct Zoh {  // Ā = e^{dt a}, B̄ = dt
-  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
-    ab = exp_c(dt * a);
+  static constexpr bool kScaled = std::is_same_v<C, float>;
+  __device__ __forceinline__ C coef(C a) const {
+    if constexpr (kScaled)
+      return a * kLog2e;
+    else
+      return a;
+  }
+  __device__ __forceinline__ C abar(C dt, C ac) const {
+    if constexpr (kScaled)
+      return ex2_ftz(dt * ac);
+    else
+      return exp_c(dt * ac);
+  }
+  __device__ __forceinline__ void fwd(C dt, C ac, C& ab, C& bb) const {
+    ab = abar(dt, ac);
     bb = dt;
   }
   __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
                                        C& dbb_da) const {
+    static_assert(!kScaled, "Zoh<float> takes the backward's own step (kZohF)");
     ab = exp_c(dt * a);
     bb = dt;
     dab_ddt = a * ab;
@@ -120,6 +163,7 @@ struct Zoh {  // Ā = e^{dt a}, B̄ = dt
 
 template <class C>
 struct ZohExact {  // Ā = e^x, B̄ = (e^x - 1) / a, x = dt a
+  __device__ __forceinline__ C coef(C a) const { return a; }
   __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
     C x = dt * a;
     ab = exp_c(x);
@@ -143,6 +187,7 @@ struct ZohExact {  // Ā = e^x, B̄ = (e^x - 1) / a, x = dt a
 template <class C>
 struct Gbt {  // den = 1 - β x: Ā = (1 + α x) / den, B̄ = dt / den
   C alpha, beta;
+  __device__ __forceinline__ C coef(C a) const { return a; }
   __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
     C x = dt * a, inv = C(1) / (C(1) - beta * x);
     ab = (C(1) + alpha * x) * inv;
@@ -515,7 +560,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
     const bool ok = g.dvalid && j < ncnt;
-    a[k] = ok ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
+    a[k] = ok ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype)) : C(0);
     h[k] = ok && p.carry ? p.carry[seg_at(p, b, g.seg, n0 + j, d)] : C(0);
   }
   const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
@@ -531,18 +576,20 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
     if (has_rst) stage_resets(p, g, t0, tl, rs_s);
     if (t0 + T < te) issue(f, p, g, t0 + T, int(imin(T, te - t0 - T)), need);
     __syncthreads();
+    // The tile's next chunk start as a step of the tile (32-bit: one compare per step).
+    int ck = int(imin(next_ck - t0, int64_t(T)));
     // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
 #pragma unroll 4
     for (int tt = 0; tt < tl; ++tt) {
-      const int64_t t = t0 + tt;
-      if (t == next_ck) {  // the state before step c * chunk, kept for backward
+      if (tt == ck) {  // the state before step c * chunk, kept for backward
         if (p.states && g.dvalid) {
-          C* st_row = p.states + ((b * p.nc + t / p.chunk) * p.N + n0 + s * NT) * p.D + d;
+          C* st_row = p.states + ((b * p.nc + next_ck / p.chunk) * p.N + n0 + s * NT) * p.D + d;
 #pragma unroll
           for (int k = 0; k < NT; ++k)
             if (s * NT + k < ncnt) st_row[int64_t(k) * p.D] = h[k];
         }
         next_ck += p.chunk;
+        ck = int(imin(next_ck - t0, int64_t(T)));
       }
       const C dtv = ts.dt[tt * 32 + lane], xv = ts.x[tt * 32 + lane];
       C bv[NT], cv[NT];
@@ -569,12 +616,21 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
       bool ok[kFwdRows];
 #pragma unroll
       for (int r = 0; r < kFwdRows; ++r) {
-        const int tt = s + r * S;
-        ok[r] = tt < tl && g.dvalid;
+        ok[r] = s + r * S < tl && g.dvalid;
         y[r] = 0;
+      }
+      // Slices outer, rows inner: one loop over the run-time S (a loop per row cost ~300
+      // instructions of set-up per row in SASS).
+      for (int q = 0; q < S; ++q) {
+        const C* yq = y_s + (q * T + s) * 32 + lane;
+#pragma unroll
+        for (int r = 0; r < kFwdRows; ++r)
+          if (ok[r]) y[r] += yq[r * S * 32];
+      }
+#pragma unroll
+      for (int r = 0; r < kFwdRows; ++r) {
         if (!ok[r]) continue;
-        const int i = tt * 32 + lane;
-        for (int q = 0; q < S; ++q) y[r] += y_s[(q * T + tt) * 32 + lane];
+        const int i = (s + r * S) * 32 + lane;
         if (p.P == 1) {
           y[r] += dsk * ts.x[i];
           if (need.z) y[r] *= ts.z[i] * sigmoid_c(ts.z[i]);
@@ -624,8 +680,9 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
 #pragma unroll
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
-    a[k] = g.dvalid && j < g.ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype)
-                                  : C(0);
+    a[k] = g.dvalid && j < g.ncnt
+               ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
+               : C(0);
     h[k] = C(0);
     prod[k] = C(1);
   }
@@ -751,10 +808,10 @@ __global__ void fwd_finalize(const Params<C> p) {
 // Reduce-scatter of CNT values per lane over the 32 lanes of a warp. Level by level (lane bit OFF
 // from 16 down), each lane keeps half of its values and adds its partner's copy of that half, so
 // after log2(CNT) levels each lane holds one value, v[0], summed over 2^levels lanes, whose index
-// is accumulated in idx; remaining levels are plain butterflies. Every lane ends with the full
+// is scatter_index's; remaining levels are plain butterflies. Every lane ends with the full
 // 32-lane sum of value idx; the sums have a fixed order (a + b and b + a are the same float).
 template <int CNT, int OFF, class C>
-__device__ __forceinline__ void reduce_scatter(C* v, int lane, int& idx) {
+__device__ __forceinline__ void reduce_scatter(C* v, int lane) {
   if constexpr (OFF > 0) {
     if constexpr (CNT > 1) {
       constexpr int H = CNT / 2;
@@ -765,23 +822,33 @@ __device__ __forceinline__ void reduce_scatter(C* v, int lane, int& idx) {
         C keep = up ? v[i + H] : v[i];
         v[i] = keep + __shfl_xor_sync(0xffffffffu, send, OFF);
       }
-      if (up) idx += H;
-      reduce_scatter<H, OFF / 2>(v, lane, idx);
+      reduce_scatter<H, OFF / 2>(v, lane);
     } else {
       v[0] += __shfl_xor_sync(0xffffffffu, v[0], OFF);
-      reduce_scatter<1, OFF / 2>(v, lane, idx);
+      reduce_scatter<1, OFF / 2>(v, lane);
     }
   }
+}
+// The index of the value a lane holds after reduce_scatter<CNT, OFF>: H added at every halving
+// level whose lane bit is set. A function of the lane alone, so worked out once per kernel.
+template <int CNT, int OFF>
+__device__ __forceinline__ int scatter_index(int lane) {
+  if constexpr (OFF > 0 && CNT > 1)
+    return ((lane & OFF) ? CNT / 2 : 0) + scatter_index<CNT / 2, OFF / 2>(lane);
+  else
+    return 0;
 }
 
 constexpr int kBwdRows = 4, kBwdItems = 2;  // per thread, per sub-chunk (Flight's RR and KB)
 
 // Elements of shared memory the backward uses: the tile (5 rows of 32 channels, B and C), the
-// sub-chunk's states hs [T][NT][nthr], the per-slice sums dx, ddt, y_pre [S][T][32], the warp
-// sums of dB and dC [T][2][npp], and the final dD / dbias slice sums [2][S][32].
+// sub-chunk's states hs [T + 1][NT][nthr] (its start, then after each step), the per-slice sums
+// dx, ddt, y_pre [S][T][32], the warp sums of dB and dC [T][2][npp], and the final dD / dbias
+// slice sums [2][S][32].
 size_t bwd_smem_elems(int T, int S, int npp, int NT) {
   const int nthr = 32 * S;
-  return size_t(5 * T * 32 + 2 * T * npp + T * NT * nthr + 3 * S * T * 32 + 2 * T * npp + 2 * S * 32);
+  return size_t(5 * T * 32 + 2 * T * npp + (T + 1) * NT * nthr + 3 * S * T * 32 + 2 * T * npp +
+                2 * S * 32);
 }
 
 // The backward walks, per chunk c from the last: forward sub-chunks m = 0 .. msub - 2 (advancing
@@ -828,11 +895,13 @@ __device__ __forceinline__ void item_range(const Params<C>& p, Item it, int64_t&
 template <class C, int NT, class Disc, bool RST>
 __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     scan_bwd(const Params<C> p, const Disc disc) {
+  // Zoh in float: the reverse step's own arithmetic (a[] holds a·log2(e), see Zoh).
+  constexpr bool kZohF = std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp, S = p.S, nthr = blockDim.x;
   TileSmem<C> ts{};
-  C* hs = grad_tile(smem_raw, T, npp, ts);  // then [T][NT][nthr]
-  C* dx_s = hs + T * NT * nthr;            // [S][T][32] each
+  C* hs = grad_tile(smem_raw, T, npp, ts);  // then [T + 1][NT][nthr]
+  C* dx_s = hs + (T + 1) * NT * nthr;      // [S][T][32] each
   C* ddt_s = dx_s + S * T * 32;
   C* yp_s = ddt_s + S * T * 32;
   C* dbc_s = yp_s + S * T * 32;            // [T][2][npp]
@@ -850,14 +919,15 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   const int64_t cps = p.seg_len / p.chunk, c_lo = int64_t(seg) * cps,
                 c_hi = imin(p.nc, c_lo + cps) - 1;
 
-  C a[NT], dh[NT], dA[NT], h[NT];
+  C a[NT], dh[NT], dA[NT];
 #pragma unroll
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
-    a[k] = g.dvalid && j < ncnt ? ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype) : C(0);
+    a[k] = g.dvalid && j < ncnt
+               ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
+               : C(0);
     dh[k] = g.dvalid && j < ncnt && p.carry ? p.carry[seg_at(p, b, seg, n0 + j, d)] : C(0);
     dA[k] = C(0);
-    h[k] = C(0);
   }
   const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
   // The D skip's terms go to pass 0 only (the passes' partial sums are added).
@@ -865,6 +935,13 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   C acc_dD = 0, acc_db = 0;  // over the rows this thread finishes, for its lane's channel
   const bool has_z = p.z.p != nullptr;
   auto need_of = [&](const Item& it) { return Need{it.back && has_z, it.back, it.back}; };
+  // After the dB / dC reduce-scatter, lanes 0, kRep, 2 kRep, ... hold the 2 NT sums: value idx
+  // (dB for idx < NT, else dC) of state s NT + idx % NT, at dbc_s[(j * 2 + which) * npp + ...].
+  constexpr int kRep = 32 / (2 * NT);  // lanes holding each sum
+  const bool dbc_lane = (lane & (kRep - 1)) == 0;
+  const int dbc_idx = scatter_index<2 * NT, 16>(lane),
+            dbc_off = (dbc_idx / NT) * npp + s * NT + dbc_idx % NT;
+
 
   Flight<C, kBwdRows, kBwdItems> f;
   Item it = first_item(p, c_hi);
@@ -882,12 +959,10 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     item_range(p, it, t1, len);
     if ((!it.back && it.m == 0) || (it.back && ms == 1)) {  // first item of the chunk
 #pragma unroll
-      for (int k = 0; k < NT; ++k) {
-        h[k] = g.dvalid && s * NT + k < ncnt
-                   ? p.states_in[((b * p.nc + it.c) * p.N + n0 + s * NT + k) * p.D + d]
-                   : C(0);
-        sub[k * nthr + tid] = h[k];
-      }
+      for (int k = 0; k < NT; ++k)
+        sub[k * nthr + tid] = g.dvalid && s * NT + k < ncnt
+                                  ? p.states_in[((b * p.nc + it.c) * p.N + n0 + s * NT + k) * p.D + d]
+                                  : C(0);
     }
     commit(f, p, g, len, bias, ts, need_of(it));
     if (has_rst) stage_resets(p, g, t1, len, rs_s);
@@ -900,7 +975,12 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     __syncthreads();
 
     if (!it.back) {
-      // Forward through the sub-chunk, keeping the next sub-chunk's start state.
+      // Forward through the sub-chunk, keeping the next sub-chunk's start state. The state
+      // comes back from `sub` (this thread's own writes) rather than living in registers across
+      // the backward items, where registers are short.
+      C h[NT];
+#pragma unroll
+      for (int k = 0; k < NT; ++k) h[k] = sub[(it.m * NT + k) * nthr + tid];
 #pragma unroll 4
       for (int j = 0; j < len; ++j) {
         const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
@@ -924,10 +1004,15 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       continue;
     }
 
-    // Recompute the sub-chunk's states: hs[j] = state after step t1 + j.
+    // Recompute the sub-chunk's states: hs[0] = its start, hs[j + 1] = state after step t1 + j.
+    // (This thread's slots: hst[(j * NT + k) * nthr].)
+    C* const hst = hs + tid;
     C hh[NT];
 #pragma unroll
-    for (int k = 0; k < NT; ++k) hh[k] = sub[(it.m * NT + k) * nthr + tid];
+    for (int k = 0; k < NT; ++k) {
+      hh[k] = sub[(it.m * NT + k) * nthr + tid];
+      hst[k * nthr] = hh[k];
+    }
 #pragma unroll 2
     for (int j = 0; j < len; ++j) {
       const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
@@ -942,82 +1027,113 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
         C ab, bb;
         disc.fwd(dtv, a[k], ab, bb);
         hh[k] = ab * hh[k] + (bb * xv) * bv[k];
-        hs[(j * NT + k) * nthr + tid] = hh[k];
+        hst[((j + 1) * NT + k) * nthr] = hh[k];
       }
     }
 
+    // hc: the state after step j (hs[j + 1]); each step loads the one before it (hp, hs[j]) and
+    // hands it on.
+    C hc[NT];
+#pragma unroll
+    for (int k = 0; k < NT; ++k) hc[k] = hst[(len * NT + k) * nthr];
+    C* const dx_c = dx_s + s * T * 32 + lane;  // this thread's column of the slice sums
+    C* const ddt_c = ddt_s + s * T * 32 + lane;
+    C* const yp_c = yp_s + s * T * 32 + lane;
 #pragma unroll 2
     for (int j = len - 1; j >= 0; --j) {
-      C hc[NT], hp[NT], bv[NT], cv[NT];
+      C hp[NT], bv[NT], cv[NT];
 #pragma unroll
-      for (int k = 0; k < NT; ++k) {
-        hc[k] = hs[(j * NT + k) * nthr + tid];
-        hp[k] = j > 0 ? hs[((j - 1) * NT + k) * nthr + tid] : sub[(it.m * NT + k) * nthr + tid];
-      }
+      for (int k = 0; k < NT; ++k) hp[k] = hst[(j * NT + k) * nthr];
       // At a sequence start h_prev enters as 0 and dh does not flow to the step before.
       const bool rs = has_rst && rs_s[j] != C(0);
-      if (rs) {
-#pragma unroll
-        for (int k = 0; k < NT; ++k) hp[k] = C(0);
-      }
       load_vec<NT>(ts.Bs + j * npp + s * NT, bv);
       load_vec<NT>(ts.Cs + j * npp + s * NT, cv);
       const C dtv = ts.dt[j * 32 + lane], xv = ts.x[j * 32 + lane];
       const C gyv = ts.gy[j * 32 + lane];
       C dx = 0, ddt = 0, yp = 0;
       C v[2 * NT];  // dB contributions, then dC
+      if constexpr (kZohF) {
+        // Zoh, a[k] = a·log2(e): Ā = 2^(dt a[k]), B̄ = dt. With dht = dh + gy C and e = Ā:
+        //   dx = dt Σ dht B,  ddt = Σ dht h_prev e a + x Σ dht B,  dA += dht h_prev e dt,
+        //   dB = dht dt x,    dh_prev = dht e
+        // (the generic step below, with the zero and unit derivatives and common factors taken
+        // out: about half its instructions).
+        const C dtx = dtv * xv;
+        C sb = 0, qa_sum = 0;
 #pragma unroll
-      for (int k = 0; k < NT; ++k) {
-        // y = Σ C h: dC += gy h, dh += gy C;  h = Ā h_prev + B̄ Bm x
-        yp += cv[k] * hc[k];
-        v[NT + k] = gyv * hc[k];
-        const C dht = dh[k] + gyv * cv[k];
-        C ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da;
-        disc.grad(dtv, a[k], ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da);
-        const C d_ab = dht * hp[k];
-        const C d_bb = dht * bv[k] * xv;
-        dx += dht * bb * bv[k];
-        v[k] = dht * bb * xv;
-        ddt += d_ab * dab_ddt + d_bb * dbb_ddt;
-        dA[k] += d_ab * dab_da + d_bb * dbb_da;
-        dh[k] = rs ? C(0) : dht * ab;
+        for (int k = 0; k < NT; ++k) {
+          yp += cv[k] * hc[k];
+          v[NT + k] = gyv * hc[k];
+          const C dht = dh[k] + gyv * cv[k];
+          const C dhn = dht * disc.abar(dtv, a[k]);
+          const C qa = rs ? C(0) : dhn * hp[k];  // d Ā · Ā
+          qa_sum += qa * a[k];
+          dA[k] += qa * dtv;
+          sb += dht * bv[k];
+          v[k] = dht * dtx;
+          dh[k] = rs ? C(0) : dhn;
+        }
+        dx = dtv * sb;
+        ddt = qa_sum * kLn2 + xv * sb;
+      } else {
+#pragma unroll
+        for (int k = 0; k < NT; ++k) {
+          // y = Σ C h: dC += gy h, dh += gy C;  h = Ā h_prev + B̄ Bm x
+          const C hpk = rs ? C(0) : hp[k];
+          yp += cv[k] * hc[k];
+          v[NT + k] = gyv * hc[k];
+          const C dht = dh[k] + gyv * cv[k];
+          C ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da;
+          disc.grad(dtv, a[k], ab, bb, dab_ddt, dab_da, dbb_ddt, dbb_da);
+          const C d_ab = dht * hpk;
+          const C d_bb = dht * bv[k] * xv;
+          dx += dht * bb * bv[k];
+          v[k] = dht * bb * xv;
+          ddt += d_ab * dab_ddt + d_bb * dbb_ddt;
+          dA[k] += d_ab * dab_da + d_bb * dbb_da;
+          dh[k] = rs ? C(0) : dht * ab;
+        }
       }
-      const int e = (s * T + j) * 32 + lane;
-      dx_s[e] = dx;
-      ddt_s[e] = ddt;
-      yp_s[e] = yp;
-      int idx = 0;
-      reduce_scatter<2 * NT, 16>(v, lane, idx);
-      constexpr int kRep = 32 / (2 * NT);  // lanes holding each sum
-      if ((lane & (kRep - 1)) == 0) {
-        const int which = idx / NT, k = idx % NT;
-        dbc_s[(j * 2 + which) * npp + s * NT + k] = v[0];
-      }
+#pragma unroll
+      for (int k = 0; k < NT; ++k) hc[k] = hp[k];
+      dx_c[j * 32] = dx;
+      ddt_c[j * 32] = ddt;
+      yp_c[j * 32] = yp;
+      reduce_scatter<2 * NT, 16>(v, lane);
+      if (dbc_lane) dbc_s[j * 2 * npp + dbc_off] = v[0];
     }
     __syncthreads();
 
     // The rows this thread staged: combine the slices in order, write du, ddelta, dz.
     {
+      // Per row: the slice sums of dx, ddt and y_pre, then du, ddelta and dz in their place.
       C du_v[kBwdRows], dv_v[kBwdRows], dz_v[kBwdRows];
       bool ok[kBwdRows];
 #pragma unroll
       for (int r = 0; r < kBwdRows; ++r) {
-        const int j = s + r * S;
-        ok[r] = j < len && g.dvalid;
+        ok[r] = s + r * S < len && g.dvalid;
         du_v[r] = dv_v[r] = dz_v[r] = 0;
-        if (!ok[r]) continue;
-        const int i = j * 32 + lane;
-        C dx = 0, ddt = 0, yp = 0;
-        for (int q = 0; q < S; ++q) {
-          const int e = (q * T + j) * 32 + lane;
-          dx += dx_s[e];
-          ddt += ddt_s[e];
-          yp += yp_s[e];
+      }
+      // Slices outer, rows inner (one loop over the run-time S; see scan_fwd).
+      for (int q = 0; q < S; ++q) {
+        const int e0 = (q * T + s) * 32 + lane;
+#pragma unroll
+        for (int r = 0; r < kBwdRows; ++r) {
+          if (!ok[r]) continue;
+          const int e = e0 + r * S * 32;
+          du_v[r] += dx_s[e];
+          dv_v[r] += ddt_s[e];
+          dz_v[r] += yp_s[e];
         }
+      }
+#pragma unroll
+      for (int r = 0; r < kBwdRows; ++r) {
+        if (!ok[r]) continue;
+        const int i = (s + r * S) * 32 + lane;
         const C gyv = ts.gy[i], xv = ts.x[i];
-        dv_v[r] = ddt * ts.sp[i];  // softplus' = sigmoid
-        du_v[r] = dx + dsk * gyv;
-        dz_v[r] = ts.gs[i] * (yp + dsk * xv);
+        dv_v[r] *= ts.sp[i];  // softplus' = sigmoid
+        du_v[r] += dsk * gyv;
+        dz_v[r] = ts.gs[i] * (dz_v[r] + dsk * xv);
         acc_db += dv_v[r];
         acc_dD += gyv * xv;
       }
@@ -1035,12 +1151,16 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       }
     }
     // dB, dC of this channel group for the sub-chunk's steps and the pass's states.
-    for (int i = tid; i < len * 2 * ncnt; i += nthr) {
-      const int j = i / (2 * ncnt), rem = i - j * 2 * ncnt, which = rem / ncnt,
-                jn = rem - which * ncnt;
-      C* dst = which ? p.dC_part : p.dB_part;
-      dst[((int64_t(blockIdx.x) * p.B + b) * p.L + t1 + j) * p.N + n0 + jn] =
-          dbc_s[(j * 2 + which) * npp + jn];
+    // Thread tid takes column tid % (2 npp) of the [step][2][npp] sums (B states, then C) for
+    // steps tid / (2 npp), + wb_step, ... (2 npp divides the block: 2 S NT | 32 S). Worked out
+    // here, not kept: registers are the backward's limit.
+    const int wb_col = tid % (2 * npp), wb_which = wb_col / npp, wb_jn = wb_col - wb_which * npp,
+              wb_j0 = tid / (2 * npp), wb_step = nthr / (2 * npp);
+    if (wb_jn < ncnt) {
+      C* dst = (wb_which ? p.dC_part : p.dB_part) +
+               ((int64_t(blockIdx.x) * p.B + b) * p.L + t1) * p.N + n0 + wb_jn;
+      for (int j = wb_j0; j < len; j += wb_step)
+        dst[int64_t(j) * p.N] = dbc_s[(j * 2 + wb_which) * npp + wb_jn];
     }
     __syncthreads();  // the next item overwrites shared memory
     it = nx;
@@ -1093,7 +1213,7 @@ __global__ void scan_step_kernel(const Params<C> p, const Disc disc, C* state) {
     C* hrow = state + i * p.N;
     for (int64_t n = 0; n < p.N; ++n) {
       C ab, bb;
-      disc.fwd(dtv, ld<C>(p.A.p, dd * p.A.s[0] + n * p.A.s[1], p.A.dtype), ab, bb);
+      disc.fwd(dtv, disc.coef(ld<C>(p.A.p, dd * p.A.s[0] + n * p.A.s[1], p.A.dtype)), ab, bb);
       const C h = ab * hrow[n] + bb * ld3<C>(p.Bm, b, 0, n) * xv;
       hrow[n] = h;
       acc += ld3<C>(p.Cm, b, 0, n) * h;
