@@ -230,14 +230,27 @@ __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const
     for (int64_t d = threadIdx.x; d < p.D; d += kThreads) part[int64_t(blockIdx.x) * p.D + d] = acc[d];
 }
 
-// dw[d] = sum over chunks k, in order, of part[k, d].
+// dw[d] = sum over chunks k of part[k, d] in a fixed order: a block takes 32 columns (one per
+// lane); warp w sums chunks [w nchunk / 8, (w + 1) nchunk / 8) in order, then warp 0 adds the 8
+// warp sums in order. (One thread per column walking all 1024 chunks ran on 3 blocks for
+// d_model 768: 0.114 ms per call, 2.7 ms of a Mamba-130M training step on an H200.)
+constexpr int kDwWarps = 8;
 template <class A, class W>
 __global__ void add_rms_dweight_kernel(const A* part, int64_t nchunk, int64_t D, W* dw) {
-  int64_t d = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (d >= D) return;
+  __shared__ A sums[kDwWarps][32];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int64_t d = int64_t(blockIdx.x) * 32 + lane;
+  const int64_t k0 = nchunk * w / kDwWarps, k1 = nchunk * (w + 1) / kDwWarps;
   A s = 0;
-  for (int64_t k = 0; k < nchunk; ++k) s += part[k * D + d];
-  st_t<W>(dw, d, s);
+  if (d < D)
+    for (int64_t k = k0; k < k1; ++k) s += part[k * D + d];
+  sums[w][lane] = s;
+  __syncthreads();
+  if (w == 0 && d < D) {
+    A t = 0;
+    for (int q = 0; q < kDwWarps; ++q) t += sums[q][lane];
+    st_t<W>(dw, d, t);
+  }
 }
 
 // Calls f(std::type_identity<Res>{}, std::type_identity<W>{}) with Res, W each T or acc_t<T> as
@@ -341,8 +354,8 @@ void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void
               static_cast<const Res*>(gr), static_cast<const A*>(rstd), static_cast<T*>(dx),
               static_cast<Res*>(dres), part, rows_per, in_smem);
       if (dw) {
-        add_rms_dweight_kernel<A, W><<<unsigned((p.D + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(
-            part, nchunk, p.D, static_cast<W*>(dw));
+        add_rms_dweight_kernel<A, W><<<unsigned((p.D + 31) / 32), 32 * kDwWarps, 0,
+                                       ::ssm::cuda::stream()>>>(part, nchunk, p.D, static_cast<W*>(dw));
         check_launch(op);
         dealloc(part, p.device);
       }

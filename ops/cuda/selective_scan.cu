@@ -807,9 +807,10 @@ __global__ void fwd_finalize(const Params<C> p) {
 
 // Reduce-scatter of CNT values per lane over the 32 lanes of a warp. Level by level (lane bit OFF
 // from 16 down), each lane keeps half of its values and adds its partner's copy of that half, so
-// after log2(CNT) levels each lane holds one value, v[0], summed over 2^levels lanes, whose index
-// is scatter_index's; remaining levels are plain butterflies. Every lane ends with the full
-// 32-lane sum of value idx; the sums have a fixed order (a + b and b + a are the same float).
+// after log2(CNT) levels each lane holds one value, v[0], summed over 2^levels lanes; remaining
+// levels are plain butterflies. Every lane ends with the full 32-lane sum of value
+// lane / (32 / CNT) (the halving levels read the lane's bits from the top: lanes 0 .. 32 / CNT - 1
+// hold value 0, and so on); the sums have a fixed order (a + b and b + a are the same float).
 template <int CNT, int OFF, class C>
 __device__ __forceinline__ void reduce_scatter(C* v, int lane) {
   if constexpr (OFF > 0) {
@@ -828,15 +829,6 @@ __device__ __forceinline__ void reduce_scatter(C* v, int lane) {
       reduce_scatter<1, OFF / 2>(v, lane);
     }
   }
-}
-// The index of the value a lane holds after reduce_scatter<CNT, OFF>: H added at every halving
-// level whose lane bit is set. A function of the lane alone, so worked out once per kernel.
-template <int CNT, int OFF>
-__device__ __forceinline__ int scatter_index(int lane) {
-  if constexpr (OFF > 0 && CNT > 1)
-    return ((lane & OFF) ? CNT / 2 : 0) + scatter_index<CNT / 2, OFF / 2>(lane);
-  else
-    return 0;
 }
 
 constexpr int kBwdRows = 4, kBwdItems = 2;  // per thread, per sub-chunk (Flight's RR and KB)
@@ -904,7 +896,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   C* dx_s = hs + (T + 1) * NT * nthr;      // [S][T][32] each
   C* ddt_s = dx_s + S * T * 32;
   C* yp_s = ddt_s + S * T * 32;
-  C* dbc_s = yp_s + S * T * 32;            // [T][2][npp]
+  C* dbc_s = yp_s + S * T * 32;            // [T][S][2 NT]
   C* red_s = dbc_s + T * 2 * npp;          // [2][S][32]
   C* rs_s = red_s + 2 * S * 32;            // [T] reset flags (with p.rst only)
   const bool has_rst = RST && p.rst != nullptr;
@@ -935,12 +927,12 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   C acc_dD = 0, acc_db = 0;  // over the rows this thread finishes, for its lane's channel
   const bool has_z = p.z.p != nullptr;
   auto need_of = [&](const Item& it) { return Need{it.back && has_z, it.back, it.back}; };
-  // After the dB / dC reduce-scatter, lanes 0, kRep, 2 kRep, ... hold the 2 NT sums: value idx
-  // (dB for idx < NT, else dC) of state s NT + idx % NT, at dbc_s[(j * 2 + which) * npp + ...].
+  // After the dB / dC reduce-scatter, lane g kRep holds the warp's sum of value g (dB of state
+  // s NT + g for g < NT, then dC), stored at dbc_s[(j * S + s) * 2 NT + g]: one address per step
+  // (a [step][B or C][state] layout took ~17 instructions per step to address).
   constexpr int kRep = 32 / (2 * NT);  // lanes holding each sum
   const bool dbc_lane = (lane & (kRep - 1)) == 0;
-  const int dbc_idx = scatter_index<2 * NT, 16>(lane),
-            dbc_off = (dbc_idx / NT) * npp + s * NT + dbc_idx % NT;
+  C* const dbc_c = dbc_s + s * 2 * NT + lane / kRep;
 
 
   Flight<C, kBwdRows, kBwdItems> f;
@@ -1100,7 +1092,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       ddt_c[j * 32] = ddt;
       yp_c[j * 32] = yp;
       reduce_scatter<2 * NT, 16>(v, lane);
-      if (dbc_lane) dbc_s[j * 2 * npp + dbc_off] = v[0];
+      if (dbc_lane) dbc_c[j * 2 * npp] = v[0];
     }
     __syncthreads();
 
@@ -1151,16 +1143,18 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       }
     }
     // dB, dC of this channel group for the sub-chunk's steps and the pass's states.
-    // Thread tid takes column tid % (2 npp) of the [step][2][npp] sums (B states, then C) for
+    // Thread tid takes column tid % (2 npp) of the sums (the pass's states of B, then of C) for
     // steps tid / (2 npp), + wb_step, ... (2 npp divides the block: 2 S NT | 32 S). Worked out
     // here, not kept: registers are the backward's limit.
-    const int wb_col = tid % (2 * npp), wb_which = wb_col / npp, wb_jn = wb_col - wb_which * npp,
-              wb_j0 = tid / (2 * npp), wb_step = nthr / (2 * npp);
-    if (wb_jn < ncnt) {
-      C* dst = (wb_which ? p.dC_part : p.dB_part) +
-               ((int64_t(blockIdx.x) * p.B + b) * p.L + t1) * p.N + n0 + wb_jn;
-      for (int j = wb_j0; j < len; j += wb_step)
-        dst[int64_t(j) * p.N] = dbc_s[(j * 2 + wb_which) * npp + wb_jn];
+    {
+      const int wb_col = tid % (2 * npp), wb_which = wb_col / npp, wb_jn = wb_col - wb_which * npp,
+                wb_j0 = tid / (2 * npp), wb_step = nthr / (2 * npp);
+      const int src = (wb_jn / NT) * 2 * NT + wb_which * NT + wb_jn % NT;  // in a step's [S][2 NT]
+      if (wb_jn < ncnt) {
+        C* dst = (wb_which ? p.dC_part : p.dB_part) +
+                 ((int64_t(blockIdx.x) * p.B + b) * p.L + t1) * p.N + n0 + wb_jn;
+        for (int j = wb_j0; j < len; j += wb_step) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
+      }
     }
     __syncthreads();  // the next item overwrites shared memory
     it = nx;
