@@ -126,18 +126,36 @@ __global__ void backward_param_partial(NormProblem p, const T* g, NdIndex grows,
   }
 }
 
+// dw[d], db[d]: the chunks' partial sums added in a fixed order, 32 columns per block: warp w
+// sums chunks [w nchunk / 8, (w + 1) nchunk / 8), then warp 0 adds the 8 warp sums in order
+// (as add_rms_dweight_kernel; one thread per column over all chunks left the GPU nearly idle).
+constexpr int kFinalWarps = 8;
 template <class T>
 __global__ void backward_param_final(const acc_t<T>* part, int64_t nchunk, int64_t D, T* dw, T* db) {
   using A = acc_t<T>;
-  int64_t d = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (d >= D) return;
+  __shared__ A sw[kFinalWarps][32], sb[kFinalWarps][32];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int64_t d = int64_t(blockIdx.x) * 32 + lane;
+  const int64_t k0 = nchunk * w / kFinalWarps, k1 = nchunk * (w + 1) / kFinalWarps;
   A aw = 0, ab = 0;
-  for (int64_t k = 0; k < nchunk; ++k) {
-    aw += part[(k * 2) * D + d];
-    ab += part[(k * 2 + 1) * D + d];
+  if (d < D)
+    for (int64_t k = k0; k < k1; ++k) {
+      aw += part[(k * 2) * D + d];
+      ab += part[(k * 2 + 1) * D + d];
+    }
+  sw[w][lane] = aw;
+  sb[w][lane] = ab;
+  __syncthreads();
+  if (w == 0 && d < D) {
+    aw = 0;
+    ab = 0;
+    for (int q = 0; q < kFinalWarps; ++q) {
+      aw += sw[q][lane];
+      ab += sb[q][lane];
+    }
+    if (dw) st_t<T>(dw, d, aw);
+    if (db) st_t<T>(db, d, ab);
   }
-  if (dw) st_t<T>(dw, d, aw);
-  if (db) st_t<T>(db, d, ab);
 }
 
 
@@ -300,7 +318,8 @@ void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, in
                                                                 rows_per);
       else
         fill_bytes(part, 0, size_t(nchunk * 2 * p.D) * sizeof(A));
-      backward_param_final<scalar_t><<<unsigned((p.D + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(
+      backward_param_final<scalar_t><<<unsigned((p.D + 31) / 32), 32 * kFinalWarps, 0,
+                                       ::ssm::cuda::stream()>>>(
           part, nchunk, p.D, static_cast<scalar_t*>(dw), static_cast<scalar_t*>(db));
       check_launch(op);
       dealloc(part, p.device);
