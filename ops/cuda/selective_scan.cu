@@ -846,8 +846,8 @@ constexpr int kBwdRows = 4, kBwdItems = 2;  // per thread, per sub-chunk (Flight
 
 // Elements of shared memory the backward uses: the tile (5 rows of 32 channels, B and C), the
 // sub-chunk's states hs [T + 1][NT][nthr] (its start, then after each step), the per-slice sums
-// dx, ddt, y_pre [S][T][32], the warp sums of dB and dC [T][2][npp], and the final dD / dbias
-// slice sums [2][S][32].
+// dx, ddt, y_pre [S][T][32], the warp sums of dB and dC [T][S][2 NT] (2 npp per step), and the
+// final dD / dbias slice sums [2][S][32].
 size_t bwd_smem_elems(int T, int S, int npp, int NT) {
   const int nthr = 32 * S;
   return size_t(5 * T * 32 + 2 * T * npp + (T + 1) * NT * nthr + 3 * S * T * 32 + 2 * T * npp +
@@ -944,7 +944,6 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   constexpr int kRep = 32 / (2 * NT);  // lanes holding each sum
   const bool dbc_lane = (lane & (kRep - 1)) == 0;
   C* const dbc_c = dbc_s + s * 2 * NT + lane / kRep;
-
 
   Flight<C, kBwdRows, kBwdItems> f;
   Item it = first_item(p, c_hi);
