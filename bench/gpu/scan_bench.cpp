@@ -167,26 +167,23 @@ void scan_section() {
     sweeps.push_back(sw);
   }
   if (!sweep) return;
-  std::printf("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
-              "uses the op's own pick):\n\n| batch, d_inner, length, d_state | tile |");
-  for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
-  std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
-  for (const Sweep& w : sweeps)
-    for (int ti = 0; ti < 4; ++ti) {
-      std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
-      for (int si = 0; si < 4; ++si) std::printf(" %.3f |", w.fwd[ti][si]);
-      std::printf("\n");
-    }
-  std::printf("\nfwd+bwd ms by backward states per thread x backward time segments:\n\n"
-              "| batch, d_inner, length, d_state | tile |");
-  for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
-  std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
-  for (const Sweep& w : sweeps)
-    for (int ti = 0; ti < 3; ++ti) {
-      std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
-      for (int si = 0; si < 4; ++si) std::printf(" %.3f |", w.fb[ti][si]);
-      std::printf("\n");
-    }
+  // One tiling x segments table: `tiles` rows per shape, cell(w, ti, si) in ms.
+  auto print_sweep = [&](const char* title, int tiles, auto cell) {
+    std::printf("%s\n\n| batch, d_inner, length, d_state | tile |", title);
+    for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
+    std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
+    for (const Sweep& w : sweeps)
+      for (int ti = 0; ti < tiles; ++ti) {
+        std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
+        for (int si = 0; si < 4; ++si) std::printf(" %.3f |", cell(w, ti, si));
+        std::printf("\n");
+      }
+  };
+  print_sweep("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
+              "uses the op's own pick):",
+              4, [](const Sweep& w, int ti, int si) { return w.fwd[ti][si]; });
+  print_sweep("\nfwd+bwd ms by backward states per thread x backward time segments:", 3,
+              [](const Sweep& w, int ti, int si) { return w.fb[ti][si]; });
   std::printf("\nfwd+bwd ms by chunk (steps between the states the forward keeps for backward):\n\n"
               "| batch, d_inner, length, d_state | 16 | 32 | 64 | 128 |\n| --- | --- | --- | --- | --- |\n");
   for (const Sweep& w : sweeps)
