@@ -37,6 +37,7 @@
 #include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/selective_scan_cuda.h"
+#include "ops/cuda/typed_access.cuh"
 
 namespace ssm::cuda {
 
@@ -52,36 +53,13 @@ constexpr int kMaxSlicesBwd = 8;  // warps per block (backward: more registers p
 constexpr size_t kSmemTarget = 48 << 10;
 constexpr size_t kSmemTargetBwd = 80 << 10;
 
-// ---- loads and stores in any floating dtype -------------------------------------------------
-
-template <class C>
-__device__ __forceinline__ C ld(const void* p, int64_t i, DType dt) {
-  switch (dt) {
-    case DType::f32: return C(static_cast<const float*>(p)[i]);
-    case DType::f64: return C(static_cast<const double*>(p)[i]);
-    case DType::bf16:
-      return C(__uint_as_float(uint32_t(static_cast<const unsigned short*>(p)[i]) << 16));
-    default: return C(__half2float(static_cast<const __half*>(p)[i]));
-  }
-}
-
-template <class C>
-__device__ __forceinline__ void st(void* p, int64_t i, DType dt, C v) {
-  switch (dt) {
-    case DType::f32: static_cast<float*>(p)[i] = float(v); break;
-    case DType::f64: static_cast<double*>(p)[i] = double(v); break;
-    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(float(v)); break;
-    default: static_cast<__half*>(p)[i] = __float2half_rn(float(v)); break;
-  }
-}
-
 template <class C>
 __device__ __forceinline__ C ld3(const ScanArg& a, int64_t i0, int64_t i1, int64_t i2) {
-  return ld<C>(a.p, i0 * a.s[0] + i1 * a.s[1] + i2 * a.s[2], a.dtype);
+  return ld_any<C>(a.p, i0 * a.s[0] + i1 * a.s[1] + i2 * a.s[2], a.dtype);
 }
 template <class C>
 __device__ __forceinline__ C ld1(const ScanArg& a, int64_t i0) {
-  return ld<C>(a.p, i0 * a.s[0], a.dtype);
+  return ld_any<C>(a.p, i0 * a.s[0], a.dtype);
 }
 
 __device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -577,7 +555,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
     const bool ok = g.dvalid && j < ncnt;
-    a[k] = ok ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype)) : C(0);
+    a[k] = ok ? disc.coef(ld_any<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype)) : C(0);
     h[k] = ok && p.carry ? p.carry[seg_at(p, b, g.seg, n0 + j, d)] : C(0);
   }
   const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
@@ -695,7 +673,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
     a[k] = g.dvalid && j < g.ncnt
-               ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
+               ? disc.coef(ld_any<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
                : C(0);
     h[k] = C(0);
     prod[k] = C(1);
@@ -810,7 +788,7 @@ __global__ void fwd_finalize(const Params<C> p) {
       C zz = ld3<C>(p.z, b, t, dd);
       y *= zz * sigmoid_c(zz);
     }
-    st(p.out, i, p.out_dt, y);
+    st_any(p.out, i, p.out_dt, y);
   }
 }
 
@@ -927,7 +905,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   for (int k = 0; k < NT; ++k) {
     const int j = s * NT + k;
     a[k] = g.dvalid && j < ncnt
-               ? disc.coef(ld<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
+               ? disc.coef(ld_any<C>(p.A.p, d * p.A.s[0] + (n0 + j) * p.A.s[1], p.A.dtype))
                : C(0);
     dh[k] = g.dvalid && j < ncnt && p.carry ? p.carry[seg_at(p, b, seg, n0 + j, d)] : C(0);
     dA[k] = C(0);
@@ -1191,7 +1169,7 @@ __global__ void sum_parts(const C* parts, int64_t R, int64_t M, int64_t cols, vo
     C acc = 0;
     for (int64_t r = 0; r < R; ++r) acc += parts[r * M + i];
     const int64_t o = cols > 0 ? (i % cols) * (M / cols) + i / cols : i;
-    st(out, o, dt, acc);
+    st_any(out, o, dt, acc);
   }
 }
 
@@ -1210,7 +1188,7 @@ __global__ void scan_step_kernel(const Params<C> p, const Disc disc, C* state) {
     C* hrow = state + i * p.N;
     for (int64_t n = 0; n < p.N; ++n) {
       C ab, bb;
-      disc.fwd(dtv, disc.coef(ld<C>(p.A.p, dd * p.A.s[0] + n * p.A.s[1], p.A.dtype)), ab, bb);
+      disc.fwd(dtv, disc.coef(ld_any<C>(p.A.p, dd * p.A.s[0] + n * p.A.s[1], p.A.dtype)), ab, bb);
       const C h = ab * hrow[n] + bb * ld3<C>(p.Bm, b, 0, n) * xv;
       hrow[n] = h;
       acc += ld3<C>(p.Cm, b, 0, n) * h;
@@ -1220,7 +1198,7 @@ __global__ void scan_step_kernel(const Params<C> p, const Disc disc, C* state) {
       C zz = ld3<C>(p.z, b, 0, dd);
       y *= zz * sigmoid_c(zz);
     }
-    st(p.out, i, p.out_dt, y);
+    st_any(p.out, i, p.out_dt, y);
   }
 }
 
