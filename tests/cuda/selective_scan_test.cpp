@@ -255,7 +255,8 @@ struct TuningScope {
 // Every register tiling of the tuned path (float32, zoh) and every time-segment split compute the
 // same function, forward and backward: against the float64 CPU, with fresh inputs per case.
 // L = 300 with chunk 32 has 10 chunks, so 3 and 7 segments leave a short last segment; N = 80
-// takes several passes over the states with every tiling.
+// takes several passes over the states with every tiling; N = 16 at tiles 4 / 4 runs the
+// variants with the slices fixed at compile time.
 TEST_F(CudaScan, TilingsAndSegmentsAgree) {
   const int64_t B = 2, L = 300, D = 45;
   const int tiles[4][2] = {{2, 2}, {4, 4}, {8, 8}, {16, 8}};  // forward, backward
@@ -288,9 +289,11 @@ TEST_F(CudaScan, TilingsAndSegmentsAgree) {
 }
 
 // The forward's plain launcher: every register tiling, with the saved states and the final state.
+// N = 16 at 4 states per thread and N = 64 at 16 take the variants with 4 slices fixed at compile
+// time; the others read the slices from the launch.
 TEST_F(CudaScan, StateTilesAgree) {
   for (DType dt : {DType::f64, DType::f32}) {
-    for (int64_t n : {1, 16, 80, 300}) {
+    for (int64_t n : {1, 16, 64, 80, 300}) {
       SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(n));
       const int64_t B = 2, L = 45, D = 40;
       Inputs in = cast(make(B, L, D, n), dt);
