@@ -584,16 +584,18 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
     if (has_rst) stage_resets(p, g, t0, tl, rs_s);
     if (t0 + T < te) issue(f, p, g, t0 + T, int(imin(T, te - t0 - T)), need);
     __syncthreads();
-    // The tile's next chunk start as a step of the tile (32-bit: one compare per step).
+    // The tile's next chunk start as a step of the tile.
     int ck = int(imin(next_ck - t0, int64_t(T)));
     // Step tt's slice sum is stored after step tt + 1's loads (the tile and y_s are one shared
     // array to the compiler, which keeps loads behind earlier stores); at tt = 0 the store goes
-    // to row 0, which step 0's own store then overwrites.
+    // to row 0, which step 0's own store then overwrites. y_w: the row of acc_prev.
     C* const y_c = y_s + s * T * 32 + lane;
+    C* y_w = y_c;
     C acc_prev = 0;
-    // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
-#pragma unroll 4
-    for (int tt = 0; tt < tl; ++tt) {
+    // The steps run in stretches between chunk starts, so that the step loop has no branch in
+    // it (a test per step split the unrolled steps into separate blocks, which the compiler
+    // did not interleave).
+    for (int tt = 0; tt < tl;) {
       if (tt == ck) {  // the state before step c * chunk, kept for backward
         if (p.states && g.dvalid) {
           C* st_row = p.states + ((b * p.nc + next_ck / p.chunk) * p.N + n0 + s * NT) * p.D + d;
@@ -604,23 +606,29 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
         next_ck += p.chunk;
         ck = int(imin(next_ck - t0, int64_t(T)));
       }
-      const C dtv = ts.dt[tt * 32 + lane], xv = ts.x[tt * 32 + lane];
-      C bv[NT], cv[NT];
-      load_vec<NT>(ts.Bs + tt * npp + s * NT, bv);
-      load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
-      y_c[max(tt - 1, 0) * 32] = acc_prev;
-      C acc = 0;
-      if (has_rst && rs_s[tt] != C(0)) {  // a new sequence: Ā taken as 0
+      const int stop = ck < tl ? ck : tl;
+      // Unrolled so that the loads and exps of later steps overlap the recurrence of this one.
+#pragma unroll 4
+      for (; tt < stop; ++tt) {
+        const C dtv = ts.dt[tt * 32 + lane], xv = ts.x[tt * 32 + lane];
+        C bv[NT], cv[NT];
+        load_vec<NT>(ts.Bs + tt * npp + s * NT, bv);
+        load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
+        *y_w = acc_prev;
+        C acc = 0;
+        if (has_rst && rs_s[tt] != C(0)) {  // a new sequence: Ā taken as 0
 #pragma unroll
-        for (int k = 0; k < NT; ++k) h[k] = C(0);
+          for (int k = 0; k < NT; ++k) h[k] = C(0);
+        }
+        C ab[NT];
+        advance<NT>(disc, dtv, xv, a, bv, h, ab);
+#pragma unroll
+        for (int k = 0; k < NT; ++k) acc += cv[k] * h[k];
+        acc_prev = acc;
+        y_w = y_c + tt * 32;
       }
-      C ab[NT];
-      advance<NT>(disc, dtv, xv, a, bv, h, ab);
-#pragma unroll
-      for (int k = 0; k < NT; ++k) acc += cv[k] * h[k];
-      acc_prev = acc;
     }
-    y_c[(tl - 1) * 32] = acc_prev;
+    *y_w = acc_prev;
     __syncthreads();
     // The rows this thread staged: sum the slices in order, add the skip, gate, store.
     {
