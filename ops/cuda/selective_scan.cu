@@ -195,7 +195,8 @@ struct Params {
   int S;    // slices = warps per block
   int T;    // steps per tile (forward) or per sub-chunk (backward)
   int P;    // passes
-  int M;    // backward: sub-chunks per chunk
+  int M;       // backward: sub-chunks per chunk
+  int M_last;  // backward: sub-chunks of the last chunk (L need not be a multiple of chunk)
   // Time segments (grid z = pass + P * segment): segment s covers steps [s seg_len, (s + 1)
   // seg_len), seg_len a multiple of chunk. Each starts from carry (forward: the state before its
   // first step; backward: dh after its last step), or from zero when carry is null.
@@ -282,14 +283,23 @@ __device__ __forceinline__ C from_raw(Raw<C> r, DType dt) {
   }
 }
 
+// The dtype of an activation (u, delta, z, B, C, the output gradient) or of a gradient or output
+// the kernel writes: BF, a variant for all of them in bfloat16 (the autocast path), fixes it at
+// compile time, so that no dtype switch is left (with 4 rows it was ~25 instructions per tensor
+// and tile: predicates, selects, conversions for every case).
+template <bool BF>
+__device__ __forceinline__ DType act_dt(DType d) {
+  return BF ? DType::bf16 : d;
+}
+
 // R elements a[i0 + r * stride] as raw bits (0 where !ok[r]), and their conversion: one dtype
 // switch per tensor and tile rather than one per element.
 template <class C, int R>
-__device__ __forceinline__ void ld_rows(Raw<C> (&dst)[R], const ScanArg& a, int64_t i0,
+__device__ __forceinline__ void ld_rows(Raw<C> (&dst)[R], const ScanArg& a, DType dt, int64_t i0,
                                         int64_t stride, const bool (&ok)[R]) {
   // The row pointer advances by `stride` per row: q[r * stride] with a 64-bit stride cost a
   // 64-bit multiply-add per load (about 16 instructions per load in the forward's SASS).
-  switch (a.dtype) {
+  switch (dt) {
     case DType::f32: {
       const uint32_t* q = static_cast<const uint32_t*>(a.p) + i0;
 #pragma unroll
@@ -428,7 +438,7 @@ struct Need {
   bool z, c, g;
 };
 
-template <class C, int RR, int KB>
+template <bool BF = false, class C, int RR, int KB>
 __device__ __forceinline__ void issue(Flight<C, RR, KB>& f, const Params<C>& p, const Geo& g,
                                       int64_t t1, int len, Need need) {
   // Element index of (b, t1 + s, d) in each input, then S steps further per row.
@@ -437,21 +447,24 @@ __device__ __forceinline__ void issue(Flight<C, RR, KB>& f, const Params<C>& p, 
   bool ok[RR];
 #pragma unroll
   for (int r = 0; r < RR; ++r) ok[r] = g.dvalid && g.s + r * g.S < len;
-  ld_rows<C, RR>(f.dl, p.delta, base(p.delta), g.S * p.delta.s[1], ok);
-  ld_rows<C, RR>(f.uu, p.u, base(p.u), g.S * p.u.s[1], ok);
-  if (need.z) ld_rows<C, RR>(f.zz, p.z, base(p.z), g.S * p.z.s[1], ok);
-  if (need.g) ld_rows<C, RR>(f.gg, p.gout, base(p.gout), g.S * p.gout.s[1], ok);
+  auto rows = [&](Raw<C>(&dst)[RR], const ScanArg& a) {
+    ld_rows<C, RR>(dst, a, act_dt<BF>(a.dtype), base(a), g.S * a.s[1], ok);
+  };
+  rows(f.dl, p.delta);
+  rows(f.uu, p.u);
+  if (need.z) rows(f.zz, p.z);
+  if (need.g) rows(f.gg, p.gout);
   // B and C: state j0 of rows tt0, tt0 + step, ...
   const int step = g.nthr / g.npp;
   bool okb[KB];
 #pragma unroll
   for (int q = 0; q < KB; ++q) okb[q] = g.j0 < g.ncnt && g.tt0 + q * step < len;
   const int64_t tb = t1 + g.tt0, n = g.n0 + g.j0;
-  ld_rows<C, KB>(f.bm, p.Bm, g.b * p.Bm.s[0] + tb * p.Bm.s[1] + n * p.Bm.s[2], step * p.Bm.s[1],
-                 okb);
+  ld_rows<C, KB>(f.bm, p.Bm, act_dt<BF>(p.Bm.dtype),
+                 g.b * p.Bm.s[0] + tb * p.Bm.s[1] + n * p.Bm.s[2], step * p.Bm.s[1], okb);
   if (need.c)
-    ld_rows<C, KB>(f.cm, p.Cm, g.b * p.Cm.s[0] + tb * p.Cm.s[1] + n * p.Cm.s[2],
-                   step * p.Cm.s[1], okb);
+    ld_rows<C, KB>(f.cm, p.Cm, act_dt<BF>(p.Cm.dtype),
+                   g.b * p.Cm.s[0] + tb * p.Cm.s[1] + n * p.Cm.s[2], step * p.Cm.s[1], okb);
 }
 
 // Shared-memory tile: rows of 32 channels ([T][32]) and rows of the pass's states ([T][npp]).
@@ -464,15 +477,15 @@ struct TileSmem {
 
 // Converts the tile in flight and writes it to shared memory. Channels past D get dt = x = 0
 // (and g = 0), states past the pass B = C = 0: their recurrences and gradients stay at zero.
-template <class C, int RR, int KB>
+template <bool BF = false, class C, int RR, int KB>
 __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<C>& p,
                                        const Geo& g, int len, C bias, const TileSmem<C>& t,
                                        Need need) {
   C dl[RR], uu[RR], zz[RR], go[RR];
-  cvt_rows<C, RR>(dl, f.dl, p.delta.dtype);
-  cvt_rows<C, RR>(uu, f.uu, p.u.dtype);
-  if (need.z) cvt_rows<C, RR>(zz, f.zz, p.z.dtype);
-  if (need.g) cvt_rows<C, RR>(go, f.gg, p.gout.dtype);
+  cvt_rows<C, RR>(dl, f.dl, act_dt<BF>(p.delta.dtype));
+  cvt_rows<C, RR>(uu, f.uu, act_dt<BF>(p.u.dtype));
+  if (need.z) cvt_rows<C, RR>(zz, f.zz, act_dt<BF>(p.z.dtype));
+  if (need.g) cvt_rows<C, RR>(go, f.gg, act_dt<BF>(p.gout.dtype));
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
     const int tt = g.s + r * g.S;
@@ -496,8 +509,8 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
     }
   }
   C bm[KB], cm[KB];
-  cvt_rows<C, KB>(bm, f.bm, p.Bm.dtype);
-  if (need.c) cvt_rows<C, KB>(cm, f.cm, p.Cm.dtype);
+  cvt_rows<C, KB>(bm, f.bm, act_dt<BF>(p.Bm.dtype));
+  if (need.c) cvt_rows<C, KB>(cm, f.cm, act_dt<BF>(p.Cm.dtype));
   const int total = len * g.npp;
 #pragma unroll
   for (int q = 0; q < KB; ++q) {
@@ -542,8 +555,9 @@ __device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg
 
 // RST: whether the kernel may see reset flags (p.rst). The plain path (false) compiles without
 // their per-step tests, which cost it 3-18% when they were run-time checks. SC: the slices per
-// block when fixed at compile time (see geo), else 0.
-template <class C, int NT, class Disc, bool RST, int SC>
+// block when fixed at compile time (see geo), else 0. BF: activations and output in bfloat16
+// (see act_dt).
+template <class C, int NT, class Disc, bool RST, int SC, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S;
@@ -576,13 +590,13 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
   const Need need{p.z.p != nullptr, true, false};
 
   Flight<C, kFwdRows, kFwdItems> f;
-  issue(f, p, g, tb, int(imin(T, te - tb)), need);
+  issue<BF>(f, p, g, tb, int(imin(T, te - tb)), need);
   int64_t next_ck = tb;  // segments start on chunk boundaries
   for (int64_t t0 = tb; t0 < te; t0 += T) {
     const int tl = int(imin(T, te - t0));
-    commit(f, p, g, tl, bias, ts, need);
+    commit<BF>(f, p, g, tl, bias, ts, need);
     if (has_rst) stage_resets(p, g, t0, tl, rs_s);
-    if (t0 + T < te) issue(f, p, g, t0 + T, int(imin(T, te - t0 - T)), need);
+    if (t0 + T < te) issue<BF>(f, p, g, t0 + T, int(imin(T, te - t0 - T)), need);
     __syncthreads();
     // The tile's next chunk start as a step of the tile.
     int ck = int(imin(next_ck - t0, int64_t(T)));
@@ -658,7 +672,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
       }
       const int64_t row0 = (b * p.L + t0 + s) * p.D + d, stride = int64_t(S) * p.D;
       if (p.P == 1)
-        st_rows<C, kFwdRows>(p.out, p.out_dt, row0, stride, y, ok);
+        st_rows<C, kFwdRows>(p.out, act_dt<BF>(p.out_dt), row0, stride, y, ok);
       else
         st_rows<C, kFwdRows>(p.ypart, sizeof(C) == 8 ? DType::f64 : DType::f32,
                              int64_t(g.pass) * p.B * p.L * p.D + row0, stride, y, ok);
@@ -870,10 +884,10 @@ struct Item {
   bool back;
 };
 
+// (Worked out on the host: a 64-bit division per item was ~30 instructions of long latency.)
 template <class C>
 __device__ __forceinline__ int msub_of(const Params<C>& p, int64_t c) {
-  const int64_t ts = c * p.chunk, te = imin(p.L, ts + p.chunk);
-  return int((te - ts + p.T - 1) / p.T);
+  return c == p.nc - 1 ? p.M_last : p.M;
 }
 
 template <class C>
@@ -901,7 +915,7 @@ __device__ __forceinline__ void item_range(const Params<C>& p, Item it, int64_t&
 // Up to 4 states per thread, at least two blocks per multiprocessor: the compiler keeps it to 128
 // registers (it takes ~180 for the no-reset variant otherwise, which halves the blocks in flight
 // and cost the backward 60%, measured on an H200).
-template <class C, int NT, class Disc, bool RST, int SC>
+template <class C, int NT, class Disc, bool RST, int SC, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     scan_bwd(const Params<C> p, const Disc disc) {
   // Zoh in float: the reverse step's own arithmetic (a[] holds a·log2(e), see Zoh).
@@ -959,7 +973,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     int64_t t1;
     int len;
     item_range(p, it, t1, len);
-    issue(f, p, g, t1, len, need_of(it));
+    issue<BF>(f, p, g, t1, len, need_of(it));
   }
   while (it.c >= 0) {
     const Item nx = next_item(p, it, c_lo);
@@ -974,13 +988,13 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
                                   ? p.states_in[((b * p.nc + it.c) * p.N + n0 + s * NT + k) * p.D + d]
                                   : C(0);
     }
-    commit(f, p, g, len, bias, ts, need_of(it));
+    commit<BF>(f, p, g, len, bias, ts, need_of(it));
     if (has_rst) stage_resets(p, g, t1, len, rs_s);
     if (nx.c >= 0) {
       int64_t n1;
       int nlen;
       item_range(p, nx, n1, nlen);
-      issue(f, p, g, n1, nlen, need_of(nx));
+      issue<BF>(f, p, g, n1, nlen, need_of(nx));
     }
     __syncthreads();
 
@@ -1184,9 +1198,10 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       }
       const int64_t row0 = (b * p.L + t1 + s) * p.D + d, stride = int64_t(S) * p.D;
       if (p.P == 1) {
-        if (p.du) st_rows<C, kBwdRows>(p.du, p.du_dt, row0, stride, du_v, ok);
-        if (p.ddelta) st_rows<C, kBwdRows>(p.ddelta, p.ddelta_dt, row0, stride, dv_v, ok);
-        if (p.dz) st_rows<C, kBwdRows>(p.dz, p.dz_dt, row0, stride, dz_v, ok);
+        if (p.du) st_rows<C, kBwdRows>(p.du, act_dt<BF>(p.du_dt), row0, stride, du_v, ok);
+        if (p.ddelta)
+          st_rows<C, kBwdRows>(p.ddelta, act_dt<BF>(p.ddelta_dt), row0, stride, dv_v, ok);
+        if (p.dz) st_rows<C, kBwdRows>(p.dz, act_dt<BF>(p.dz_dt), row0, stride, dz_v, ok);
       } else {
         const DType cdt = sizeof(C) == 8 ? DType::f64 : DType::f32;
         const int64_t o = int64_t(pass) * BLD + row0;
@@ -1387,12 +1402,14 @@ constexpr bool kTuned = std::is_same_v<C, float> && std::is_same_v<Disc, Zoh<flo
 
 bool tuned_path(const ScanProblem& pr) { return !pr.f64 && pr.discretization == 0 && !pr.seq_start; }
 
-// Calls f(integral_constant NT, bool_constant RST, integral_constant SC) for the variant that
-// serves (NT, S, pr); the backward (kFwd false) has no 16. The op's default picks (4 slices: NT 4
-// for N = 16 both ways, NT 16 for N = 64 forward) also have a variant with the slices fixed at
-// compile time (SC = 4): 4-9% fewer instructions, measured on an H200 (bench/gpu/scan_notes.md).
+// Calls f(integral_constant NT, bool_constant RST, integral_constant SC, bool_constant BF) for
+// the variant that serves (NT, S, pr); the backward (kFwd false) has no 16. The op's default
+// picks (4 slices: NT 4 for N = 16 both ways, NT 16 for N = 64 forward) also have variants with
+// the slices fixed at compile time (SC = 4; 4-9% fewer instructions, measured on an H200,
+// bench/gpu/scan_notes.md), in general dtypes and with every activation in bfloat16 (BF, when
+// `bf16` says so).
 template <class C, class Disc, bool kFwd, class F>
-void with_variant(const ScanProblem& pr, int NT, int S, F&& f) {
+void with_variant(const ScanProblem& pr, int NT, int S, bool bf16, F&& f) {
   using I2 = std::integral_constant<int, 2>;
   using I4 = std::integral_constant<int, 4>;
   using I8 = std::integral_constant<int, 8>;
@@ -1400,17 +1417,27 @@ void with_variant(const ScanProblem& pr, int NT, int S, F&& f) {
   using S0 = std::integral_constant<int, 0>;
   using S4 = std::integral_constant<int, 4>;
   using No = std::false_type;
+  using Yes = std::true_type;
+  auto fixed = [&](auto nt) { return bf16 ? f(nt, No{}, S4{}, Yes{}) : f(nt, No{}, S4{}, No{}); };
   if constexpr (kTuned<C, Disc>) {
     if (!pr.seq_start) {
-      if (NT == 2) return f(I2{}, No{}, S0{});
-      if (NT == 8) return f(I8{}, No{}, S0{});
+      if (NT == 2) return f(I2{}, No{}, S0{}, No{});
+      if (NT == 8) return f(I8{}, No{}, S0{}, No{});
       if constexpr (kFwd) {
-        if (NT == 16) return S == 4 ? f(I16{}, No{}, S4{}) : f(I16{}, No{}, S0{});
+        if (NT == 16) return S == 4 ? fixed(I16{}) : f(I16{}, No{}, S0{}, No{});
       }
-      return S == 4 ? f(I4{}, No{}, S4{}) : f(I4{}, No{}, S0{});
+      return S == 4 ? fixed(I4{}) : f(I4{}, No{}, S0{}, No{});
     }
   }
-  f(I4{}, std::true_type{}, S0{});
+  f(I4{}, Yes{}, S0{}, No{});
+}
+
+// Whether every activation the kernels read (u, delta, z, B, C and, backward, the output
+// gradient) is bfloat16: with the outputs the caller checks, the BF variants apply.
+bool bf16_inputs(const ScanProblem& pr) {
+  const bool z_ok = !pr.z.p || pr.z.dtype == DType::bf16;
+  return pr.u.dtype == DType::bf16 && pr.delta.dtype == DType::bf16 &&
+         pr.Bm.dtype == DType::bf16 && pr.Cm.dtype == DType::bf16 && z_ok;
 }
 
 // Segment carries for the forward (rev false) or the backward: scan_carry over every segment but
@@ -1503,12 +1530,14 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
     using Disc = decltype(disc);
     if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, false, scratch);
     dim3 grid{unsigned(G), unsigned(B), unsigned(P * k.nseg)};
-    with_variant<C, Disc, true>(pr, NT, S, [&](auto nt, auto rst, auto sc) {
+    const bool bf = bf16_inputs(pr) && (P > 1 || f.out_dtype == DType::bf16);
+    with_variant<C, Disc, true>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
       constexpr bool R = decltype(rst)::value;
       constexpr int SC = decltype(sc)::value;
-      set_smem(scan_fwd<C, V, Disc, R, SC>, smem(T), pr.device);
-      scan_fwd<C, V, Disc, R, SC><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+      constexpr bool BF = decltype(bfc)::value;
+      set_smem(scan_fwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
+      scan_fwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
     });
   });
   check_launch("selective_scan forward");
@@ -1562,6 +1591,7 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
   k.T = T;
   k.P = P;
   k.M = int(ceil_div(pr.chunk, T));
+  k.M_last = int(ceil_div(L - (k.nc - 1) * pr.chunk, T));
   plan_segments(pr, G * B * P * S, g_tuning.bwd_segments, kBwdWarpsPerSm, k.nseg, k.seg_len);
   const int64_t Z = int64_t(P) * k.nseg;  // grid z
   k.states_in = static_cast<const C*>(g.states);
@@ -1588,12 +1618,17 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     using Disc = decltype(disc);
     if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, true, scratch);
     dim3 grid{unsigned(G), unsigned(B), unsigned(Z)};
-    with_variant<C, Disc, false>(pr, NT, S, [&](auto nt, auto rst, auto sc) {
+    // P > 1 writes float partials whatever the gradients' dtypes.
+    auto bf_grad = [&](const ScanGrad& q) { return !q.p || q.dtype == DType::bf16; };
+    const bool bf = bf16_inputs(pr) && g.gout.dtype == DType::bf16 &&
+                    (P > 1 || (bf_grad(g.du) && bf_grad(g.ddelta) && (!pr.z.p || bf_grad(g.dz))));
+    with_variant<C, Disc, false>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
       constexpr bool R = decltype(rst)::value;
       constexpr int SC = decltype(sc)::value;
-      set_smem(scan_bwd<C, V, Disc, R, SC>, smem(T), pr.device);
-      scan_bwd<C, V, Disc, R, SC><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+      constexpr bool BF = decltype(bfc)::value;
+      set_smem(scan_bwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
+      scan_bwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
     });
   });
   check_launch("selective_scan backward");
