@@ -14,6 +14,7 @@
 #include "core/cuda/stream.h"
 #include "core/error.h"
 #include "ops/cuda/causal_conv1d_cuda.h"
+#include "ops/cuda/column_sum.cuh"
 #include "ops/cuda/typed_access.cuh"
 
 namespace ssm::cuda {
@@ -376,19 +377,18 @@ __global__ void __launch_bounds__(kThreads, 4) backward_vec_kernel(ConvProblem p
   }
 }
 
+// dw, db from the blocks' partials ([nblk][W + 1][D]), summed in a fixed order (column_sum).
 template <class T>
 __global__ void param_final(const acc_t<T>* part, int64_t nblk, int64_t D, int W, T* dw, T* db) {
-  using A = acc_t<T>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = k * D + d
-  if (i >= (W + 1) * D) return;
-  int64_t k = i / D, d = i % D;
-  A s = 0;
-  for (int64_t j = 0; j < nblk; ++j) s += part[j * (W + 1) * D + i];
-  if (k < W) {
-    if (dw) st_t<T>(dw, d * W + k, s);
-  } else if (db) {
-    st_t<T>(db, d, s);
-  }
+  const int64_t M = (W + 1) * D;
+  column_sum(part, nblk, M, M, [&](int64_t i, acc_t<T> s) {  // i = k * D + d
+    const int64_t k = i / D, d = i % D;
+    if (k < W) {
+      if (dw) st_t<T>(dw, d * W + k, s);
+    } else if (db) {
+      st_t<T>(db, d, s);
+    }
+  });
 }
 
 template <class T>
@@ -520,9 +520,10 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
     }
     if (params && p.D > 0) {
       int64_t n = (p.W + 1) * p.D;
-      param_final<scalar_t><<<unsigned((n + 255) / 256), 256, 0, ::ssm::cuda::stream()>>>(part, std::max<int64_t>(nblk, 1), p.D,
-                                                               int(p.W), static_cast<scalar_t*>(dw),
-                                                               static_cast<scalar_t*>(db));
+      param_final<scalar_t><<<unsigned((n + 31) / 32), 32 * kColumnSumWarps, 0,
+                              ::ssm::cuda::stream()>>>(part, std::max<int64_t>(nblk, 1), p.D,
+                                                       int(p.W), static_cast<scalar_t*>(dw),
+                                                       static_cast<scalar_t*>(db));
     }
     check_launch(op);
     if (part) dealloc(part, p.device);

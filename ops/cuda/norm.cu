@@ -9,6 +9,7 @@
 #include "core/cuda/runtime.h"
 #include "core/cuda/stream.h"
 #include "core/error.h"
+#include "ops/cuda/column_sum.cuh"
 #include "ops/cuda/norm_cuda.h"
 #include "ops/cuda/typed_access.cuh"
 
@@ -126,38 +127,17 @@ __global__ void backward_param_partial(NormProblem p, const T* g, NdIndex grows,
   }
 }
 
-// dw[d], db[d]: the chunks' partial sums added in a fixed order, 32 columns per block: warp w
-// sums chunks [w nchunk / 8, (w + 1) nchunk / 8), then warp 0 adds the 8 warp sums in order
-// (as add_rms_dweight_kernel; one thread per column over all chunks left the GPU nearly idle).
-constexpr int kFinalWarps = 8;
+// dw[d], db[d]: the chunks' partial sums ([nchunk][2][D]: 2 D columns) added in a fixed order.
 template <class T>
 __global__ void backward_param_final(const acc_t<T>* part, int64_t nchunk, int64_t D, T* dw, T* db) {
-  using A = acc_t<T>;
-  __shared__ A sw[kFinalWarps][32], sb[kFinalWarps][32];
-  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  const int64_t d = int64_t(blockIdx.x) * 32 + lane;
-  const int64_t k0 = nchunk * w / kFinalWarps, k1 = nchunk * (w + 1) / kFinalWarps;
-  A aw = 0, ab = 0;
-  if (d < D)
-    for (int64_t k = k0; k < k1; ++k) {
-      aw += part[(k * 2) * D + d];
-      ab += part[(k * 2 + 1) * D + d];
+  column_sum(part, nchunk, 2 * D, 2 * D, [&](int64_t i, acc_t<T> v) {
+    if (i < D) {
+      if (dw) st_t<T>(dw, i, v);
+    } else if (db) {
+      st_t<T>(db, i - D, v);
     }
-  sw[w][lane] = aw;
-  sb[w][lane] = ab;
-  __syncthreads();
-  if (w == 0 && d < D) {
-    aw = 0;
-    ab = 0;
-    for (int q = 0; q < kFinalWarps; ++q) {
-      aw += sw[q][lane];
-      ab += sb[q][lane];
-    }
-    if (dw) st_t<T>(dw, d, aw);
-    if (db) st_t<T>(db, d, ab);
-  }
+  });
 }
-
 
 // ---- add_rms_norm ---------------------------------------------------------------------------------
 // T: x, y, dx, gy; Res: residual, r, dres, gr; W: weight, dweight. Res and W are T or acc_t<T>,
@@ -248,27 +228,12 @@ __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const
     for (int64_t d = threadIdx.x; d < p.D; d += kThreads) part[int64_t(blockIdx.x) * p.D + d] = acc[d];
 }
 
-// dw[d] = sum over chunks k of part[k, d] in a fixed order: a block takes 32 columns (one per
-// lane); warp w sums chunks [w nchunk / 8, (w + 1) nchunk / 8) in order, then warp 0 adds the 8
-// warp sums in order. (One thread per column walking all 1024 chunks ran on 3 blocks for
-// d_model 768: 0.114 ms per call, 2.7 ms of a Mamba-130M training step on an H200.)
-constexpr int kDwWarps = 8;
+// dw[d] = sum over chunks k of part[k, d] in a fixed order (column_sum). (One thread per column
+// walking all 1024 chunks ran on 3 blocks for d_model 768: 0.114 ms per call, 2.7 ms of a
+// Mamba-130M training step on an H200.)
 template <class A, class W>
 __global__ void add_rms_dweight_kernel(const A* part, int64_t nchunk, int64_t D, W* dw) {
-  __shared__ A sums[kDwWarps][32];
-  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  const int64_t d = int64_t(blockIdx.x) * 32 + lane;
-  const int64_t k0 = nchunk * w / kDwWarps, k1 = nchunk * (w + 1) / kDwWarps;
-  A s = 0;
-  if (d < D)
-    for (int64_t k = k0; k < k1; ++k) s += part[k * D + d];
-  sums[w][lane] = s;
-  __syncthreads();
-  if (w == 0 && d < D) {
-    A t = 0;
-    for (int q = 0; q < kDwWarps; ++q) t += sums[q][lane];
-    st_t<W>(dw, d, t);
-  }
+  column_sum(part, nchunk, D, D, [&](int64_t d, A v) { st_t<W>(dw, d, v); });
 }
 
 // Calls f(std::type_identity<Res>{}, std::type_identity<W>{}) with Res, W each T or acc_t<T> as
@@ -318,7 +283,7 @@ void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, in
                                                                 rows_per);
       else
         fill_bytes(part, 0, size_t(nchunk * 2 * p.D) * sizeof(A));
-      backward_param_final<scalar_t><<<unsigned((p.D + 31) / 32), 32 * kFinalWarps, 0,
+      backward_param_final<scalar_t><<<unsigned((2 * p.D + 31) / 32), 32 * kColumnSumWarps, 0,
                                        ::ssm::cuda::stream()>>>(
           part, nchunk, p.D, static_cast<scalar_t*>(dw), static_cast<scalar_t*>(db));
       check_launch(op);
@@ -373,7 +338,7 @@ void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void
               static_cast<const Res*>(gr), static_cast<const A*>(rstd), static_cast<T*>(dx),
               static_cast<Res*>(dres), part, rows_per, in_smem);
       if (dw) {
-        add_rms_dweight_kernel<A, W><<<unsigned((p.D + 31) / 32), 32 * kDwWarps, 0,
+        add_rms_dweight_kernel<A, W><<<unsigned((p.D + 31) / 32), 32 * kColumnSumWarps, 0,
                                        ::ssm::cuda::stream()>>>(part, nchunk, p.D, static_cast<W*>(dw));
         check_launch(op);
         dealloc(part, p.device);
