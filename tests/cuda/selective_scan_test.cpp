@@ -197,27 +197,31 @@ TEST_F(CudaScan, Float64MatchesCpuForEveryShape) {
 // Float32 arithmetic (fast exp) lands far under 1e-3 in relative RMS error; bfloat16 inputs,
 // outputs and gradients carry 8 mantissa bits, so their error sits between 1e-3 and 1e-2.
 // N = 16 (both ways) and 64 (forward) with zoh take the variants specialised for 4 slices and,
-// in bfloat16, for bfloat16 activations.
+// in bfloat16 with D a multiple of 4 (44: a partial second group of 32 channels), the ones for
+// bfloat16 activations staged 4 channels at a time; D = 70 keeps bfloat16 on the general path.
 TEST_F(CudaScan, LowPrecisionAgainstFloat64Cpu) {
   for (DType dt : {DType::f32, DType::bf16}) {
     const double bound = dt == DType::f32 ? 1e-4 : 1e-2;
     for (const SelectiveScanOptions& o : all_discretizations(16)) {
-      for (int64_t n : {16, 64, 80}) {
-        Inputs in = cast(make(2, 100, 70, n), dt);
-        Inputs ref = cast(in, DType::f64);
-        Tensor gout = Tensor::randn({2, 100, 70}, DType::f64).to(dt);
-        Result g = run(on(in, Device::cuda()), o, gout);
-        Result c = run(ref, o, gout.to(DType::f64));
-        expect_rel(g, c, bound,
-                   std::string(dtype_name(dt)) + " " + discretization_name(o.discretization) +
-                       " N " + std::to_string(n));
+      for (int64_t d : {70, 44}) {
+        for (int64_t n : {16, 64, 80}) {
+          Inputs in = cast(make(2, 100, d, n), dt);
+          Inputs ref = cast(in, DType::f64);
+          Tensor gout = Tensor::randn({2, 100, d}, DType::f64).to(dt);
+          Result g = run(on(in, Device::cuda()), o, gout);
+          Result c = run(ref, o, gout.to(DType::f64));
+          expect_rel(g, c, bound,
+                     std::string(dtype_name(dt)) + " " + discretization_name(o.discretization) +
+                         " D " + std::to_string(d) + " N " + std::to_string(n));
+        }
       }
     }
   }
 }
 
 // Mamba's usual mix: activations in bfloat16, A, D and the Δ bias in float32; and strided views
-// (B and C as slices of one projection, u as a transpose), which the kernels read in place.
+// (B and C as slices of one projection, u as a transpose, u and z as halves of one), which the
+// kernels read in place.
 TEST_F(CudaScan, MixedDtypesAndStridedInputs) {
   Inputs in = make(2, 60, 50, 16);
   Inputs mixed;
@@ -246,6 +250,25 @@ TEST_F(CudaScan, MixedDtypesAndStridedInputs) {
   ASSERT_FALSE(strided_dev.t[3].is_contiguous());
   Tensor g64 = Tensor::randn({2, 60, 50}, DType::f64);
   expect_same(run(strided_dev, o, g64), run(strided, o, g64), kF64);
+
+  // Mamba's own layout, which the bfloat16 variants stage 4 channels at a time: u and z the two
+  // halves of one bf16 (B, L, 2D) projection (rows 2D apart, z at offset D), B and C slices of
+  // another, D = 48 (a multiple of 4, a partial second group of 32 channels).
+  const int64_t D = 48;
+  Inputs base = make(2, 60, D, 16);
+  Tensor xz = Tensor::randn({2, 60, 2 * D}, DType::f64).to(DType::bf16).to(Device::cuda());
+  Tensor bc = Tensor::randn({2, 60, 2 * 16 + 3}, DType::f64).to(DType::bf16).to(Device::cuda());
+  Inputs m;
+  m.t[0] = xz.narrow(2, 0, D);
+  m.t[6] = xz.narrow(2, D, D);
+  m.t[3] = bc.narrow(2, 3, 16);
+  m.t[4] = bc.narrow(2, 19, 16);
+  m.t[1] = base.t[1].to(DType::bf16).to(Device::cuda());
+  for (int i : {2, 5, 7}) m.t[i] = base.t[i].to(DType::f32).to(Device::cuda());
+  ASSERT_FALSE(m.t[6].is_contiguous());
+  Tensor gm = Tensor::randn({2, 60, D}, DType::f64).to(DType::bf16);
+  expect_rel(run(m, o, gm), run(cast(on(m, Device::cpu()), DType::f64), o, gm), 1e-2,
+             "Mamba layout, bf16 activations as views of one projection");
 }
 
 // Sets the launchers' tuning for one scope (and restores the op's own pick after it).
