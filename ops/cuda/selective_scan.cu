@@ -36,6 +36,7 @@
 #include "core/cuda/runtime.h"
 #include "core/cuda/stream.h"
 #include "core/error.h"
+#include "ops/cuda/fast_math.cuh"
 #include "ops/cuda/selective_scan_cuda.h"
 #include "ops/cuda/typed_access.cuh"
 
@@ -66,16 +67,7 @@ __device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a
 
 // ---- maths in the compute type (float: fast exp, as the CPU path's fast_expf) -----------------
 
-// 2^x as one MUFU.EX2, results below 2^-126 flushed to zero. (__expf without -ftz also scales
-// inputs and outputs around the denormal range: five instructions per exp, measured in the
-// backward's SASS, where exps are a tenth of all instructions.)
-__device__ __forceinline__ float ex2_ftz(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-constexpr float kLog2e = 1.44269504088896340736f, kLn2 = 0.69314718055994530942f;
-
+// ex2_ftz, kLog2e, kLn2: ops/cuda/fast_math.cuh.
 __device__ __forceinline__ float exp_c(float x) { return ex2_ftz(x * kLog2e); }
 __device__ __forceinline__ double exp_c(double x) { return exp(x); }
 __device__ __forceinline__ float expm1_c(float x) { return expm1f(x); }
@@ -98,9 +90,9 @@ __device__ __forceinline__ float softplus_c(float v) {
   return fmaxf(v, 0.0f) + 2.0f * s * q;
 }
 __device__ __forceinline__ double softplus_c(double v) { return v > 20.0 ? v : log1p(exp(v)); }
-// 1 / (1 + e^-v); the float division is the fast one (MUFU.RCP and a multiply, 2 ulp): the
-// IEEE division's slow-path branch was a visible share of the staging's instructions.
-__device__ __forceinline__ float sigmoid_c(float v) { return __fdividef(1.0f, 1.0f + exp_c(-v)); }
+// 1 / (1 + e^-v) with the fast division (the IEEE division's slow-path branch was a visible
+// share of the staging's instructions).
+__device__ __forceinline__ float sigmoid_c(float v) { return sigmoid_fast(v); }
 __device__ __forceinline__ double sigmoid_c(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 // ---- discretizations: the CPU op's Zoh, ZohExact and Gbt ------------------------------------
@@ -457,9 +449,10 @@ __device__ __forceinline__ void issue_bc(Flight<C, RR, KB>& f, const Params<C>& 
 // Vector staging (the BF variants): thread tid takes channels c4 .. c4 + 3, c4 = 4 (tid % 8), of
 // rows tid / 8 + q nthr / 8, q < RR / 4: one 8-byte load of 4 bfloat16 per tensor and row, kept
 // in Raw slots 2 q and 2 q + 1, where the lane-per-channel layout takes 4 two-byte loads, each
-// with its own row offset and predicate. The host picks BF only where u, delta, z and gout allow
-// it (vec_ok: channel stride 1, row and batch strides multiples of 4, 8-byte aligned; D a
-// multiple of 4, so that a group of 4 channels is wholly inside D or wholly past it).
+// with its own row offset and predicate. The host picks the forward's BF variant only where u,
+// delta and z allow it (vec_layout: channel stride 1, row and batch strides multiples of 4,
+// 8-byte aligned; D a multiple of 4, so that a group of 4 channels is wholly inside D or wholly
+// past it).
 struct VecGeo {
   int r0, rows, c4;
   int64_t d;  // the first of the 4 channels
@@ -1401,15 +1394,37 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
 
 // out[o] = Σ_{r < R} parts[r * M + i] in order, o = i, or with cols > 0 the transpose: i = row *
 // cols + col goes to col * (M / cols) + row.
+// One sum of partials: out[o(i)] = sum over r < R of parts[r M + i] (rows in order), i < M, with
+// o(i) = (i % cols) (M / cols) + i / cols when cols > 0 (a transpose), else i.
 template <class C>
-__global__ void sum_parts(const C* parts, int64_t R, int64_t M, int64_t cols, void* out, DType dt) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < M;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    C acc = 0;
-    for (int64_t r = 0; r < R; ++r) acc += parts[r * M + i];
-    const int64_t o = cols > 0 ? (i % cols) * (M / cols) + i / cols : i;
-    st_any(out, o, dt, acc);
-  }
+struct PartSum {
+  const C* parts;
+  int64_t R, M, cols;
+  void* out;
+  DType dt;
+  int64_t first_block;  // this sum's blocks: first_block .. the next sum's first_block - 1
+};
+constexpr int kMaxPartSums = 8;
+template <class C>
+struct PartSums {
+  PartSum<C> s[kMaxPartSums];
+  int n;
+};
+
+// Every partial sum of the backward (dA, dD, Δ bias, dB, dC and, with several passes, du, dΔ, dz)
+// in one launch, each over its own range of blocks (five to eight launches of their own had cost
+// a launch gap each, 24 layers a step).
+template <class C>
+__global__ void sum_parts(const PartSums<C> ps) {
+  int j = 0;
+  while (j + 1 < ps.n && blockIdx.x >= ps.s[j + 1].first_block) ++j;
+  const PartSum<C>& q = ps.s[j];
+  const int64_t i = (int64_t(blockIdx.x) - q.first_block) * blockDim.x + threadIdx.x;
+  if (i >= q.M) return;
+  C acc = 0;
+  for (int64_t r = 0; r < q.R; ++r) acc += q.parts[r * q.M + i];
+  const int64_t o = q.cols > 0 ? (i % q.cols) * (q.M / q.cols) + i / q.cols : i;
+  st_any(q.out, o, q.dt, acc);
 }
 
 // ---- recurrent step -------------------------------------------------------------------------
@@ -1591,14 +1606,17 @@ bool vec_ok(const ScanArg& a) {
                   reinterpret_cast<uintptr_t>(a.p) % 8 == 0);
 }
 
-// Whether every activation the kernels read (u, delta, z, B, C) is bfloat16 and u, delta and z
-// can be staged as vectors: with the outputs (and, backward, the output gradient) the caller
-// checks, the BF variants apply.
+// Whether every activation the kernels read (u, delta, z, B, C) is bfloat16: with the outputs
+// (and, backward, the output gradient) the caller checks, the BF variants apply. The backward's
+// stage a channel per lane, so dtypes are all they need; the forward's stage u, delta and z 4
+// channels at a time (vec_layout).
 bool bf16_inputs(const ScanProblem& pr) {
   const bool z_ok = !pr.z.p || pr.z.dtype == DType::bf16;
   return pr.u.dtype == DType::bf16 && pr.delta.dtype == DType::bf16 &&
-         pr.Bm.dtype == DType::bf16 && pr.Cm.dtype == DType::bf16 && z_ok && pr.D % 4 == 0 &&
-         vec_ok(pr.u) && vec_ok(pr.delta) && vec_ok(pr.z);
+         pr.Bm.dtype == DType::bf16 && pr.Cm.dtype == DType::bf16 && z_ok;
+}
+bool vec_layout(const ScanProblem& pr) {
+  return pr.D % 4 == 0 && vec_ok(pr.u) && vec_ok(pr.delta) && vec_ok(pr.z);
 }
 
 // Segment carries for the forward (rev false) or the backward: scan_carry over every segment but
@@ -1691,7 +1709,7 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
     using Disc = decltype(disc);
     if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, false, scratch);
     dim3 grid{unsigned(G), unsigned(B), unsigned(P * k.nseg)};
-    const bool bf = bf16_inputs(pr) && (P > 1 || f.out_dtype == DType::bf16);
+    const bool bf = bf16_inputs(pr) && vec_layout(pr) && (P > 1 || f.out_dtype == DType::bf16);
     with_variant<C, Disc, true>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
       constexpr bool R = decltype(rst)::value;
@@ -1708,13 +1726,25 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   }
 }
 
+// Collects the backward's sums of partials and runs them as one sum_parts launch.
 template <class C>
-void sum_into(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
-  if (!g.p || M == 0) return;
-  sum_parts<C><<<unsigned(std::min<int64_t>(ceil_div(M, 256), 65535)), 256, 0, stream()>>>(
-      parts, R, M, cols, g.p, g.dtype);
-  check_launch("selective_scan backward (sum of partials)");
-}
+struct PartSumLaunch {
+  PartSums<C> ps{};
+  int64_t blocks = 0;
+  void add(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
+    if (!g.p || M == 0) return;
+    SSM_CHECK(ps.n < kMaxPartSums, "selective_scan backward: too many sums of partials");
+    ps.s[ps.n++] = {parts, R, M, cols, g.p, g.dtype, blocks};
+    blocks += ceil_div(M, int64_t(256));
+  }
+  void run() {
+    if (ps.n == 0) return;
+    SSM_CHECK(blocks <= INT32_MAX, "selective_scan backward: ", blocks,
+              " blocks of partial sums exceed the CUDA grid");
+    sum_parts<C><<<unsigned(blocks), 256, 0, stream()>>>(ps);
+    check_launch("selective_scan backward (sums of partials)");
+  }
+};
 
 template <class C>
 void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
@@ -1781,7 +1811,7 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     dim3 grid{unsigned(G), unsigned(B), unsigned(Z)};
     // P > 1 writes float partials whatever the gradients' dtypes.
     auto bf_grad = [&](const ScanGrad& q) { return !q.p || q.dtype == DType::bf16; };
-    const bool bf = bf16_inputs(pr) && g.gout.dtype == DType::bf16 && vec_ok(g.gout) &&
+    const bool bf = bf16_inputs(pr) && g.gout.dtype == DType::bf16 &&
                     (P > 1 || (bf_grad(g.du) && bf_grad(g.ddelta) && (!pr.z.p || bf_grad(g.dz))));
     with_variant<C, Disc, false>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
@@ -1794,16 +1824,18 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
   });
   check_launch("selective_scan backward");
 
-  sum_into<C>(k.dA_part, B * k.nseg, N * D, D, g.dA);  // (B, nseg, N, D) -> (D, N)
-  sum_into<C>(k.dD_part, k.nseg * B, D, 0, g.dD);
-  sum_into<C>(k.dbias_part, Z * B, D, 0, g.dbias);
-  sum_into<C>(k.dB_part, G, B * L * N, 0, g.dB);
-  sum_into<C>(k.dC_part, G, B * L * N, 0, g.dC);
+  PartSumLaunch<C> sums;
+  sums.add(k.dA_part, B * k.nseg, N * D, D, g.dA);  // (B, nseg, N, D) -> (D, N)
+  sums.add(k.dD_part, k.nseg * B, D, 0, g.dD);
+  sums.add(k.dbias_part, Z * B, D, 0, g.dbias);
+  sums.add(k.dB_part, G, B * L * N, 0, g.dB);
+  sums.add(k.dC_part, G, B * L * N, 0, g.dC);
   if (P > 1) {
-    sum_into<C>(k.du_p, P, B * L * D, 0, g.du);
-    sum_into<C>(k.dv_p, P, B * L * D, 0, g.ddelta);
-    if (pr.z.p) sum_into<C>(k.dz_p, P, B * L * D, 0, g.dz);
+    sums.add(k.du_p, P, B * L * D, 0, g.du);
+    sums.add(k.dv_p, P, B * L * D, 0, g.ddelta);
+    if (pr.z.p) sums.add(k.dz_p, P, B * L * D, 0, g.dz);
   }
+  sums.run();
 }
 
 template <class C>

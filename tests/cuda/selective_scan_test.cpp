@@ -197,8 +197,9 @@ TEST_F(CudaScan, Float64MatchesCpuForEveryShape) {
 // Float32 arithmetic (fast exp) lands far under 1e-3 in relative RMS error; bfloat16 inputs,
 // outputs and gradients carry 8 mantissa bits, so their error sits between 1e-3 and 1e-2.
 // N = 16 (both ways) and 64 (forward) with zoh take the variants specialised for 4 slices and,
-// in bfloat16 with D a multiple of 4 (44: a partial second group of 32 channels), the ones for
-// bfloat16 activations staged 4 channels at a time; D = 70 keeps bfloat16 on the general path.
+// in bfloat16, the ones for bfloat16 activations: with D a multiple of 4 (44: a partial second
+// group of 32 channels) the forward's stage 4 channels at a time; D = 70 keeps the forward on the
+// general path, while the backward (a channel per lane) takes its bfloat16 variant there too.
 TEST_F(CudaScan, LowPrecisionAgainstFloat64Cpu) {
   for (DType dt : {DType::f32, DType::bf16}) {
     const double bound = dt == DType::f32 ? 1e-4 : 1e-2;
