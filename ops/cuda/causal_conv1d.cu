@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "ops/cuda/causal_conv1d_cuda.h"
 #include "ops/cuda/column_sum.cuh"
+#include "ops/cuda/fast_math.cuh"
 #include "ops/cuda/typed_access.cuh"
 
 namespace ssm::cuda {
@@ -27,14 +28,14 @@ constexpr int kChunkBwd = 128; // time steps per thread (backward: fewer partial
 constexpr int kUnroll = 16;    // loads issued ahead (forward)
 constexpr int kThreadsVec = 64;  // forward, 16-byte vectors: threads per block
 constexpr int kChunkVec = 32;    // time steps per thread
-constexpr int kUnrollVec = 4;    // vector loads issued ahead
+constexpr int kUnrollVec = 8;    // vector loads issued ahead
 constexpr int kUnrollBwd = 8;  // loads issued ahead (backward: x and g)
 
 template <class A>
 __device__ __forceinline__ A sigmoid(A z) {
   return A(1) / (A(1) + exp(-z));
 }
-__device__ __forceinline__ float sigmoid(float z) { return 1.0f / (1.0f + __expf(-z)); }
+__device__ __forceinline__ float sigmoid(float z) { return sigmoid_fast(z); }
 
 // Packed sequences: pc[b * L + t] = min(W - 1, position of t inside its sequence), from the
 // seq_start flags; tap k of output t reads x only when k >= W - 1 - pc (else 0).
@@ -96,16 +97,19 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, 
   }
 }
 
-// The forward with one 16-byte load and store per step for 16 / sizeof(T) consecutive channels
-// (x channel-contiguous, D and the strides multiples of that, 16-byte aligned): fewer, wider
-// memory instructions and more bytes in flight per thread.
+// The forward with one 8-byte load and store per step for 8 / sizeof(T) consecutive channels
+// (x channel-contiguous, D and the strides multiples of that, 8-byte aligned): fewer, wider
+// memory instructions and more bytes in flight per thread. (16-byte vectors, 8 bf16 channels a
+// thread, took 128 registers: 0.044 ms per call in a Mamba-130M training step on an H200.) Up to
+// width 4, 64 registers (16 blocks of 64 threads per SM; bf16 with packed sequences spills 28
+// bytes); wider windows get 128.
 template <class T, int W, bool Varlen>
-__global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p, T* y,
+__global__ void __launch_bounds__(kThreadsVec, W <= 4 ? 16 : 8) forward_vec_kernel(ConvProblem p, T* y,
                                                                   const uint8_t* pc) {
   using A = acc_t<T>;
-  constexpr int V = 16 / sizeof(T);
+  constexpr int V = 8 / sizeof(T);
   union Pack {
-    uint4 u;
+    uint2 u;
     T e[V];
   };
   int64_t d0 = (int64_t(blockIdx.x) * kThreadsVec + threadIdx.x) * V;
@@ -125,7 +129,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
   for (int k = 0; k < W - 1; ++k) {
     int64_t s = t0 - (W - 1) + k;
     Pack q;
-    q.u = s >= 0 ? *reinterpret_cast<const uint4*>(x + s * p.sx[1]) : make_uint4(0, 0, 0, 0);
+    q.u = s >= 0 ? *reinterpret_cast<const uint2*>(x + s * p.sx[1]) : make_uint2(0, 0);
 #pragma unroll
     for (int j = 0; j < V; ++j) win[j][k + 1] = ld_t<T>(q.e, j);
   }
@@ -135,8 +139,8 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
     Pack xs[kUnrollVec];
 #pragma unroll
     for (int u = 0; u < kUnrollVec; ++u)
-      xs[u].u = tb + u < t1 ? *reinterpret_cast<const uint4*>(x + (tb + u) * p.sx[1])
-                            : make_uint4(0, 0, 0, 0);
+      xs[u].u = tb + u < t1 ? *reinterpret_cast<const uint2*>(x + (tb + u) * p.sx[1])
+                            : make_uint2(0, 0);
 #pragma unroll
     for (int u = 0; u < kUnrollVec; ++u) {
       Pack o;
@@ -157,7 +161,7 @@ __global__ void __launch_bounds__(kThreadsVec) forward_vec_kernel(ConvProblem p,
         if (p.silu) acc = acc * sigmoid(acc);
         st_t<T>(o.e, j, acc);
       }
-      if (tb + u < t1) *reinterpret_cast<uint4*>(yb + (tb + u) * p.D) = o.u;
+      if (tb + u < t1) *reinterpret_cast<uint2*>(yb + (tb + u) * p.D) = o.u;
     }
   }
 }
@@ -254,25 +258,40 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(ConvProblem p, const
   }
 }
 
-// The backward for 8 / sizeof(T) consecutive channels per thread, with one 8-byte load of x and
-// of g and one store of dx per step (x, g and dx channel-contiguous, D and the strides multiples
-// of that, 8-byte aligned): the scalar kernel's 2-byte loads per lane (bf16) left it at ~0.8 TB/s,
-// 0.195 ms at (8, 1536, 2048, 4) on an H200. 8-byte rather than 16-byte vectors: the backward
-// keeps four W-long windows per channel in registers. Same arithmetic and order as the scalar
-// kernel, channel by channel; runs of kChunkBwdVec steps.
+// The backward for 2 consecutive channels per thread, with one 4-byte (16-bit types) or 8-byte
+// (float32) load of x and of g and one store of dx per step (x, g and dx channel-contiguous, D
+// and the strides even, aligned to the pair): the scalar kernel's 2-byte loads per lane (bf16)
+// left it at ~0.8 TB/s, 0.195 ms at (8, 1536, 2048, 4) on an H200. Two channels rather than four
+// (8-byte vectors of bf16, 0.078 ms per call in a Mamba-130M training step, at 128 registers with
+// spills and 20% occupancy): the four W-long windows per channel fit in fewer registers, so more
+// warps hide the latency (launch bounds: six blocks per SM for 16-bit types up to width 6, 80
+// registers with at most 24 bytes of spills; four otherwise). Same arithmetic and order as the scalar kernel, channel by channel;
+// runs of kChunkBwdVec steps, walked in groups of kUnrollBwd whose last one may reach below the
+// run: those steps load zeros and neither store nor accumulate (a per-step exit had split the
+// unrolled steps into separate blocks).
 constexpr int kChunkBwdVec = 64;
-// Where the vector backward is compiled and used: V W <= 16 (bf16 / fp16 up to width 4, float32 up
-// to 8), which keeps it near 128 registers (four blocks per SM) without spilling much (at most
-// 92 bytes, float32 width 8); float64 has one channel per 8 bytes and keeps the scalar kernel.
-template <class T, int W>
-constexpr bool kBwdVecOk = sizeof(T) < 8 && W * (8 / sizeof(T)) <= 16;
+template <class T>
+constexpr bool kBwdVecOk = sizeof(T) < 8;
+template <int Bytes>
+struct RawOf;
+template <>
+struct RawOf<4> {
+  using type = uint32_t;
+  static __device__ __forceinline__ type zero() { return 0u; }
+};
+template <>
+struct RawOf<8> {
+  using type = uint2;
+  static __device__ __forceinline__ type zero() { return make_uint2(0, 0); }
+};
 template <class T, int W, bool Varlen>
-__global__ void __launch_bounds__(kThreads, 4) backward_vec_kernel(ConvProblem p, const T* g, T* dx,
-                                                                acc_t<T>* part, const uint8_t* pc) {
+__global__ void __launch_bounds__(kThreads, sizeof(T) == 2 && W <= 6 ? 6 : 4) backward_vec_kernel(ConvProblem p, const T* g, T* dx,
+                                                             acc_t<T>* part, const uint8_t* pc) {
   using A = acc_t<T>;
-  constexpr int V = 8 / sizeof(T);
+  constexpr int V = 2;
+  using R = RawOf<V * sizeof(T)>;
   union Pack {
-    uint2 u;
+    typename R::type u;
     T e[V];
   };
   const int64_t d0 = (int64_t(blockIdx.x) * kThreads + threadIdx.x) * V;
@@ -304,7 +323,7 @@ __global__ void __launch_bounds__(kThreads, 4) backward_vec_kernel(ConvProblem p
   for (int k = 0; k < W; ++k) {
     const int64_t s = thi + 1 - (W - 1) + k;
     Pack q;
-    q.u = s >= 0 && s <= thi ? *reinterpret_cast<const uint2*>(x + s * p.sx[1]) : make_uint2(0, 0);
+    q.u = s >= 0 && s <= thi ? *reinterpret_cast<const typename R::type*>(x + s * p.sx[1]) : R::zero();
 #pragma unroll
     for (int j = 0; j < V; ++j) xw[j][k] = ld_t<T>(q.e, j);
   }
@@ -313,15 +332,16 @@ __global__ void __launch_bounds__(kThreads, 4) backward_vec_kernel(ConvProblem p
 #pragma unroll
     for (int u = 0; u < kUnrollBwd; ++u) {
       const int64_t t = tb - u, s = t - (W - 1);
-      xs[u].u = t >= t0 && s >= 0 ? *reinterpret_cast<const uint2*>(x + s * p.sx[1]) : make_uint2(0, 0);
-      gs[u].u = t >= t0 ? *reinterpret_cast<const uint2*>(gr + t * p.D) : make_uint2(0, 0);
+      xs[u].u = t >= t0 && s >= 0 ? *reinterpret_cast<const typename R::type*>(x + s * p.sx[1])
+                                  : R::zero();
+      gs[u].u = t >= t0 ? *reinterpret_cast<const typename R::type*>(gr + t * p.D) : R::zero();
     }
 #pragma unroll
     for (int u = 0; u < kUnrollBwd; ++u) {
       const int64_t t = tb - u;
-      if (t < t0) break;
+      const bool in = t >= t0 && t < t1;  // below t0: past the run (the last group only)
       int pct = W - 1;
-      if constexpr (Varlen) pct = pcr[t];
+      if constexpr (Varlen) pct = t >= t0 ? pcr[t] : W - 1;
 #pragma unroll
       for (int k = W - 1; k > 0; --k) pw[k] = pw[k - 1];
       pw[0] = pct;
@@ -356,13 +376,13 @@ __global__ void __launch_bounds__(kThreads, 4) backward_vec_kernel(ConvProblem p
           for (int k = 0; k < W; ++k) acc += wk[j][k] * dp[j][W - 1 - k];
         }
         st_t<T>(o.e, j, acc);
-        if (t < t1) {
+        if (in) {
 #pragma unroll
           for (int k = 0; k < W; ++k) dwk[j][k] += gp * xm[k];
           dbias[j] += gp;
         }
       }
-      if (t < t1 && dx) *reinterpret_cast<uint2*>(dx + (b * p.L + t) * p.D + d0) = o.u;
+      if (in && dx) *reinterpret_cast<typename R::type*>(dx + (b * p.L + t) * p.D + d0) = o.u;
     }
   }
   if (part) {
@@ -452,9 +472,9 @@ void causal_conv1d_forward(const ConvProblem& p, void* y) {
   check_grid(p, "causal_conv1d");
   uint8_t* pc = seq_positions(p);
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
-    constexpr int64_t V = 16 / sizeof(scalar_t);
-    bool vec = p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 && p.sx[0] % V == 0 &&
-               reinterpret_cast<uintptr_t>(p.x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+    constexpr int64_t V = 8 / sizeof(scalar_t);
+    bool vec = V > 1 && p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 && p.sx[0] % V == 0 &&
+               reinterpret_cast<uintptr_t>(p.x) % 8 == 0 && reinterpret_cast<uintptr_t>(y) % 8 == 0;
     if (vec) {
       int64_t nv = p.D / V;
       dim3 grid(unsigned((nv + kThreadsVec - 1) / kThreadsVec),
@@ -487,12 +507,11 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
   uint8_t* pc = seq_positions(p);
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     using A = acc_t<scalar_t>;
-    // The vector kernel when the layout and width allow (kBwdVecOk).
-    constexpr int64_t V = 8 / sizeof(scalar_t);
-    auto al8 = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 8 == 0; };
-    bool vec = p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 && p.sx[0] % V == 0 &&
-               al8(p.x) && al8(g) && (!dx || al8(dx));
-    with_width<scalar_t>(p.W, [&](auto w) { vec = vec && kBwdVecOk<scalar_t, decltype(w)::value>; });
+    // The vector kernel (2 channels per thread) when the dtype and layout allow (kBwdVecOk).
+    constexpr int64_t V = 2;
+    auto al = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % (V * sizeof(scalar_t)) == 0; };
+    const bool vec = kBwdVecOk<scalar_t> && p.sx[2] == 1 && p.D % V == 0 && p.sx[1] % V == 0 &&
+                     p.sx[0] % V == 0 && al(p.x) && al(g) && (!dx || al(dx));
     const int64_t run = vec ? kChunkBwdVec : kChunkBwd;
     const int64_t nchunk = (p.L + run - 1) / run, nblk = p.B * nchunk;
     size_t part_n = size_t(std::max<int64_t>(nblk, 1) * (p.W + 1) * p.D);
@@ -502,7 +521,7 @@ void causal_conv1d_backward(const ConvProblem& p, const void* g, void* dx, void*
       dim3 grid(unsigned((p.D / V + kThreads - 1) / kThreads), unsigned(nchunk), unsigned(p.B));
       with_width<scalar_t>(p.W, [&](auto w) {
         with_varlen(pc != nullptr, [&](auto v) {
-          if constexpr (kBwdVecOk<scalar_t, decltype(w)::value>)
+          if constexpr (kBwdVecOk<scalar_t>)
             backward_vec_kernel<scalar_t, decltype(w)::value, decltype(v)::value>
                 <<<grid, kThreads, 0, ::ssm::cuda::stream()>>>(
                     p, static_cast<const scalar_t*>(g), static_cast<scalar_t*>(dx), part, pc);
