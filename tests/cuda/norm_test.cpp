@@ -153,6 +153,14 @@ TEST_F(NormCuda, AddRmsNorm) {
     check_add_rms({.shape = {3, 41, 130}, .dt = dt, .rdt = f32, .wdt = f32, .fp32 = false},
                   seed += 10);
   }
+  // The warp-per-row kernels (D a multiple of 8 up to 1024, lanes holding 8 columns per group of
+  // 256): a partial last group with rows not a multiple of the block's 8 warps; f16 with a 16-bit
+  // weight; a 16-bit stream; no weight; D = 8 over 4100 rows (9 rows per block, uneven per warp).
+  check_add_rms({.shape = {3, 7, 1000}, .dt = bf16, .rdt = f32, .wdt = f32}, seed += 10);
+  check_add_rms({.shape = {21, 264}, .dt = f16, .rdt = f32, .wdt = f16}, seed += 10);
+  check_add_rms({.shape = {5, 512}, .dt = bf16, .rdt = bf16, .wdt = bf16, .fp32 = false}, seed += 10);
+  check_add_rms({.shape = {13, 256}, .dt = f32, .rdt = f32, .wdt = f32, .weight = false}, seed += 10);
+  check_add_rms({.shape = {4100, 8}, .dt = bf16, .rdt = f32, .wdt = f32}, seed += 10);
 }
 
 }  // namespace
