@@ -104,6 +104,15 @@ const Tensor& Saved::get() const {
   return t_;
 }
 
+bool is_16bit_cast_of_f32_leaf(const Tensor& t) {
+  if (!t.defined() || (t.dtype() != DType::bf16 && t.dtype() != DType::f16)) return false;
+  const auto fn = t.grad_fn();
+  if (!fn || fn->op != OpId::cast || fn->next.size() != 1) return false;
+  const Edge& e = fn->next[0];
+  // A leaf behind a cast node is a dtype cast: Tensor::to(Device) moves leaves without a node.
+  return e.leaf && e.leaf->dtype == DType::f32;
+}
+
 // ---- the engine ---------------------------------------------------------------------------
 
 namespace {

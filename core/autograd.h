@@ -90,6 +90,11 @@ struct Node {
 bool needs_grad(std::initializer_list<Tensor> inputs);
 bool needs_grad(std::span<const Tensor> inputs);
 
+// Whether t is a 16-bit cast (Tensor::to) of a float32 leaf, as autocast makes of master weights:
+// its gradient is cast to float32 on the way to the leaf, so an op may compute that gradient in
+// float32 directly (the cast's backward then passes it through unchanged).
+bool is_16bit_cast_of_f32_leaf(const Tensor& t);
+
 // Attaches a new Node to `outputs` (which must be fresh results of the op) if needs_grad(inputs).
 void record(OpId op, std::span<const Tensor> inputs, std::span<Tensor> outputs, BackwardFn fn);
 void record(OpId op, std::initializer_list<Tensor> inputs, Tensor& output, BackwardFn fn);

@@ -280,10 +280,12 @@ int64_t batch_offset(const Tensor& t, int64_t i) {
 // product() on the device; `bias` (N, contiguous) is added to every row (linear's forward).
 // Shapes that fold into one GEMM run as one; a batch whose operands each step by one stride runs
 // as one strided-batched GEMM; anything else as one GEMM per batch index. Sums over broadcast
-// batch dims of 16-bit operands are kept in float32 and rounded once.
+// batch dims of 16-bit operands are kept in float32 and rounded once; with f32_out they are not
+// rounded at all (the result is float32).
 Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* op,
-                    const Tensor& bias = Tensor()) {
+                    const Tensor& bias = Tensor(), bool f32_out = false) {
   DType dt = A.dtype();
+  const DType rdt = f32_out && (dt == DType::bf16 || dt == DType::f16) ? DType::f32 : dt;
   Device dev = A.device();
   A = blas_ready(A);
   B = blas_ready(B);
@@ -291,12 +293,12 @@ Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* o
   full = broadcast_shapes(full, target_batch, op);
   int64_t M = A.size(-2), K = A.size(-1), N = B.size(-1);
   Shape out_shape = with_matrix(target_batch, M, N);
-  Tensor R = Tensor::empty(out_shape, dt, dev);
+  Tensor R = Tensor::empty(out_shape, rdt, dev);
   if (R.numel() == 0) return R;
   int64_t nfull = Shape(full).numel();
   if (K == 0 || nfull == 0) {  // empty sums
     if (bias.defined())
-      cuda::fill_rows(R.raw_data(), bias.raw_data(), dt, R.numel() / N, N, dev.index);
+      cuda::fill_rows(R.raw_data(), bias.raw_data(), rdt, R.numel() / N, N, dev.index);
     else
       R.zero_();
     return R;
@@ -305,7 +307,8 @@ Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* o
   Tensor Be = broadcast_view(B, with_matrix(full, K, N));
   cuda::GemmCall c;
   c.device = dev.index;
-  c.dtype = c.c_dtype = dt;
+  c.dtype = dt;
+  c.c_dtype = rdt;
   c.N = N;
   c.K = K;
   c.ldc = N;
@@ -354,7 +357,7 @@ Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* o
     }
   }
   // Products summed into their C matrix in batch order.
-  bool lowp = dt == DType::bf16 || dt == DType::f16;
+  bool lowp = rdt == DType::bf16 || rdt == DType::f16;
   Tensor acc = lowp ? Tensor::empty(out_shape, DType::f32, dev) : R;
   Tensor Ce = broadcast_view(acc, with_matrix(full, M, N));
   c.c_dtype = acc.dtype();
@@ -379,16 +382,18 @@ Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* o
 
 // sum over the broadcast batch of A[i] B[i], as a new tensor of shape target_batch + (M, N),
 // where target_batch is the full batch shape (forward) or an operand's batch shape (backward:
-// the batch dims that operand was broadcast on are summed). A, B: no autograd history.
-Tensor product(Tensor A, Tensor B, const Shape& target_batch, const char* op) {
+// the batch dims that operand was broadcast on are summed). A, B: no autograd history. f32_out:
+// 16-bit operands give a float32 result (their float32 sums, not rounded).
+Tensor product(Tensor A, Tensor B, const Shape& target_batch, const char* op,
+               bool f32_out = false) {
   NoGradGuard ng;
 #ifdef SSM_WITH_CUDA
-  if (A.device().is_cuda()) return product_cuda(A, B, target_batch, op);
+  if (A.device().is_cuda()) return product_cuda(A, B, target_batch, op, Tensor(), f32_out);
 #endif
   DType dt = A.dtype();
   if (dt != DType::f32 && dt != DType::f64) {  // bf16 / f16: multiply in float32, round once
     Tensor r = product(A.to(DType::f32), B.to(DType::f32), target_batch, op);
-    return r.to(dt);
+    return f32_out ? r : r.to(dt);
   }
   A = blas_ready(A);
   B = blas_ready(B);
@@ -573,13 +578,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (needs_grad({x, weight, bias})) {
     Saved sx(x), sw(weight);
     bool has_bias = bias.defined();
-    record(OpId::linear, {x, weight, bias}, y, [sx, sw, has_bias](Grads& g) {
+    // A 16-bit cast of a float32 master weight (autocast) gets dW in float32 straight from the
+    // GEMM's float32 sums: no rounding to 16 bits, and no cast kernel on the way back.
+    const bool dw_f32 = is_16bit_cast_of_f32_leaf(weight);
+    record(OpId::linear, {x, weight, bias}, y, [sx, sw, has_bias, dw_f32](Grads& g) {
       const Tensor &xv = sx.get(), &wv = sw.get();
       Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
       Tensor X = as_matrices(xv);                                             // (batch..., rows, I)
       Tensor G = go.reshape(with_matrix(batch_of(X), X.size(-2), wv.size(0)));  // (batch..., rows, O)
       if (g.needs(0)) g.in[0] = product(G, wv, batch_of(X), "linear").view(xv.shape());
-      if (g.needs(1)) g.in[1] = product(mT(G), X, {}, "linear");
+      if (g.needs(1)) g.in[1] = product(mT(G), X, {}, "linear", dw_f32);
       if (has_bias && g.needs(2)) g.in[2] = bias_grad(go);
     });
   }

@@ -33,6 +33,21 @@ TEST_F(MatmulCuda, LinearMambaShapes) {
   }
 }
 
+// As the CPU test Linear.WeightGradOfA16BitCastOfFloat32LeafStaysFloat32: the weight gradient of
+// a bf16 cast of a float32 leaf (autocast) comes out of cuBLASLt in float32 (no rounding to bf16,
+// no cast kernel), at Mamba's in_proj shape with the batch folded into the contracted rows.
+TEST_F(MatmulCuda, WeightGradOfA16BitCastStaysFloat32) {
+  const Device gpu = Device::cuda(0);
+  Tensor w = rn({1536, 768}, 21).to(DType::f32).to(gpu).requires_grad_();
+  Tensor x = rn({2, 37, 768}, 22).to(DType::bf16);
+  Tensor g = rn({2, 37, 1536}, 23).to(DType::bf16);
+  linear(x.to(gpu), w.to(DType::bf16)).backward(g.to(gpu));
+  ASSERT_TRUE(w.grad().defined());
+  EXPECT_EQ(w.grad().dtype(), DType::f32);
+  Tensor ref = matmul(g.to(DType::f64).reshape({74, 1536}).t(), x.to(DType::f64).reshape({74, 768}));
+  EXPECT_CLOSE(w.grad().cpu().to(DType::f64), ref, (Tol{1e-4, 1e-5}));
+}
+
 TEST_F(MatmulCuda, LinearNonContiguousInput) {
   auto lin = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
   // x (4, 24, 40) transposed in its last two dims: the batch cannot fold into rows; a

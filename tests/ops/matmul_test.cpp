@@ -124,6 +124,28 @@ TEST(Matmul, BroadcastGradientsAreSummed) {
   EXPECT_CLOSE(b.grad(), naive_bmm(at, g), (testing::Tol{1e-12, 1e-12}));
 }
 
+// A linear whose weight is a bfloat16 cast of a float32 leaf (autocast's master weights) hands
+// the leaf dW as the float32 sums of the 16-bit products: in float32, and not rounded to bfloat16
+// on the way (which would put it ~1e-2 off at these sums of 21 products). A bfloat16 leaf keeps a
+// bfloat16 gradient.
+TEST(Linear, WeightGradOfA16BitCastOfFloat32LeafStaysFloat32) {
+  Generator gen(11);
+  Tensor w = Tensor::randn({6, 40}, DType::f32, &gen).requires_grad_();
+  Tensor x = Tensor::randn({3, 7, 40}, DType::f32, &gen).to(DType::bf16);
+  Tensor g = Tensor::randn({3, 7, 6}, DType::f32, &gen).to(DType::bf16);
+  Tensor wc = w.to(DType::bf16);
+  EXPECT_TRUE(is_16bit_cast_of_f32_leaf(wc));
+  EXPECT_FALSE(is_16bit_cast_of_f32_leaf(x));
+  linear(x, wc).backward(g);
+  ASSERT_TRUE(w.grad().defined());
+  EXPECT_EQ(w.grad().dtype(), DType::f32);
+  Tensor ref = matmul(g.to(DType::f64).reshape({21, 6}).t(), x.to(DType::f64).reshape({21, 40}));
+  EXPECT_CLOSE(w.grad().to(DType::f64), ref, (testing::Tol{1e-5, 1e-5}));
+  Tensor wb = w.detach().to(DType::bf16).requires_grad_();
+  linear(x, wb).backward(g);
+  EXPECT_EQ(wb.grad().dtype(), DType::bf16);
+}
+
 TEST(Linear, MatchesMatmulForwardAndBackward) {
   Generator gen(5);
   Tensor x = Tensor::randn({2, 13, 24}, DType::f64, &gen).requires_grad_();
