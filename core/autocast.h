@@ -29,10 +29,20 @@ class AutocastGuard {
 };
 
 // `t` cast to the autocast dtype when autocast is on, t is a float32 CUDA tensor; else t itself.
-// Without autograd, the casts of leaves (weights) are cached until the outermost guard ends, so
-// inference casts each weight once; a weight written since (its storage version moved) is cast
-// again. A CUDA graph recorded under autocast reads the cached casts: do not update the weights
-// while it is replayed.
+// The casts of parameters (leaves that require grad) are cached until the outermost guard ends:
+// inference casts each weight once, and training once per optimizer step at most (with grad
+// mode on, the cached cast comes back as a fresh differentiable cast of the parameter, so the
+// gradient still reaches it). A weight written since (its storage version moved) is cast again,
+// unless its writer refreshed the cast too (autocast_shadow below). A CUDA graph recorded under
+// autocast reads the cached casts: do not update the weights while it is replayed.
 Tensor autocast(const Tensor& t);
+
+// For an optimizer that writes a parameter in place: the cached cast of `param` if there is one
+// and it is current (else an undefined Tensor). An optimizer that also writes the rounded new
+// values into it (AdamW does, in the same kernel) then calls autocast_shadow_written(param), so
+// that the next forward uses the cast without casting again. The cast's storage version moves,
+// so a graph that saved the old cast for backward refuses to run (as for any in-place write).
+Tensor autocast_shadow(const Tensor& param);
+void autocast_shadow_written(const Tensor& param);
 
 }  // namespace ssm

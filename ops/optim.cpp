@@ -63,7 +63,8 @@ Device common_device(const std::vector<Tensor>& ts, const char* op) {
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                  const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
                  const std::vector<double>& lr, const std::vector<double>& weight_decay,
-                 double beta1, double beta2, double eps, int64_t step) {
+                 double beta1, double beta2, double eps, int64_t step,
+                 const std::vector<Tensor>& shadows) {
   size_t n = params.size();
   SSM_CHECK(grads.size() == n && exp_avg.size() == n && exp_avg_sq.size() == n && lr.size() == n &&
                 weight_decay.size() == n,
@@ -94,6 +95,19 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                 sd, " tensors of its shape, got ", describe(*s));
     all.insert(all.end(), {p, g, m, v});
   }
+  SSM_CHECK(shadows.empty() || shadows.size() == n, "adamw_step_: expects no shadows or one per "
+            "param (undefined where none), got ", shadows.size(), " for ", n, " params");
+  for (size_t i = 0; i < shadows.size(); ++i) {
+    const Tensor& sh = shadows[i];
+    if (!sh.defined()) continue;
+    SSM_CHECK((sh.dtype() == DType::bf16 || sh.dtype() == DType::f16) && sh.is_contiguous() &&
+                  sh.shape() == params[i].shape() && sh.device() == params[i].device() &&
+                  params[i].dtype() != DType::f64,
+              "adamw_step_: the shadow of param ", i, " (", describe(params[i]),
+              ") must be a contiguous bfloat16 / float16 tensor of its shape on its device, got ",
+              describe(sh));
+  }
+  auto shadow = [&](size_t i) { return i < shadows.size() ? shadows[i] : Tensor(); };
   Device dev = common_device(all, "adamw_step_");
 #ifdef SSM_WITH_CUDA
   if (dev.is_cuda()) {
@@ -111,6 +125,10 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
       e.step_size = lr[i] / bc1;
       e.p_dtype = params[i].dtype();
       e.g_dtype = grads[i].dtype();
+      if (Tensor sh = shadow(i); sh.defined()) {
+        e.shadow = sh.raw_data();
+        e.shadow_dtype = sh.dtype();
+      }
       entries.push_back(e);
     }
     cuda::adamw_step(entries, beta1, beta2, eps, rbc2, dev.index);
@@ -129,10 +147,13 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                                  step_size, rbc2);
         });
       });
+      if (Tensor sh = shadow(i); sh.defined()) sh.copy_(params[i]);
     }
   }
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     for (const Tensor* t : {&params[i], &exp_avg[i], &exp_avg_sq[i]}) ++t->storage()->version;
+    if (Tensor sh = shadow(i); sh.defined()) ++sh.storage()->version;
+  }
 }
 
 Tensor global_grad_norm(const std::vector<Tensor>& tensors) {

@@ -21,10 +21,14 @@ namespace ssm {
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p = p (1 - lr_i wd_i) - (lr_i / (1 - b1^step)) m / (sqrt(v) / sqrt(1 - b2^step) + eps)
 // lr and weight_decay hold one value per tensor; step counts from 1. All tensors on one device.
+// shadows: empty, or one per param, each undefined or a contiguous 16-bit tensor of the param's
+// shape that receives the new param rounded to its dtype (autocast's cached casts; on CUDA in the
+// same kernel as the update).
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                  const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
                  const std::vector<double>& lr, const std::vector<double>& weight_decay,
-                 double beta1, double beta2, double eps, int64_t step);
+                 double beta1, double beta2, double eps, int64_t step,
+                 const std::vector<Tensor>& shadows = {});
 
 // sqrt(sum over every element of every tensor of x^2), as a 0-dim float64 tensor on the tensors'
 // device (CPU for an empty list). Squares are summed in float64. CPU: the sum of each tensor's

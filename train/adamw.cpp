@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "ops/optim.h"
@@ -56,7 +57,7 @@ void AdamW::step() {
   for (size_t i = 0; i < left.size(); ++i) left[i] = i;
   while (!left.empty()) {
     Device dev = params[left[0]].device();
-    std::vector<Tensor> p, g, m, v;
+    std::vector<Tensor> p, g, m, v, sh;
     std::vector<double> lr, wd;
     std::vector<size_t> rest;
     for (size_t i : left) {
@@ -70,8 +71,13 @@ void AdamW::step() {
       v.push_back(vs[i]);
       lr.push_back(lrs[i]);
       wd.push_back(wds[i]);
+      // Under autocast, the parameter's cached 16-bit cast is written by the same kernel, so
+      // the next forward need not cast it again (core/autocast.h).
+      sh.push_back(autocast_shadow(params[i]));
     }
-    adamw_step_(p, g, m, v, lr, wd, opt_.beta1, opt_.beta2, opt_.eps, step_);
+    adamw_step_(p, g, m, v, lr, wd, opt_.beta1, opt_.beta2, opt_.eps, step_, sh);
+    for (size_t i = 0; i < p.size(); ++i)
+      if (sh[i].defined()) autocast_shadow_written(p[i]);
     left = std::move(rest);
   }
 }

@@ -89,6 +89,15 @@ __device__ __forceinline__ void adamw_one(C& p, C g, C& m, C& v, C b1, C ob1, C 
   p = p * decay - step * m / (sqrt(v) * rbc2 + eps);
 }
 
+// The new param value i into the entry's shadow (autocast's cached 16-bit cast), rounded as the
+// cast kernel rounds (core/convert.h), so the shadow equals a fresh cast bit for bit.
+__device__ __forceinline__ void store_shadow(const AdamWEntry& e, int64_t i, float v) {
+  if (e.shadow_dtype == DType::bf16)
+    static_cast<bf16*>(e.shadow)[i] = Scalar<bf16>::store(v);
+  else
+    static_cast<f16*>(e.shadow)[i] = Scalar<f16>::store(v);
+}
+
 template <class P, class G>
 __device__ void adamw_chunk(const AdamWEntry& e, int64_t lo, int64_t hi, const Hyper& h) {
   using C = std::conditional_t<std::is_same_v<P, double>, double, float>;
@@ -115,6 +124,13 @@ __device__ void adamw_chunk(const AdamWEntry& e, int64_t lo, int64_t hi, const H
         p4[i] = pp;
         m4[i] = mm;
         v4[i] = vv;
+        if (e.shadow) {
+          const int64_t j = lo + 4 * i;
+          store_shadow(e, j, pp.x);
+          store_shadow(e, j + 1, pp.y);
+          store_shadow(e, j + 2, pp.z);
+          store_shadow(e, j + 3, pp.w);
+        }
       }
       lo += n4 * 4;
     }
@@ -125,6 +141,9 @@ __device__ void adamw_chunk(const AdamWEntry& e, int64_t lo, int64_t hi, const H
     m[i] = mi;
     v[i] = vi;
     p[i] = Scalar<P>::store(static_cast<acc_t<P>>(pi));
+    if constexpr (!std::is_same_v<P, double>) {
+      if (e.shadow) store_shadow(e, i, Scalar<P>::load(p[i]));
+    }
   }
 }
 

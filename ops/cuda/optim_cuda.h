@@ -19,6 +19,8 @@ struct AdamWEntry {
   double decay = 1;         // 1 - lr * weight_decay
   double step_size = 0;     // lr / (1 - beta1^step)
   DType p_dtype = DType::f32, g_dtype = DType::f32;
+  void* shadow = nullptr;   // null, or receives the new param rounded to shadow_dtype (16-bit)
+  DType shadow_dtype = DType::bf16;
 };
 
 // rbc2 = 1 / sqrt(1 - beta2^step).

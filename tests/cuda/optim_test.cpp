@@ -9,10 +9,13 @@
 
 #include <vector>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
 #include "ops/elementwise.h"
+#include "ops/matmul.h"
+#include "ops/reduce.h"
 #include "ops/optim.h"
 #include "support/compare.h"
 #include "train/adamw.h"
@@ -81,6 +84,53 @@ TEST_F(CudaOptim, AdamWBf16GradsIntoFloat32Params) { run_adamw(DType::f32, DType
 // bfloat16 params: float32 moments, the param rounded once per step; a rounding may land on the
 // other side of a bf16 tie (one bf16 ulp, 2^-8 relative).
 TEST_F(CudaOptim, AdamWBf16ParamsMatchCpu) { run_adamw(DType::bf16, DType::f32, Tol{1e-5, 8e-3}, 0); }
+
+// Under autocast, AdamW writes each parameter's cached bf16 cast in its own kernel: the next
+// forward reuses the same cast (no new cast) and its values equal a fresh cast of the updated
+// float32 weight bit for bit; training so is bitwise the same as casting anew every step (a
+// guard per step, whose cache ends with it).
+TEST_F(CudaOptim, AdamWRefreshesAutocastCasts) {
+  const Device gpu = Device::cuda(0);
+  Generator gen(9);
+  Tensor w0 = Tensor::randn({300, 70}, DType::f32, &gen), b0 = Tensor::randn({300}, DType::f32, &gen);
+  Tensor x = Tensor::randn({16, 70}, DType::f32, &gen).to(DType::bf16).to(gpu);
+  train::AdamWOptions opt{.lr = 1e-2};
+  auto loss_of = [&](const Tensor& w, const Tensor& b) {
+    Tensor y = linear(x, autocast(w)).to(DType::f32) + b;
+    return sum(mul(y, y));
+  };
+  const int steps = 4;
+  std::vector<Tensor> kept, fresh;
+  {
+    Tensor w = w0.to(gpu).requires_grad_(), b = b0.to(gpu).requires_grad_();
+    train::AdamW o({{{w, b}, 0.1, 1.0, "all"}}, opt);
+    AutocastGuard guard(DType::bf16);
+    const void* cast_data = nullptr;
+    for (int step = 0; step < steps; ++step) {
+      SCOPED_TRACE("step " + std::to_string(step));
+      Tensor wc = autocast(w);
+      EXPECT_CLOSE(wc.cpu(), w.detach().to(DType::bf16).cpu(), (Tol{0, 0}));
+      if (step > 0) {
+        EXPECT_EQ(wc.raw_data(), cast_data) << "the cached cast was not reused";
+      }
+      cast_data = wc.raw_data();
+      loss_of(w, b).backward();
+      o.step();
+      o.zero_grad();
+      kept.push_back(w.detach().cpu());
+    }
+  }
+  Tensor w = w0.to(gpu).requires_grad_(), b = b0.to(gpu).requires_grad_();
+  train::AdamW o({{{w, b}, 0.1, 1.0, "all"}}, opt);
+  for (int step = 0; step < steps; ++step) {
+    AutocastGuard guard(DType::bf16);
+    loss_of(w, b).backward();
+    o.step();
+    o.zero_grad();
+    fresh.push_back(w.detach().cpu());
+  }
+  for (int step = 0; step < steps; ++step) EXPECT_CLOSE(kept[size_t(step)], fresh[size_t(step)], (Tol{0, 0}));
+}
 
 TEST_F(CudaOptim, GlobalNormAndScale) {
   Generator gen(7);

@@ -82,6 +82,31 @@ TEST(FusedOptim, Bf16ParamsAreFloat32MasterStepsRoundedOnce) {
   EXPECT_THROW(adamw_step_({p}, {g}, {mb}, {v}, {1e-2}, {0.1}, 0.9, 0.999, 1e-8, 2), Error);
 }
 
+// Shadows (autocast's cached 16-bit casts): each receives its param after the update, rounded
+// as a cast rounds it, and its version moves; an undefined entry is skipped; a shadow of the
+// wrong shape or dtype is refused.
+TEST(FusedOptim, ShadowsGetTheUpdatedParamsRounded) {
+  Generator gen(4);
+  Tensor p = Tensor::randn({1000}, DType::f32, &gen), q = Tensor::randn({7}, DType::f32, &gen);
+  Tensor g = Tensor::randn({1000}, DType::f32, &gen), gq = Tensor::randn({7}, DType::f32, &gen);
+  Tensor m = Tensor::zeros({1000}), v = Tensor::zeros({1000}), mq = Tensor::zeros({7}), vq = Tensor::zeros({7});
+  for (DType sd : {DType::bf16, DType::f16}) {
+    SCOPED_TRACE(dtype_name(sd));
+    Tensor sh = Tensor::zeros({1000}, sd);
+    uint32_t ver = sh.storage()->version;
+    adamw_step_({p, q}, {g, gq}, {m, mq}, {v, vq}, {1e-2, 1e-2}, {0.1, 0.1}, 0.9, 0.999, 1e-8, 1,
+                {sh, Tensor()});
+    EXPECT_CLOSE(sh, p.to(sd), (Tol{0, 0}));
+    EXPECT_GT(sh.storage()->version, ver);
+  }
+  Tensor bad = Tensor::zeros({999}, DType::bf16), f32 = Tensor::zeros({1000});
+  EXPECT_THROW(adamw_step_({p}, {g}, {m}, {v}, {1e-2}, {0.1}, 0.9, 0.999, 1e-8, 2, {bad}), Error);
+  EXPECT_THROW(adamw_step_({p}, {g}, {m}, {v}, {1e-2}, {0.1}, 0.9, 0.999, 1e-8, 2, {f32}), Error);
+  EXPECT_THROW(adamw_step_({p, q}, {g, gq}, {m, mq}, {v, vq}, {1e-2, 1e-2}, {0.1, 0.1}, 0.9, 0.999,
+                           1e-8, 2, {Tensor()}),
+               Error);
+}
+
 TEST(FusedOptim, ArgumentErrorsNameTheOp) {
   Tensor p = Tensor::zeros({3}), g = Tensor::zeros({4}), m = Tensor::zeros({3}), v = Tensor::zeros({3});
   try {
