@@ -133,16 +133,20 @@ __global__ void __launch_bounds__(kThreadsVec, W <= 4 ? 16 : 8) forward_vec_kern
 #pragma unroll
     for (int j = 0; j < V; ++j) win[j][k + 1] = ld_t<T>(q.e, j);
   }
-  T* yb = y + (b * p.L) * p.D + d0;
   const uint8_t* pcr = Varlen ? pc + b * p.L : nullptr;
+  // Row pointers stepped by the strides (no 64-bit multiply per access); SiLU as a select (a
+  // branch on p.silu per step split the unrolled steps into separate blocks).
+  const int64_t sx1 = p.sx[1], D = p.D;
+  const bool silu = p.silu;
+  const T* xq = x + t0 * sx1;
+  T* yq = y + (b * p.L + t0) * D + d0;
   for (int64_t tb = t0; tb < t1; tb += kUnrollVec) {
     Pack xs[kUnrollVec];
 #pragma unroll
-    for (int u = 0; u < kUnrollVec; ++u)
-      xs[u].u = tb + u < t1 ? *reinterpret_cast<const uint2*>(x + (tb + u) * p.sx[1])
-                            : make_uint2(0, 0);
+    for (int u = 0; u < kUnrollVec; ++u, xq += sx1)
+      xs[u].u = tb + u < t1 ? *reinterpret_cast<const uint2*>(xq) : make_uint2(0, 0);
 #pragma unroll
-    for (int u = 0; u < kUnrollVec; ++u) {
+    for (int u = 0; u < kUnrollVec; ++u, yq += D) {
       Pack o;
       [[maybe_unused]] const int lo = Varlen ? W - 1 - (tb + u < t1 ? int(pcr[tb + u]) : W - 1) : 0;
 #pragma unroll
@@ -158,10 +162,11 @@ __global__ void __launch_bounds__(kThreadsVec, W <= 4 ? 16 : 8) forward_vec_kern
 #pragma unroll
           for (int k = 0; k < W; ++k) acc += wk[j][k] * win[j][k];
         }
-        if (p.silu) acc = acc * sigmoid(acc);
+        const A sg = sigmoid(acc);
+        acc = silu ? acc * sg : acc;
         st_t<T>(o.e, j, acc);
       }
-      if (tb + u < t1) *reinterpret_cast<uint2*>(yb + (tb + u) * p.D) = o.u;
+      if (tb + u < t1) *reinterpret_cast<uint2*>(yq) = o.u;
     }
   }
 }
@@ -327,17 +332,23 @@ __global__ void __launch_bounds__(kThreads, sizeof(T) == 2 && W <= 6 ? 6 : 4) ba
 #pragma unroll
     for (int j = 0; j < V; ++j) xw[j][k] = ld_t<T>(q.e, j);
   }
+  // Row pointers stepped by the strides (no 64-bit multiply per access); SiLU's derivative and
+  // the run test as selects (branches per step split the unrolled steps into separate blocks).
+  const int64_t sx1 = p.sx[1], D = p.D;
+  const bool silu = p.silu;
+  const T* xq = x + (thi - (W - 1)) * sx1;  // x at s = t - (W - 1), t = thi
+  const T* gq = gr + thi * D;
+  T* dq = dx ? dx + (b * p.L + thi) * D + d0 : nullptr;
   for (int64_t tb = thi; tb >= t0; tb -= kUnrollBwd) {
     Pack xs[kUnrollBwd], gs[kUnrollBwd];
 #pragma unroll
-    for (int u = 0; u < kUnrollBwd; ++u) {
+    for (int u = 0; u < kUnrollBwd; ++u, xq -= sx1, gq -= D) {
       const int64_t t = tb - u, s = t - (W - 1);
-      xs[u].u = t >= t0 && s >= 0 ? *reinterpret_cast<const typename R::type*>(x + s * p.sx[1])
-                                  : R::zero();
-      gs[u].u = t >= t0 ? *reinterpret_cast<const typename R::type*>(gr + t * p.D) : R::zero();
+      xs[u].u = t >= t0 && s >= 0 ? *reinterpret_cast<const typename R::type*>(xq) : R::zero();
+      gs[u].u = t >= t0 ? *reinterpret_cast<const typename R::type*>(gq) : R::zero();
     }
 #pragma unroll
-    for (int u = 0; u < kUnrollBwd; ++u) {
+    for (int u = 0; u < kUnrollBwd; ++u, dq -= D) {
       const int64_t t = tb - u;
       const bool in = t >= t0 && t < t1;  // below t0: past the run (the last group only)
       int pct = W - 1;
@@ -356,12 +367,12 @@ __global__ void __launch_bounds__(kThreads, sizeof(T) == 2 && W <= 6 ? 6 : 4) ba
         A xm[W];
 #pragma unroll
         for (int k = 0; k < W; ++k) xm[k] = !Varlen || k >= W - 1 - pct ? xw[j][k] : A(0);
-        if (p.silu) {
+        {
           A pre = bias[j];
 #pragma unroll
           for (int k = 0; k < W; ++k) pre += wk[j][k] * xm[k];
-          A sg = sigmoid(pre);
-          gp *= sg * (A(1) + pre * (A(1) - sg));
+          const A sg = sigmoid(pre);
+          gp *= silu ? sg * (A(1) + pre * (A(1) - sg)) : A(1);
         }
 #pragma unroll
         for (int k = W - 1; k > 0; --k) dp[j][k] = dp[j][k - 1];
@@ -376,13 +387,12 @@ __global__ void __launch_bounds__(kThreads, sizeof(T) == 2 && W <= 6 ? 6 : 4) ba
           for (int k = 0; k < W; ++k) acc += wk[j][k] * dp[j][W - 1 - k];
         }
         st_t<T>(o.e, j, acc);
-        if (in) {
+        const A gin = in ? gp : A(0);
 #pragma unroll
-          for (int k = 0; k < W; ++k) dwk[j][k] += gp * xm[k];
-          dbias[j] += gp;
-        }
+        for (int k = 0; k < W; ++k) dwk[j][k] += gin * xm[k];
+        dbias[j] += gin;
       }
-      if (in && dx) *reinterpret_cast<typename R::type*>(dx + (b * p.L + t) * p.D + d0) = o.u;
+      if (in && dq) *reinterpret_cast<typename R::type*>(dq) = o.u;
     }
   }
   if (part) {
