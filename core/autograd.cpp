@@ -201,7 +201,21 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
   for (auto& [n, t] : tasks)
     if (t.deps == 0) ready.push(n);
 
-  std::vector<Tensor> grad_in;
+  std::vector<Tensor> grad_in, prior;
+  std::vector<const TensorImpl*> merged_into;  // per input: the prior a backward added into
+  // The gradient accumulated so far for edge e, when the engine alone holds it (see Grads::prior).
+  auto prior_of = [&](const Edge& e) -> Tensor {
+    if (!e.valid()) return Tensor();
+    auto it_n = e.fn ? tasks.find(e.fn.get()) : tasks.end();
+    auto it_l = e.fn ? leaves.end() : leaves.find(e.leaf.get());
+    NodeTask* t = e.fn ? (it_n == tasks.end() ? nullptr : &it_n->second)
+                       : (it_l == leaves.end() ? nullptr : &it_l->second);
+    const size_t slot = e.fn ? e.input_nr : 0;
+    if (!t || t->grads.size() <= slot || !t->grads[slot].defined()) return Tensor();
+    const Tensor& g = t->grads[slot];
+    const bool alone = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1;
+    return alone && g.is_contiguous() ? g : Tensor();
+  };
   while (!ready.empty()) {
     Node* n = ready.top();
     ready.pop();
@@ -218,9 +232,21 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
     if (any) {
       SSM_CHECK(n->fn, "backward: trying to backward through the graph a second time (", n->name(),
                 "); its saved tensors were freed. Pass retain_graph=true to the first backward.");
+      prior.assign(n->next.size(), Tensor());
+      bool any_prior = false;
+      for (size_t i = 0; i < n->next.size(); ++i) {
+        prior[i] = prior_of(n->next[i]);
+        any_prior |= prior[i].defined();
+      }
       Grads g{task.grads, grad_in, n};
+      if (any_prior) g.prior = prior;
       n->fn(g);
     }
+    merged_into.assign(n->next.size(), nullptr);
+    for (size_t i = 0; i < prior.size(); ++i)
+      if (prior[i].defined() && grad_in[i].defined() && prior[i].impl() == grad_in[i].impl())
+        merged_into[i] = prior[i].impl();
+    prior.clear();  // the engine's own references: a leaf may then take the buffer over
     if (!retain_graph) n->fn = nullptr;
     task.grads.clear();
     for (size_t i = 0; i < n->next.size(); ++i) {
@@ -229,7 +255,8 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> grads, 
       NodeTask& t = e.fn ? tasks[e.fn.get()] : leaves[e.leaf.get()];
       if (grad_in[i].defined()) {
         if (t.grads.empty()) t.grads.resize(e.fn ? e.fn->num_outputs : 1);
-        add_to(t.grads[e.fn ? e.input_nr : 0], grad_in[i]);
+        // Unless the backward added its gradient into the slot's tensor itself (Grads::prior).
+        if (!merged_into[i]) add_to(t.grads[e.fn ? e.input_nr : 0], grad_in[i]);
       }
       if (--t.deps == 0) {
         if (e.fn)

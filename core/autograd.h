@@ -67,6 +67,12 @@ struct Grads {
   std::span<const Tensor> out;
   std::span<Tensor> in;
   const Node* node;
+  // prior[i] (empty span, or one per input): the gradient that the input's other consumers have
+  // already passed back, where the engine holds the only reference to it (contiguous, of the
+  // input's shape); else undefined. A backward function may add its own gradient into prior[i] in
+  // place and return prior[i] itself in in[i]: the engine then keeps it rather than adding the
+  // two (linear does so in the dx GEMM's epilogue, for a tensor that feeds a product and more).
+  std::span<const Tensor> prior = {};
   bool needs(size_t i) const;
   // Gradient of output i, or zeros shaped like `like` when that output received none.
   Tensor out_or_zeros(size_t i, const Tensor& like) const;

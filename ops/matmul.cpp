@@ -380,6 +380,34 @@ Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* o
 }
 #endif
 
+#ifdef SSM_WITH_CUDA
+// into += A B for 2-D A (M, K) and B (K, N) on the device, into (M, N) contiguous in A's dtype,
+// as one GEMM accumulating in its epilogue (one rounding of the sum). False (nothing done) where
+// the operands do not take that one GEMM.
+bool product_into_cuda(Tensor A, Tensor B, const Tensor& into) {
+  if (A.dim() != 2 || B.dim() != 2 || A.dtype() == DType::f64 || into.dtype() != A.dtype() ||
+      !into.is_contiguous() || into.shape() != Shape{A.size(0), B.size(1)} || A.size(1) == 0 ||
+      into.numel() == 0)
+    return false;
+  A = blas_ready(A);
+  B = blas_ready(B);
+  if (!blas_layout(A)) return false;
+  cuda::GemmCall c;
+  c.device = A.device().index;
+  c.dtype = c.c_dtype = A.dtype();
+  c.M = A.size(0);
+  c.N = B.size(1);
+  c.K = A.size(1);
+  c.ldc = c.N;
+  c.c = into.raw_data();
+  c.a = operand(A, 0);
+  c.b = operand(B, 0);
+  c.accumulate = true;
+  cuda::gemm(c);
+  return true;
+}
+#endif
+
 // sum over the broadcast batch of A[i] B[i], as a new tensor of shape target_batch + (M, N),
 // where target_batch is the full batch shape (forward) or an operand's batch shape (backward:
 // the batch dims that operand was broadcast on are summed). A, B: no autograd history. f32_out:
@@ -586,7 +614,20 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
       Tensor X = as_matrices(xv);                                             // (batch..., rows, I)
       Tensor G = go.reshape(with_matrix(batch_of(X), X.size(-2), wv.size(0)));  // (batch..., rows, O)
-      if (g.needs(0)) g.in[0] = product(G, wv, batch_of(X), "linear").view(xv.shape());
+      if (g.needs(0)) {
+#ifdef SSM_WITH_CUDA
+        // dx added into the gradient the input's other consumers passed back (Grads::prior), in
+        // the GEMM's epilogue: Mamba's x_proj input also feeds the scan, whose du it joins.
+        const Tensor& acc = g.prior.empty() ? Tensor() : g.prior[0];
+        const int64_t rows = G.numel() / std::max<int64_t>(wv.size(0), 1);
+        if (acc.defined() && acc.device().is_cuda() && acc.shape() == xv.shape() &&
+            G.is_contiguous() &&
+            product_into_cuda(G.view(Shape{rows, wv.size(0)}), wv, acc.view(Shape{rows, wv.size(1)}))) {
+          g.in[0] = acc;
+        } else
+#endif
+          g.in[0] = product(G, wv, batch_of(X), "linear").view(xv.shape());
+      }
       if (g.needs(1)) g.in[1] = product(mT(G), X, {}, "linear", dw_f32);
       if (has_bias && g.needs(2)) g.in[2] = bias_grad(go);
     });

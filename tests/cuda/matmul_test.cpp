@@ -3,6 +3,7 @@
 // transposed operands, sums over broadcast batch dims, the TF32 policy.
 #include <cstdlib>
 
+#include "ops/elementwise.h"
 #include "ops/matmul.h"
 #include "tests/cuda/dense_check.h"
 
@@ -46,6 +47,23 @@ TEST_F(MatmulCuda, WeightGradOfA16BitCastStaysFloat32) {
   EXPECT_EQ(w.grad().dtype(), DType::f32);
   Tensor ref = matmul(g.to(DType::f64).reshape({74, 1536}).t(), x.to(DType::f64).reshape({74, 768}));
   EXPECT_CLOSE(w.grad().cpu().to(DType::f64), ref, (Tol{1e-4, 1e-5}));
+}
+
+// x feeds a linear and a product by 3 (which runs first in backward): the linear adds its dx
+// into the gradient the product passed back, in the GEMM's epilogue (Grads::prior); the sum
+// must equal the float64 CPU one.
+TEST_F(MatmulCuda, InputGradientAddedIntoTheOtherConsumersOne) {
+  const Device gpu = Device::cuda(0);
+  for (DType dt : {DType::bf16, DType::f32}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor x64 = rn({2, 37, 96}, 31).to(dt).to(DType::f64), w64 = rn({40, 96}, 32).to(dt).to(DType::f64);
+    Tensor g64 = rn({2, 37, 40}, 33).to(dt).to(DType::f64);
+    Tensor x = x64.to(dt).to(gpu).requires_grad_();
+    Tensor y = linear(x, w64.to(dt).to(gpu)), z = mul(x, 3.0);
+    run_backward(std::vector<Tensor>{y, z}, std::vector<Tensor>{g64.to(dt).to(gpu), Tensor::ones(z.shape(), dt, gpu)}, false);
+    Tensor ref = add(matmul(g64, w64), 3.0);
+    EXPECT_CLOSE(x.grad().cpu().to(DType::f64), ref, dt == DType::f32 ? kF32 : default_tol(dt));
+  }
 }
 
 TEST_F(MatmulCuda, LinearNonContiguousInput) {
