@@ -76,7 +76,8 @@ Tensor Mamba::mix(const Tensor& x, MambaCache* cache, const Tensor& seq_start) c
   std::vector<Tensor> xz = split(in_proj->forward(x), di, -1);  // x, z: (B, L, d_inner)
   // Under autocast the conv runs in the dtype in_proj produced; A_log, D and the Δ bias stay
   // float32 (the scan computes in float32 whatever its inputs' dtypes).
-  Tensor w = autocast(conv_weight.view({di, cfg_.d_conv}));
+  // The parameter itself is cast (a view of it is not a leaf, so its cast would not be cached).
+  Tensor w = autocast(conv_weight).view({di, cfg_.d_conv});
   Tensor xs = causal_conv1d(xz[0], w, autocast(conv_bias), /*silu=*/true, seq_start);
   std::vector<Tensor> dbc = split(x_proj->forward(xs), std::vector<int64_t>{r, n, n}, -1);
   Tensor dt = linear(dbc[0], autocast(dt_proj->weight));  // its bias is added inside the scan
