@@ -19,7 +19,7 @@
   /* ops/matmul */                                                                           \
   X(matmul) X(linear)                                                                        \
   /* ops/embedding, ops/norm, ops/dropout */                                                 \
-  X(embedding) X(layer_norm) X(rms_norm) X(add_rms_norm) X(dropout)                          \
+  X(embedding) X(layer_norm) X(rms_norm) X(add_rms_norm) X(add_layer_norm) X(dropout)     \
   /* ops/join: cat, stack, split, chunk */                                                   \
   X(cat) X(split)                                                                            \
   /* ops/index */                                                                            \

@@ -1,14 +1,17 @@
 // layer_norm and rms_norm: one fused pass per row forward (stats + normalise + affine) and one
-// fused pass per row backward (dx, plus per-block partial sums for dweight / dbias).
+// fused pass per row backward (dx, plus per-block partial sums for dweight / dbias); add_rms_norm
+// and add_layer_norm: the residual add fused in front, sharing one implementation.
 #include "ops/norm.h"
 
 #include <cmath>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "ops/reduce.h"
 
 #ifdef SSM_WITH_CUDA
 #include "ops/cuda/nd_index.h"
@@ -159,40 +162,50 @@ NormGrads norm_backward_all(const Tensor& x2, const Tensor& g2, const Tensor& me
   return out;
 }
 
-// ---- add_rms_norm on the CPU --------------------------------------------------------------------
+// ---- add_rms_norm / add_layer_norm on the CPU ----------------------------------------------------
 // T: x, y and dx; Res: residual, r and dresidual (T or acc_t<T>); both computed in A = acc_t<T>.
+// rms: the RMSNorm (mean taken as 0, no bias); else the layer norm.
 
-// r = x + residual, rounded to Res; rstd and y from r as stored, so y = rms_norm(r) exactly.
-// x, residual, r, y: (rows, D) contiguous; residual may be null.
+// r = x + residual, rounded to Res; mean, rstd and y from r as stored, so y = norm(r) exactly.
+// x, residual, r, y: (rows, D) contiguous; residual, b and mean may be null.
 template <class T, class Res>
-void add_rms_forward(const T* x, const Res* res, const acc_t<T>* w, T* y, Res* r, acc_t<T>* rstd,
-                     int64_t rows, int64_t D, double eps) {
+void add_norm_forward(const T* x, const Res* res, const acc_t<T>* w, const acc_t<T>* b, T* y,
+                      Res* r, acc_t<T>* mean, acc_t<T>* rstd, int64_t rows, int64_t D, double eps,
+                      bool rms) {
   using A = acc_t<T>;
+  using S = Scalar<Res>;
   parallel_for(0, rows, row_grain(D), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const T* xr = x + i * D;
       Res* rr = r + i * D;
       for (int64_t d = 0; d < D; ++d) {
         A v = Scalar<T>::load(xr[d]);
-        if (res) v += Scalar<Res>::load(res[i * D + d]);
-        rr[d] = Scalar<Res>::store(v);
+        if (res) v += S::load(res[i * D + d]);
+        rr[d] = S::store(v);
       }
-      A ms = row_sum(rr, D, [](A v, int64_t) { return v * v; }) / A(D);
+      A mu = rms ? A(0) : row_sum(rr, D, [](A v, int64_t) { return v; }) / A(D);
+      A ms = row_sum(rr, D, [&](A v, int64_t) { return (v - mu) * (v - mu); }) / A(D);
       A rs = A(1) / std::sqrt(ms + A(eps));
       rstd[i] = rs;
+      if (mean) mean[i] = mu;
       T* yr = y + i * D;
-      for (int64_t d = 0; d < D; ++d) yr[d] = Scalar<T>::store(Scalar<Res>::load(rr[d]) * rs * w[d]);
+      for (int64_t d = 0; d < D; ++d) {
+        A o = (S::load(rr[d]) - mu) * rs * w[d];
+        yr[d] = Scalar<T>::store(b ? o + b[d] : o);
+      }
     }
   });
 }
 
-// Per row, with h = gy w and rhat = r rstd:  dr = gr + rstd (h - rhat mean(h rhat)), written as
-// dx (T) and dres (Res) where wanted; gr may be null (no gradient reached r). The dweight partial
-// sums (gy rhat) go to `part` (nblk, D) per fixed block of rows, as in norm_backward.
+// Per row, with h = gy w and rhat = (r - mean) rstd:
+//   dr = gr + rstd (h - [mean(h)] - rhat mean(h rhat))   (the bracket for the layer norm only),
+// written as dx (T) and dres (Res) where wanted; gr may be null (no gradient reached r). The
+// dweight partial sums (gy rhat) go to `part` (nblk, D) per fixed block of rows, as in
+// norm_backward. mean is null for the RMSNorm.
 template <class T, class Res>
-void add_rms_backward(const Res* r, const T* gy, const Res* gr, const acc_t<T>* rstd,
-                      const acc_t<T>* w, T* dx, Res* dres, acc_t<T>* part, int64_t rows_per_blk,
-                      int64_t rows, int64_t D) {
+void add_norm_backward(const Res* r, const T* gy, const Res* gr, const acc_t<T>* mean,
+                       const acc_t<T>* rstd, const acc_t<T>* w, T* dx, Res* dres, acc_t<T>* part,
+                       int64_t rows_per_blk, int64_t rows, int64_t D) {
   using A = acc_t<T>;
   using S = Scalar<Res>;
   int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
@@ -205,20 +218,21 @@ void add_rms_backward(const Res* r, const T* gy, const Res* gr, const acc_t<T>* 
       for (int64_t i = k * rows_per_blk; i < std::min(rows, (k + 1) * rows_per_blk); ++i) {
         const Res* rr = r + i * D;
         const T* gyr = gy + i * D;
-        A rs = rstd[i];
+        A rs = rstd[i], mu = mean ? mean[i] : A(0);
         if (dx || dres) {
-          A shx = row_sum(gyr, D, [&](A g, int64_t d) { return g * w[d] * S::load(rr[d]) * rs; });
+          A shx = row_sum(gyr, D, [&](A g, int64_t d) { return g * w[d] * (S::load(rr[d]) - mu) * rs; });
+          A c1 = mean ? row_sum(gyr, D, [&](A g, int64_t d) { return g * w[d]; }) / A(D) : A(0);
           A c2 = shx / A(D);
           for (int64_t d = 0; d < D; ++d) {
-            A rh = S::load(rr[d]) * rs;
-            A v = rs * (Scalar<T>::load(gyr[d]) * w[d] - rh * c2);
+            A rh = (S::load(rr[d]) - mu) * rs;
+            A v = rs * (Scalar<T>::load(gyr[d]) * w[d] - c1 - rh * c2);
             if (gr) v += S::load(gr[i * D + d]);
             if (dx) dx[i * D + d] = Scalar<T>::store(v);
             if (dres) dres[i * D + d] = S::store(v);
           }
         }
         if (pw)
-          for (int64_t d = 0; d < D; ++d) pw[d] += Scalar<T>::load(gyr[d]) * S::load(rr[d]) * rs;
+          for (int64_t d = 0; d < D; ++d) pw[d] += Scalar<T>::load(gyr[d]) * (S::load(rr[d]) - mu) * rs;
       }
     }
   });
@@ -310,19 +324,22 @@ void norm_grads_cuda(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor&
   if (db.defined()) g.in[2] = db;
 }
 
-// add_rms_norm: the kernels read contiguous rows (x, residual, r and the gradients are made
-// contiguous here, a no-op for the model's activations).
-cuda::AddRmsNormProblem add_rms_problem(DType xdt, DType rdt, const Tensor& weight, int64_t rows,
-                                        int64_t D, Device dev, double eps) {
-  cuda::AddRmsNormProblem p;
+// add_rms_norm / add_layer_norm: the kernels read contiguous rows (x, residual, r and the
+// gradients are made contiguous here, a no-op for the model's activations).
+cuda::AddNormProblem add_norm_problem(DType xdt, DType rdt, const Tensor& weight,
+                                      const Tensor& bias, int64_t rows, int64_t D, Device dev,
+                                      double eps, bool rms) {
+  cuda::AddNormProblem p;
   p.device = dev.index;
   p.dtype = xdt;
   p.rdtype = rdt;
-  p.wdtype = weight.defined() ? weight.dtype() : xdt;
+  p.wdtype = weight.defined() ? weight.dtype() : bias.defined() ? bias.dtype() : xdt;
   p.R = rows;
   p.D = D;
   p.w = weight.defined() ? weight.raw_data() : nullptr;
+  p.b = bias.defined() ? bias.raw_data() : nullptr;
   p.eps = eps;
+  p.rms = rms;
   return p;
 }
 #endif
@@ -367,23 +384,24 @@ void norm_grads(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean
   if (!rms && g.needs(2)) g.in[2] = r.db;
 }
 
-// ---- add_rms_norm: checks, forward and backward on either device -------------------------------
+// ---- add_rms_norm / add_layer_norm: checks, forward and backward on either device ---------------
 
-// The dtype of r (see ops/norm.h), after checking x, residual and weight against each other.
-DType add_rms_check(const Tensor& x, const Tensor& residual, const Tensor& weight, double eps,
-                    bool residual_in_fp32) {
-  const char* op = "add_rms_norm";
+// The dtype of r (see ops/norm.h), after checking x, residual, weight and bias against each other.
+DType add_norm_check(const char* op, const Tensor& x, const Tensor& residual, const Tensor& weight,
+                     const Tensor& bias, double eps, bool residual_in_fp32) {
   check_input(x, eps, op);
   DType wide = compute_dtype(x.dtype());
-  if (weight.defined()) {
-    check_same_device(x, weight, op);
-    SSM_CHECK(weight.dim() == 1 && weight.size(0) == x.size(-1), op, ": weight must have shape (",
+  for (auto [p, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
+    if (!p->defined()) continue;
+    check_same_device(x, *p, op);
+    SSM_CHECK(p->dim() == 1 && p->size(0) == x.size(-1), op, ": ", name, " must have shape (",
               x.size(-1), ",) to match the last dim of input ", describe(x), ", got ",
-              describe(weight));
-    SSM_CHECK(weight.dtype() == x.dtype() || weight.dtype() == wide, op,
-              ": weight must have the input's dtype ", x.dtype(), " or ", wide, ", got ",
-              describe(weight));
+              describe(*p));
+    SSM_CHECK(p->dtype() == x.dtype() || p->dtype() == wide, op, ": ", name,
+              " must have the input's dtype ", x.dtype(), " or ", wide, ", got ", describe(*p));
   }
+  SSM_CHECK(!weight.defined() || !bias.defined() || weight.dtype() == bias.dtype(), op,
+            ": weight and bias must have one dtype, got ", describe(weight), " and ", describe(bias));
   DType rdt = residual_in_fp32 ? wide : residual.defined() ? residual.dtype() : x.dtype();
   if (residual.defined()) {
     check_same_device(x, residual, op);
@@ -391,7 +409,7 @@ DType add_rms_check(const Tensor& x, const Tensor& residual, const Tensor& weigh
               describe(residual), " for input ", describe(x));
     if (residual_in_fp32)
       SSM_CHECK(residual.dtype() == wide, op, ": with residual_in_fp32 the residual must be ",
-                wide, " (the residual stream a previous add_rms_norm returned), got ",
+                wide, " (the residual stream a previous ", op, " returned), got ",
                 describe(residual));
     else
       SSM_CHECK(residual.dtype() == x.dtype() || residual.dtype() == wide, op,
@@ -401,47 +419,54 @@ DType add_rms_check(const Tensor& x, const Tensor& residual, const Tensor& weigh
   return rdt;
 }
 
-struct AddRmsForward {
-  Tensor y, r, rstd;
+struct AddNormForward {
+  Tensor y, r, mean, rstd;  // mean: layer norm only
 };
 
-AddRmsForward add_rms_forward_all(const Tensor& x, const Tensor& residual, const Tensor& weight,
-                                  double eps, DType rdt) {
+AddNormForward add_norm_forward_all(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                                    const Tensor& bias, double eps, DType rdt, bool rms) {
   NoGradGuard ng;
   Device dev = x.device();
   int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
   Tensor x2 = x.detach().contiguous();
   Tensor res2 = residual.defined() ? residual.detach().contiguous() : Tensor();
-  AddRmsForward out{Tensor::empty(x.shape(), x.dtype(), dev), Tensor::empty(x.shape(), rdt, dev),
-                    Tensor::empty({rows}, compute_dtype(x.dtype()), dev)};
+  DType sdt = compute_dtype(x.dtype());
+  AddNormForward out{Tensor::empty(x.shape(), x.dtype(), dev), Tensor::empty(x.shape(), rdt, dev),
+                     rms ? Tensor() : Tensor::empty({rows}, sdt, dev), Tensor::empty({rows}, sdt, dev)};
   auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
 #ifdef SSM_WITH_CUDA
   if (dev.is_cuda()) {
     Tensor w2 = weight.defined() ? weight.detach().contiguous() : Tensor();
-    cuda::add_rms_norm_forward(add_rms_problem(x.dtype(), rdt, w2, rows, D, dev, eps),
-                               x2.raw_data(), ptr(res2), out.y.raw_data(), out.r.raw_data(),
-                               out.rstd.raw_data());
+    Tensor b2 = bias.defined() ? bias.detach().contiguous() : Tensor();
+    cuda::add_norm_forward(add_norm_problem(x.dtype(), rdt, w2, b2, rows, D, dev, eps, rms),
+                           x2.raw_data(), ptr(res2), out.y.raw_data(), out.r.raw_data(),
+                           ptr(out.mean), out.rstd.raw_data());
     return out;
   }
 #endif
-  SSM_DISPATCH_FLOAT(x.dtype(), "add_rms_norm", [&] {
+  SSM_DISPATCH_FLOAT(x.dtype(), rms ? "add_rms_norm" : "add_layer_norm", [&] {
     using T = scalar_t;
     using A = acc_t<T>;
-    std::vector<A> w = param_vector<A>(weight, D, A(1));
+    std::vector<A> w = param_vector<A>(weight, D, A(1)), b = param_vector<A>(bias, D, A(0));
     with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
-      add_rms_forward<T, Res>(static_cast<const T*>(x2.raw_data()),
-                              static_cast<const Res*>(ptr(res2)), w.data(),
-                              static_cast<T*>(out.y.raw_data()), static_cast<Res*>(out.r.raw_data()),
-                              static_cast<A*>(out.rstd.raw_data()), rows, D, eps);
+      add_norm_forward<T, Res>(static_cast<const T*>(x2.raw_data()),
+                               static_cast<const Res*>(ptr(res2)), w.data(),
+                               bias.defined() ? b.data() : nullptr,
+                               static_cast<T*>(out.y.raw_data()), static_cast<Res*>(out.r.raw_data()),
+                               static_cast<A*>(ptr(out.mean)), static_cast<A*>(out.rstd.raw_data()),
+                               rows, D, eps, rms);
     });
   });
   return out;
 }
 
-// Inputs of the node: x (0), residual (1), weight (2); outputs y (0) and r (1). rv and wv are
-// the saved r and weight.
-void add_rms_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& rstd, DType xdt) {
+// Inputs of the node: x (0), residual (1), weight (2) and, for the layer norm, bias (3); outputs
+// y (0) and r (1). rv, wv and bv are the saved r, weight and bias (bias: its dtype only);
+// mean is undefined for the RMSNorm.
+void add_norm_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& bv,
+                    const Tensor& mean, const Tensor& rstd, DType xdt) {
   NoGradGuard ng;
+  const bool rms = !mean.defined();
   Device dev = rv.device();
   DType rdt = rv.dtype();
   int64_t D = rv.size(-1), rows = D == 0 ? 0 : rv.numel() / D;
@@ -457,27 +482,28 @@ void add_rms_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& r
 #ifdef SSM_WITH_CUDA
   if (dev.is_cuda()) {
     Tensor w2 = wv.defined() ? wv.contiguous() : Tensor();
-    cuda::add_rms_norm_backward(add_rms_problem(xdt, rdt, w2, rows, D, dev, 0.0), rv.raw_data(),
-                                gy.raw_data(), ptr(gr), rstd.raw_data(), ptr(dx), ptr(dres),
-                                ptr(dw));
+    cuda::add_norm_backward(add_norm_problem(xdt, rdt, w2, Tensor(), rows, D, dev, 0.0, rms),
+                            rv.raw_data(), gy.raw_data(), ptr(gr), ptr(mean), rstd.raw_data(),
+                            ptr(dx), ptr(dres), ptr(dw));
   } else
 #endif
   {
     // At most 64 blocks of rows, as in norm_backward_all: the sums depend only on rows.
     int64_t rows_per_blk = std::max<int64_t>(1, (rows + 63) / 64);
     int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
-    SSM_DISPATCH_FLOAT(xdt, "add_rms_norm", [&] {
+    SSM_DISPATCH_FLOAT(xdt, rms ? "add_rms_norm" : "add_layer_norm", [&] {
       using T = scalar_t;
       using A = acc_t<T>;
       std::vector<A> w = param_vector<A>(wv, D, A(1));
       std::vector<A> part(need_w ? size_t(nblk * D) : 0);
       with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
-        add_rms_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
-                                 static_cast<const T*>(gy.raw_data()),
-                                 static_cast<const Res*>(ptr(gr)),
-                                 static_cast<const A*>(rstd.raw_data()), w.data(),
-                                 static_cast<T*>(ptr(dx)), static_cast<Res*>(ptr(dres)),
-                                 need_w ? part.data() : nullptr, rows_per_blk, rows, D);
+        add_norm_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
+                                  static_cast<const T*>(gy.raw_data()),
+                                  static_cast<const Res*>(ptr(gr)),
+                                  static_cast<const A*>(ptr(mean)),
+                                  static_cast<const A*>(rstd.raw_data()), w.data(),
+                                  static_cast<T*>(ptr(dx)), static_cast<Res*>(ptr(dres)),
+                                  need_w ? part.data() : nullptr, rows_per_blk, rows, D);
       });
       if (!need_w) return;
       // Block partials added in block order, in double; stored in the weight's dtype.
@@ -490,6 +516,9 @@ void add_rms_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& r
   if (dx.defined()) g.in[0] = dx;
   if (dres.defined()) g.in[1] = dres;
   if (dw.defined()) g.in[2] = dw;
+  // dbias = sum over rows of gy, in the compute dtype (a fixed-order reduction on either device).
+  if (bv.defined() && g.needs(3))
+    g.in[3] = sum(gy.reshape({rows, D}).to(compute_dtype(xdt)), {0}).to(bv.dtype());
 }
 
 }  // namespace
@@ -525,8 +554,8 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
 
 std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
                                        const Tensor& weight, double eps, bool residual_in_fp32) {
-  DType rdt = add_rms_check(x, residual, weight, eps, residual_in_fp32);
-  AddRmsForward f = add_rms_forward_all(x, residual, weight, eps, rdt);
+  DType rdt = add_norm_check("add_rms_norm", x, residual, weight, Tensor(), eps, residual_in_fp32);
+  AddNormForward f = add_norm_forward_all(x, residual, weight, Tensor(), eps, rdt, true);
   if (needs_grad({x, residual, weight})) {
     Saved sr(f.r), sw(weight);
     DType xdt = x.dtype();
@@ -534,7 +563,28 @@ std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
     Tensor outs[2] = {f.y, f.r};
     const Tensor ins[3] = {x, residual, weight};
     record(OpId::add_rms_norm, ins, outs, [sr, sw, rstd, xdt](Grads& g) {
-      add_rms_grads(g, sr.get(), sw.get(), rstd, xdt);
+      add_norm_grads(g, sr.get(), sw.get(), Tensor(), Tensor(), rstd, xdt);
+    });
+    return {outs[0], outs[1]};
+  }
+  return {f.y, f.r};
+}
+
+std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual,
+                                         const Tensor& weight, const Tensor& bias, double eps,
+                                         bool residual_in_fp32) {
+  DType rdt = add_norm_check("add_layer_norm", x, residual, weight, bias, eps, residual_in_fp32);
+  AddNormForward f = add_norm_forward_all(x, residual, weight, bias, eps, rdt, false);
+  if (needs_grad({x, residual, weight, bias})) {
+    Saved sr(f.r), sw(weight);
+    DType xdt = x.dtype();
+    Tensor mean = f.mean, rstd = f.rstd;
+    // The bias's values do not enter the backward; an empty tensor of its dtype stands for it.
+    Tensor bdt = bias.defined() ? Tensor::empty({0}, bias.dtype(), bias.device()) : Tensor();
+    Tensor outs[2] = {f.y, f.r};
+    const Tensor ins[4] = {x, residual, weight, bias};
+    record(OpId::add_layer_norm, ins, outs, [sr, sw, bdt, mean, rstd, xdt](Grads& g) {
+      add_norm_grads(g, sr.get(), sw.get(), bdt, mean, rstd, xdt);
     });
     return {outs[0], outs[1]};
   }

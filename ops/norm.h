@@ -1,5 +1,5 @@
-// Normalisation over the last dim: layer_norm, rms_norm and add_rms_norm (residual add + RMSNorm),
-// fused forward and backward kernels.
+// Normalisation over the last dim: layer_norm, rms_norm, add_rms_norm (residual add + RMSNorm)
+// and add_layer_norm (residual add + LayerNorm), fused forward and backward kernels.
 //
 // Dims: ... = leading dims (flattened into R rows), D = the normalised dim.
 // Statistics are computed in float32 for float32/bfloat16/float16 inputs (float64 for float64),
@@ -53,5 +53,17 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight = Tensor(), double eps = 1
 std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
                                        const Tensor& weight = Tensor(), double eps = 1e-6,
                                        bool residual_in_fp32 = false);
+
+// The residual add fused with a layer norm (a pre-norm Transformer block's add + LayerNorm):
+//   r = residual + x,   y = layer_norm(r, weight, bias, eps),   returns {y, r},
+// with add_rms_norm's dtype rules (bias as the weight; weight and bias share one dtype).
+// Saved: r, weight, and per row mean and rstd. Backward, with rhat = (r - mean) rstd,
+// h = gy weight and gr the gradient arriving on r:
+//   dr = gr + rstd (h - mean_D(h) - rhat mean_D(h rhat)),  dx = dresidual = dr,
+//   dweight = sum_rows gy rhat,  dbias = sum_rows gy.
+std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual,
+                                         const Tensor& weight = Tensor(),
+                                         const Tensor& bias = Tensor(), double eps = 1e-5,
+                                         bool residual_in_fp32 = false);
 
 }  // namespace ssm

@@ -11,7 +11,8 @@
 //   add_rms_norm (16384, 768) as the model runs it under autocast: bf16 x, float32 residual
 //     stream and weight; fwd and fwd+bwd (gradients into both outputs), GB/s counting x,
 //     residual, y and r once (fwd) plus r, gy, gr, dx and dresidual (bwd); next to it the
-//     unfused add + rms_norm in the same dtypes, its GB/s counted with the fused op's bytes.
+//     unfused add + rms_norm in the same dtypes, its GB/s counted with the fused op's bytes, and
+//     add_layer_norm with a float32 bias (the same bytes counted).
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench dense
@@ -118,7 +119,7 @@ void gemm_rows(Generator& g) {
 }
 
 void norm_ce_rows(Generator& g) {
-  std::printf("## rms_norm, add_rms_norm and cross_entropy, bfloat16\n\n| op | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s |\n"
+  std::printf("## rms_norm, add_rms_norm, add_layer_norm and cross_entropy, bfloat16\n\n| op | fwd ms | fwd GB/s | fwd+bwd ms | fwd+bwd GB/s |\n"
               "| --- | --- | --- | --- | --- |\n");
   {
     const int64_t R = 16384, D = 768;
@@ -149,9 +150,13 @@ void norm_ce_rows(Generator& g) {
     // Bytes per element: fwd reads x (2) and the residual (4), writes y (2) and r (4); bwd reads
     // r (4), gy (2), gr (4), writes dx (2) and dresidual (4).
     double n = double(R * D);
-    for (bool fused : {true, false}) {
+    // kind 0: add_rms_norm, 1: add + rms_norm unfused, 2: add_layer_norm (a float32 bias too:
+    // its gradient is one more column sum of gy).
+    Tensor bias = dev_randn({D}, DType::f32, g), bl = bias.detach().requires_grad_(true);
+    for (int kind : {0, 1, 2}) {
       auto op = [&](const Tensor& xi, const Tensor& ri, const Tensor& wi) {
-        if (fused) return add_rms_norm(xi, ri, wi, 1e-5, true);
+        if (kind == 0) return add_rms_norm(xi, ri, wi, 1e-5, true);
+        if (kind == 2) return add_layer_norm(xi, ri, wi, bl, 1e-5, true);
         Tensor r = add(ri, xi);
         return std::pair<Tensor, Tensor>{rms_norm(r, wi, 1e-5).to(DType::bf16), r};
       };
@@ -163,13 +168,14 @@ void norm_ce_rows(Generator& g) {
         xl.zero_grad();
         rl.zero_grad();
         wl.zero_grad();
+        bl.zero_grad();
         auto [y, r] = op(xl, rl, wl);
         std::vector<Tensor> roots{y, r}, grads{gy, gr};
         run_backward(roots, grads, false);
       });
+      const char* names[] = {"add_rms_norm", "add + rms_norm, unfused", "add_layer_norm"};
       std::printf("| %s (%ld, %ld), bf16 x, f32 residual and weight | %.4f | %.0f | %.4f | %.0f |\n",
-                  fused ? "add_rms_norm" : "add + rms_norm, unfused", long(R), long(D), fwd,
-                  gbs(12 * n, fwd), fb, gbs(28 * n, fb));
+                  names[kind], long(R), long(D), fwd, gbs(12 * n, fwd), fb, gbs(28 * n, fb));
     }
   }
   {

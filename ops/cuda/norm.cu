@@ -153,11 +153,12 @@ __device__ __forceinline__ acc_t<S> round_to(acc_t<S> v) {
   return ld_t<S>(&s, 0);
 }
 
-// One block per row. Pass 1 writes r and sums r^2 over r as stored; pass 2 reads r back (this
-// thread's own writes, from L2) so that y = rms_norm(r) exactly.
+// One block per row. Pass 1 writes r and sums r (layer norm) and r^2 over r as stored; pass 2
+// reads r back (this thread's own writes, from L2) so that y = norm(r) exactly. The layer norm's
+// variance is the mean of (r - mean)^2, a third pass over the row.
 template <class T, class Res, class W>
-__global__ void add_rms_forward_kernel(AddRmsNormProblem p, const T* x, const Res* res, T* y,
-                                       Res* r, acc_t<T>* rstd) {
+__global__ void add_norm_forward_kernel(AddNormProblem p, const T* x, const Res* res, T* y,
+                                        Res* r, acc_t<T>* mean, acc_t<T>* rstd) {
   using A = acc_t<T>;
   __shared__ A sm[kThreads / 32];
   int64_t row = blockIdx.x;
@@ -165,33 +166,51 @@ __global__ void add_rms_forward_kernel(AddRmsNormProblem p, const T* x, const Re
   const Res* resr = res ? res + row * p.D : nullptr;
   Res* rr = r + row * p.D;
   const W* w = static_cast<const W*>(p.w);
-  A s2 = 0;
+  const W* b = static_cast<const W*>(p.b);
+  A s1 = 0, s2 = 0;
   for (int64_t d = threadIdx.x; d < p.D; d += kThreads) {
     A v = ld_t<T>(xr, d);
     if (resr) v += ld_t<Res>(resr, d);
     v = round_to<Res>(v);
     st_t<Res>(rr, d, v);
+    s1 += v;
     s2 += v * v;
   }
+  A mu = 0;
+  if (!p.rms) {
+    mu = block_sum(s1, sm) / A(p.D);
+    s2 = 0;
+    for (int64_t d = threadIdx.x; d < p.D; d += kThreads) {
+      A v = ld_t<Res>(rr, d) - mu;
+      s2 += v * v;
+    }
+  }
   A rs = A(1) / sqrt(block_sum(s2, sm) / A(p.D) + A(p.eps));
-  if (threadIdx.x == 0) rstd[row] = rs;
+  if (threadIdx.x == 0) {
+    rstd[row] = rs;
+    if (mean) mean[row] = mu;
+  }
   T* yr = y + row * p.D;
   for (int64_t d = threadIdx.x; d < p.D; d += kThreads) {
-    A v = ld_t<Res>(rr, d) * rs;
+    A v = (ld_t<Res>(rr, d) - mu) * rs;
     if (w) v *= ld_t<W>(w, d);
+    if (b) v += ld_t<W>(b, d);
     st_t<T>(yr, d, v);
   }
 }
 
-// A block per chunk of `rows_per` consecutive rows; per row, with h = gy w and rhat = r rstd:
-//   dr = gr + rstd (h - rhat mean(h rhat)), stored as dx and dres.
-// Thread t owns the columns t, t + kThreads, ...: it alone adds gy rhat for them over the chunk's
-// rows, in row order, into acc (shared memory when a row of them fits in 47 KB, else the chunk's
-// row of `part`), so the partial sums need no atomics and do not depend on scheduling.
+// A block per chunk of `rows_per` consecutive rows; per row, with h = gy w and
+// rhat = (r - mean) rstd (mean 0 for the RMSNorm):
+//   dr = gr + rstd (h - [mean(h)] - rhat mean(h rhat)), stored as dx and dres,
+// the bracket for the layer norm only. Thread t owns the columns t, t + kThreads, ...: it alone
+// adds gy rhat for them over the chunk's rows, in row order, into acc (shared memory when a row of
+// them fits in 47 KB, else the chunk's row of `part`), so the partial sums need no atomics and do
+// not depend on scheduling.
 template <class T, class Res, class W>
-__global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const T* gy,
-                                        const Res* gr, const acc_t<T>* rstd, T* dx, Res* dres,
-                                        acc_t<T>* part, int64_t rows_per, bool acc_in_smem) {
+__global__ void add_norm_backward_kernel(AddNormProblem p, const Res* r, const T* gy,
+                                         const Res* gr, const acc_t<T>* mean, const acc_t<T>* rstd,
+                                         T* dx, Res* dres, acc_t<T>* part, int64_t rows_per,
+                                         bool acc_in_smem) {
   using A = acc_t<T>;
   __shared__ A sm[kThreads / 32];
   extern __shared__ __align__(16) unsigned char dyn_smem[];
@@ -204,19 +223,21 @@ __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const
   for (int64_t row = r0; row < r1; ++row) {
     const Res* rr = r + row * p.D;
     const T* gyr = gy + row * p.D;
-    A rs = rstd[row];
+    A rs = rstd[row], mu = p.rms ? A(0) : mean[row];
     if (dx || dres) {
-      A shx = 0;
+      A sh = 0, shx = 0;
       for (int64_t d = threadIdx.x; d < p.D; d += kThreads) {
         A h = ld_t<T>(gyr, d);
         if (w) h *= ld_t<W>(w, d);
-        shx += h * ld_t<Res>(rr, d) * rs;
+        sh += h;
+        shx += h * (ld_t<Res>(rr, d) - mu) * rs;
       }
+      A c1 = p.rms ? A(0) : block_sum(sh, sm) / A(p.D);
       A c2 = block_sum(shx, sm) / A(p.D);
       for (int64_t d = threadIdx.x; d < p.D; d += kThreads) {
         A h = ld_t<T>(gyr, d);
         if (w) h *= ld_t<W>(w, d);
-        A v = rs * (h - ld_t<Res>(rr, d) * rs * c2);
+        A v = rs * (h - c1 - (ld_t<Res>(rr, d) - mu) * rs * c2);
         if (gr) v += ld_t<Res>(gr + row * p.D, d);
         if (dx) st_t<T>(dx + row * p.D, d, v);
         if (dres) st_t<Res>(dres + row * p.D, d, v);
@@ -224,7 +245,7 @@ __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const
     }
     if (acc)
       for (int64_t d = threadIdx.x; d < p.D; d += kThreads)
-        acc[d] += ld_t<T>(gyr, d) * ld_t<Res>(rr, d) * rs;
+        acc[d] += ld_t<T>(gyr, d) * (ld_t<Res>(rr, d) - mu) * rs;
   }
   if (acc && acc_in_smem)
     for (int64_t d = threadIdx.x; d < p.D; d += kThreads) part[int64_t(blockIdx.x) * p.D + d] = acc[d];
@@ -234,7 +255,7 @@ __global__ void add_rms_backward_kernel(AddRmsNormProblem p, const Res* r, const
 // walking all 1024 chunks ran on 3 blocks for d_model 768: 0.114 ms per call, 2.7 ms of a
 // Mamba-130M training step on an H200.)
 template <class A, class W>
-__global__ void add_rms_dweight_kernel(const A* part, int64_t nchunk, int64_t D, W* dw) {
+__global__ void add_norm_dweight_kernel(const A* part, int64_t nchunk, int64_t D, W* dw) {
   column_sum(part, nchunk, D, D, [&](int64_t d, A v) { st_t<W>(dw, d, v); });
 }
 
@@ -299,16 +320,19 @@ __device__ __forceinline__ float warp_sum(float v) {
 
 constexpr int kRowWarps = 8;  // rows (warps) per block
 
-// The forward of add_rms_forward_kernel, a warp per row.
+// The forward of add_norm_forward_kernel, a warp per row (the layer norm's variance from the row
+// in registers, a second sum).
 template <class T, class Res, class W, int K>
 __global__ void __launch_bounds__(32 * kRowWarps)
-    add_rms_forward_warp(AddRmsNormProblem p, const T* x, const Res* res, T* y, Res* r, float* rstd) {
+    add_norm_forward_warp(AddNormProblem p, const T* x, const Res* res, T* y, Res* r, float* mean,
+                          float* rstd) {
   const int lane = threadIdx.x % 32;
   const int64_t row = int64_t(blockIdx.x) * kRowWarps + threadIdx.x / 32;
   if (row >= p.R) return;
   const W* w = static_cast<const W*>(p.w);
+  const W* b = static_cast<const W*>(p.b);
   float v[K][8];
-  float s2 = 0;
+  float s1 = 0, s2 = 0;
 #pragma unroll
   for (int k = 0; k < K; ++k) {
     const int64_t c = 8 * (32 * k + lane);
@@ -323,33 +347,53 @@ __global__ void __launch_bounds__(32 * kRowWarps)
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       v[k][j] = round_to<Res>(v[k][j]);
+      s1 += v[k][j];
       s2 += v[k][j] * v[k][j];
     }
     store8<Res>(r + row * p.D + c, v[k]);
   }
+  float mu = 0;
+  if (!p.rms) {
+    mu = warp_sum(s1) / float(p.D);
+    s2 = 0;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      if (8 * (32 * k + lane) >= p.D) continue;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) s2 += (v[k][j] - mu) * (v[k][j] - mu);
+    }
+  }
   const float rs = 1.0f / sqrtf(warp_sum(s2) / float(p.D) + float(p.eps));
-  if (lane == 0) rstd[row] = rs;
+  if (lane == 0) {
+    rstd[row] = rs;
+    if (mean) mean[row] = mu;
+  }
 #pragma unroll
   for (int k = 0; k < K; ++k) {
     const int64_t c = 8 * (32 * k + lane);
     if (c >= p.D) continue;
-    float wv[8];
+    float wv[8], bv[8];
     if (w) load8<W>(w + c, wv);
+    if (b) load8<W>(b + c, bv);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) v[k][j] = w ? v[k][j] * rs * wv[j] : v[k][j] * rs;
+    for (int j = 0; j < 8; ++j) {
+      float o = w ? (v[k][j] - mu) * rs * wv[j] : (v[k][j] - mu) * rs;
+      v[k][j] = b ? o + bv[j] : o;
+    }
     store8<T>(y + row * p.D + c, v[k]);
   }
 }
 
-// The backward of add_rms_backward_kernel, a warp per row: block b takes rows b rows_per ..,
+// The backward of add_norm_backward_kernel, a warp per row: block b takes rows b rows_per ..,
 // warp i of them the rows i, i + kRowWarps, ...; each lane adds gy rhat for its columns over its
 // rows into the warp's own row of shared memory (in registers they pushed K = 4 into spills), and
-// the warps' sums are added in warp order into row b of `part` (then add_rms_dweight_kernel), so
+// the warps' sums are added in warp order into row b of `part` (then add_norm_dweight_kernel), so
 // the sums do not depend on scheduling.
 template <class T, class Res, class W, int K>
 __global__ void __launch_bounds__(32 * kRowWarps, 2)
-    add_rms_backward_warp(AddRmsNormProblem p, const Res* r, const T* gy, const Res* gr,
-                          const float* rstd, T* dx, Res* dres, float* part, int64_t rows_per) {
+    add_norm_backward_warp(AddNormProblem p, const Res* r, const T* gy, const Res* gr,
+                           const float* mean, const float* rstd, T* dx, Res* dres, float* part,
+                           int64_t rows_per) {
   __shared__ __align__(16) float acc_sm[kRowWarps][32 * 8 * K];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const W* w = static_cast<const W*>(p.w);
@@ -359,11 +403,12 @@ __global__ void __launch_bounds__(32 * kRowWarps, 2)
   __syncwarp();
   const int64_t r0 = int64_t(blockIdx.x) * rows_per, r1 = min(p.R, r0 + rows_per);
   for (int64_t row = r0 + warp; row < r1; row += kRowWarps) {
-    const float rs = rstd[row];
-    // Every load of the row (gr too) before the sum that the outputs wait for; the weight is
-    // re-read per row from L1 rather than held (fewer registers, more warps per SM).
+    const float rs = rstd[row], mu = p.rms ? 0.0f : mean[row];
+    // Every load of the row (gr too) before the sums that the outputs wait for; the weight is
+    // re-read per row from L1 rather than held (fewer registers, more warps per SM). rv holds
+    // r - mean.
     float g[K][8], rv[K][8], q[K][8];
-    float shx = 0;
+    float sh = 0, shx = 0;
 #pragma unroll
     for (int k = 0; k < K; ++k) {
       const int64_t c = 8 * (32 * k + lane);
@@ -380,7 +425,9 @@ __global__ void __launch_bounds__(32 * kRowWarps, 2)
       if (w) load8<W>(w + c, wv);
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
+        rv[k][j] -= mu;
         if (w) g[k][j] *= wv[j];  // h = gy w; acc below takes gy itself, so it is kept apart
+        sh += g[k][j];
         shx += g[k][j] * rv[k][j] * rs;
       }
       if (!part) continue;
@@ -391,6 +438,7 @@ __global__ void __launch_bounds__(32 * kRowWarps, 2)
       for (int j = 0; j < 8; ++j) a[j] += (w ? wv[j] : g[k][j]) * rv[k][j] * rs;
       store8<float>(acc + c, a);
     }
+    const float c1 = p.rms ? 0.0f : warp_sum(sh) / float(p.D);
     const float c2 = warp_sum(shx) / float(p.D);
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -399,7 +447,7 @@ __global__ void __launch_bounds__(32 * kRowWarps, 2)
       float o[8];
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
-        o[j] = rs * (g[k][j] - rv[k][j] * rs * c2);
+        o[j] = rs * (g[k][j] - c1 - rv[k][j] * rs * c2);
         if (gr) o[j] += q[k][j];
       }
       if (dx) store8<T>(dx + row * p.D + c, o);
@@ -417,7 +465,7 @@ __global__ void __launch_bounds__(32 * kRowWarps, 2)
 
 // Whether the warp-per-row kernels take a problem: float32 / bf16 / f16, D a multiple of 8 up to
 // 32 * 8 * kMaxGroups, every row pointer 16-byte aligned.
-bool warp_rows_ok(const AddRmsNormProblem& p, std::initializer_list<const void*> ptrs) {
+bool warp_rows_ok(const AddNormProblem& p, std::initializer_list<const void*> ptrs) {
   if (p.dtype == DType::f64 || p.D % 8 != 0 || p.D > 32 * 8 * kMaxGroups) return false;
   for (const void* q : ptrs)
     if (reinterpret_cast<uintptr_t>(q) % 16 != 0) return false;
@@ -492,38 +540,40 @@ void norm_backward(const NormProblem& p, const void* g, const NdIndex& grows, in
   check_launch(op);
 }
 
-void add_rms_norm_forward(const AddRmsNormProblem& p, const void* x, const void* residual, void* y,
-                          void* r, void* rstd) {
+void add_norm_forward(const AddNormProblem& p, const void* x, const void* residual, void* y,
+                      void* r, void* mean, void* rstd) {
+  const char* op = p.rms ? "add_rms_norm" : "add_layer_norm";
   if (p.R == 0) return;
-  SSM_CHECK(p.R <= INT32_MAX, "add_rms_norm: ", p.R, " rows exceed the CUDA grid");
+  SSM_CHECK(p.R <= INT32_MAX, op, ": ", p.R, " rows exceed the CUDA grid");
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     using T = scalar_t;
     with_wide_types<T>(p.rdtype, p.wdtype, [&]<class Res, class W>(std::type_identity<Res>,
                                                                   std::type_identity<W>) {
       if constexpr (!std::is_same_v<T, double>) {
-        if (warp_rows_ok(p, {x, residual, y, r, p.w})) {
+        if (warp_rows_ok(p, {x, residual, y, r, p.w, p.b})) {
           with_groups(p.D, [&](auto kc) {
             constexpr int K = decltype(kc)::value;
-            add_rms_forward_warp<T, Res, W, K>
+            add_norm_forward_warp<T, Res, W, K>
                 <<<unsigned((p.R + kRowWarps - 1) / kRowWarps), 32 * kRowWarps, 0,
                    ::ssm::cuda::stream()>>>(p, static_cast<const T*>(x),
                                             static_cast<const Res*>(residual), static_cast<T*>(y),
-                                            static_cast<Res*>(r), static_cast<float*>(rstd));
+                                            static_cast<Res*>(r), static_cast<float*>(mean),
+                                            static_cast<float*>(rstd));
           });
           return;
         }
       }
-      add_rms_forward_kernel<T, Res, W><<<unsigned(p.R), kThreads, 0, ::ssm::cuda::stream()>>>(
+      add_norm_forward_kernel<T, Res, W><<<unsigned(p.R), kThreads, 0, ::ssm::cuda::stream()>>>(
           p, static_cast<const T*>(x), static_cast<const Res*>(residual), static_cast<T*>(y),
-          static_cast<Res*>(r), static_cast<acc_t<T>*>(rstd));
+          static_cast<Res*>(r), static_cast<acc_t<T>*>(mean), static_cast<acc_t<T>*>(rstd));
     });
   });
-  check_launch("add_rms_norm");
+  check_launch(op);
 }
 
-void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void* gy,
-                           const void* gr, const void* rstd, void* dx, void* dres, void* dw) {
-  const char* op = "add_rms_norm backward";
+void add_norm_backward(const AddNormProblem& p, const void* r, const void* gy, const void* gr,
+                       const void* mean, const void* rstd, void* dx, void* dres, void* dw) {
+  const char* op = p.rms ? "add_rms_norm backward" : "add_layer_norm backward";
   SSM_CUDA_DISPATCH_FLOAT(p.dtype, [&] {
     using T = scalar_t;
     using A = acc_t<T>;
@@ -545,14 +595,15 @@ void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void
                            : nullptr;
           with_groups(p.D, [&](auto kc) {
             constexpr int K = decltype(kc)::value;
-            add_rms_backward_warp<T, Res, W, K>
+            add_norm_backward_warp<T, Res, W, K>
                 <<<unsigned(nchunk), 32 * kRowWarps, 0, ::ssm::cuda::stream()>>>(
                     p, static_cast<const Res*>(r), static_cast<const T*>(gy),
-                    static_cast<const Res*>(gr), static_cast<const float*>(rstd),
-                    static_cast<T*>(dx), static_cast<Res*>(dres), part, rows_per);
+                    static_cast<const Res*>(gr), static_cast<const float*>(mean),
+                    static_cast<const float*>(rstd), static_cast<T*>(dx), static_cast<Res*>(dres),
+                    part, rows_per);
           });
           if (dw) {
-            add_rms_dweight_kernel<float, W><<<unsigned((p.D + 31) / 32), 32 * kColumnSumWarps, 0,
+            add_norm_dweight_kernel<float, W><<<unsigned((p.D + 31) / 32), 32 * kColumnSumWarps, 0,
                                                ::ssm::cuda::stream()>>>(part, nchunk, p.D,
                                                                         static_cast<W*>(dw));
             check_launch(op);
@@ -571,13 +622,13 @@ void add_rms_norm_backward(const AddRmsNormProblem& p, const void* r, const void
       // in the 48 KB a block gets without an opt-in.
       size_t smem = size_t(p.D) * sizeof(A);
       bool in_smem = dw && smem <= 47 * 1024;
-      add_rms_backward_kernel<T, Res, W>
+      add_norm_backward_kernel<T, Res, W>
           <<<unsigned(nchunk), kThreads, in_smem ? smem : 0, ::ssm::cuda::stream()>>>(
               p, static_cast<const Res*>(r), static_cast<const T*>(gy),
-              static_cast<const Res*>(gr), static_cast<const A*>(rstd), static_cast<T*>(dx),
-              static_cast<Res*>(dres), part, rows_per, in_smem);
+              static_cast<const Res*>(gr), static_cast<const A*>(mean), static_cast<const A*>(rstd),
+              static_cast<T*>(dx), static_cast<Res*>(dres), part, rows_per, in_smem);
       if (dw) {
-        add_rms_dweight_kernel<A, W><<<unsigned((p.D + 31) / 32), 32 * kColumnSumWarps, 0,
+        add_norm_dweight_kernel<A, W><<<unsigned((p.D + 31) / 32), 32 * kColumnSumWarps, 0,
                                        ::ssm::cuda::stream()>>>(part, nchunk, p.D, static_cast<W*>(dw));
         check_launch(op);
         dealloc(part, p.device);

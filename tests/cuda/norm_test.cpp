@@ -1,6 +1,6 @@
-// layer_norm / rms_norm / add_rms_norm on CUDA against the float64 CPU op: rows longer than a
-// block (D not a multiple of 32), many rows (weight/bias gradients over many row blocks),
-// non-contiguous input; for add_rms_norm also the mixed dtypes of the model under autocast.
+// layer_norm / rms_norm / add_rms_norm / add_layer_norm on CUDA against the float64 CPU op: rows
+// longer than a block (D not a multiple of 32), many rows (weight/bias gradients over many row
+// blocks), non-contiguous input; for the fused adds also the mixed dtypes of autocast.
 #include <tuple>
 
 #include "ops/norm.h"
@@ -57,6 +57,7 @@ struct AddRmsCase {
   DType dt, rdt, wdt;
   bool fp32 = true, residual = true, weight = true, grad_y = true, grad_r = true;
   bool noncontig = false;  // x and residual laid out transposed in their last two dims
+  bool layer = false;      // add_layer_norm (with a bias in wdt) instead of add_rms_norm
 };
 
 // The GPU op against the CPU op on the same (dtype-rounded) inputs and upstream gradients: y, r
@@ -66,7 +67,7 @@ struct AddRmsCase {
 // float64 one by far more than a 16-bit bound where terms cancel (measured on an H200: 0.015 at
 // an element of 0.015), so those cases compare with the CPU op run in the same dtypes.
 void check_add_rms(const AddRmsCase& c, uint64_t seed) {
-  SCOPED_TRACE(std::string("x ") + dtype_name(c.dt) + ", residual " + dtype_name(c.rdt) +
+  SCOPED_TRACE(std::string(c.layer ? "add_layer_norm" : "add_rms_norm") + ", x " + dtype_name(c.dt) + ", residual " + dtype_name(c.rdt) +
                ", weight " + dtype_name(c.wdt) + (c.fp32 ? ", residual_in_fp32" : "") +
                (c.residual ? "" : ", no residual") + (c.weight ? "" : ", no weight"));
   const Device gpu = Device::cuda(0);
@@ -75,14 +76,18 @@ void check_add_rms(const AddRmsCase& c, uint64_t seed) {
   Tensor x = rn(c.shape, seed).to(c.dt).to(DType::f64);
   Tensor res = rn(c.shape, seed + 1).to(c.rdt).to(DType::f64);
   Tensor w = rn({D}, seed + 2, 1.0).to(c.wdt).to(DType::f64);
+  Tensor bias = rn({D}, seed + 5).to(c.wdt).to(DType::f64);
   Tensor gy = rn(c.shape, seed + 3).to(c.dt).to(DType::f64);
   Tensor gr = rn(c.shape, seed + 4).to(out_rdt).to(DType::f64);
 
-  auto run = [&](const Tensor& x0, const Tensor& r0, const Tensor& w0, const Tensor& gy0,
-                 const Tensor& gr0) {
+  auto run = [&](const Tensor& x0, const Tensor& r0, const Tensor& w0, const Tensor& b0,
+                 const Tensor& gy0, const Tensor& gr0) {
     Tensor xl = x0.detach().requires_grad_(), rl = r0.detach().requires_grad_();
-    Tensor wl = w0.detach().requires_grad_();
-    auto [y, r] = add_rms_norm(xl, c.residual ? rl : Tensor(), c.weight ? wl : Tensor(), 1e-5, c.fp32);
+    Tensor wl = w0.detach().requires_grad_(), bl = b0.detach().requires_grad_();
+    auto [y, r] = c.layer ? add_layer_norm(xl, c.residual ? rl : Tensor(), c.weight ? wl : Tensor(),
+                                           bl, 1e-5, c.fp32)
+                          : add_rms_norm(xl, c.residual ? rl : Tensor(), c.weight ? wl : Tensor(),
+                                         1e-5, c.fp32);
     std::vector<Tensor> roots, grads;
     if (c.grad_y) {
       roots.push_back(y);
@@ -94,7 +99,7 @@ void check_add_rms(const AddRmsCase& c, uint64_t seed) {
     }
     run_backward(roots, grads, false);
     return std::vector<Tensor>{y, r, xl.grad(), c.residual ? rl.grad() : Tensor(),
-                               c.weight ? wl.grad() : Tensor()};
+                               c.weight ? wl.grad() : Tensor(), c.layer ? bl.grad() : Tensor()};
   };
   auto to_gpu = [&](const Tensor& t, DType dt) {
     Tensor h = t.to(dt);
@@ -102,12 +107,13 @@ void check_add_rms(const AddRmsCase& c, uint64_t seed) {
                                        : h.contiguous().to(gpu);
   };
   const bool r16 = !c.fp32 && dtype_size(out_rdt) == 2;
-  std::vector<Tensor> ref = r16 ? run(x.to(c.dt), res.to(c.rdt), w.to(c.wdt), gy.to(c.dt), gr.to(out_rdt))
-                                : run(x, res, w, gy, gr);
+  std::vector<Tensor> ref = r16 ? run(x.to(c.dt), res.to(c.rdt), w.to(c.wdt), bias.to(c.wdt),
+                                      gy.to(c.dt), gr.to(out_rdt))
+                                : run(x, res, w, bias, gy, gr);
   std::vector<Tensor> got = run(to_gpu(x, c.dt), to_gpu(res, c.rdt), w.to(c.wdt).to(gpu),
-                                gy.to(c.dt).to(gpu), gr.to(out_rdt).to(gpu));
-  const char* names[] = {"y", "r", "dx", "dresidual", "dweight"};
-  DType want[] = {c.dt, out_rdt, c.dt, c.rdt, c.wdt};
+                                bias.to(c.wdt).to(gpu), gy.to(c.dt).to(gpu), gr.to(out_rdt).to(gpu));
+  const char* names[] = {"y", "r", "dx", "dresidual", "dweight", "dbias"};
+  DType want[] = {c.dt, out_rdt, c.dt, c.rdt, c.wdt, c.wdt};
   for (size_t k = 0; k < ref.size(); ++k) {
     SCOPED_TRACE(names[k]);
     if (!ref[k].defined()) continue;
@@ -161,6 +167,27 @@ TEST_F(NormCuda, AddRmsNorm) {
   check_add_rms({.shape = {5, 512}, .dt = bf16, .rdt = bf16, .wdt = bf16, .fp32 = false}, seed += 10);
   check_add_rms({.shape = {13, 256}, .dt = f32, .rdt = f32, .wdt = f32, .weight = false}, seed += 10);
   check_add_rms({.shape = {4100, 8}, .dt = bf16, .rdt = f32, .wdt = f32}, seed += 10);
+}
+
+// add_layer_norm: the same kernels with the mean taken out and a bias; a Transformer block's
+// shape in bf16 on a float32 stream (warp per row), D = 1000 (a partial last lane group), rows
+// longer than the warp kernels take (block per row), float64 and a 16-bit stream.
+TEST_F(NormCuda, AddLayerNorm) {
+  const DType f64 = DType::f64, f32 = DType::f32, bf16 = DType::bf16, f16 = DType::f16;
+  uint64_t seed = 500;
+  check_add_rms({.shape = {8, 512, 768}, .dt = bf16, .rdt = f32, .wdt = f32, .layer = true}, seed += 10);
+  check_add_rms({.shape = {3, 7, 1000}, .dt = bf16, .rdt = f32, .wdt = f32, .residual = false, .layer = true},
+                seed += 10);
+  check_add_rms({.shape = {2, 300, 768}, .dt = bf16, .rdt = f32, .wdt = f32, .grad_r = false, .layer = true},
+                seed += 10);
+  check_add_rms({.shape = {9, 2561}, .dt = f32, .rdt = f32, .wdt = f32, .fp32 = false, .layer = true},
+                seed += 10);
+  check_add_rms({.shape = {21, 264}, .dt = f16, .rdt = f32, .wdt = f16, .weight = false, .layer = true},
+                seed += 10);
+  check_add_rms({.shape = {6, 33, 40}, .dt = f64, .rdt = f64, .wdt = f64, .noncontig = true, .layer = true},
+                seed += 10);
+  check_add_rms({.shape = {5, 512}, .dt = bf16, .rdt = bf16, .wdt = bf16, .fp32 = false, .layer = true},
+                seed += 10);
 }
 
 }  // namespace

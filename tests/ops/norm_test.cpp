@@ -202,6 +202,48 @@ TEST(AddRmsNorm, EqualsTheUnfusedAddAndRmsNorm) {
   }
 }
 
+// add_layer_norm against the unfused add + layer_norm it fuses (float64: every output and
+// gradient, the bias's too, to rounding), with and without a residual and affine parameters.
+TEST(AddLayerNorm, EqualsTheUnfusedAddAndLayerNorm) {
+  Generator gen(8);
+  const int64_t D = 50;
+  Tensor x = Tensor::randn({4, 9, D}, DType::f64, &gen), res = Tensor::randn({4, 9, D}, DType::f64, &gen);
+  Tensor w = Tensor::randn({D}, DType::f64, &gen), b = Tensor::randn({D}, DType::f64, &gen);
+  Tensor gy = Tensor::randn({4, 9, D}, DType::f64, &gen), gr = Tensor::randn({4, 9, D}, DType::f64, &gen);
+  for (bool with_res : {true, false})
+    for (bool affine : {true, false}) {
+      SCOPED_TRACE(std::string(with_res ? "with residual" : "first layer") + (affine ? ", affine" : ""));
+      std::vector<Tensor> out[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor xl = x.detach().requires_grad_(), rl = res.detach().requires_grad_();
+        Tensor wl = w.detach().requires_grad_(), bl = b.detach().requires_grad_();
+        Tensor wa = affine ? wl : Tensor(), ba = affine ? bl : Tensor();
+        Tensor y, r;
+        if (fused) {
+          std::tie(y, r) = add_layer_norm(xl, with_res ? rl : Tensor(), wa, ba, 1e-5);
+        } else {
+          r = with_res ? add(rl, xl) : mul(xl, 1.0);
+          y = layer_norm(r, wa, ba, 1e-5);
+        }
+        std::vector<Tensor> roots{y, r}, grads{gy, gr};
+        run_backward(roots, grads, false);
+        Tensor none = Tensor::zeros({1}, DType::f64);
+        out[fused] = {y, r, xl.grad(), with_res ? rl.grad() : none, affine ? wl.grad() : none,
+                      affine ? bl.grad() : none};
+      }
+      const char* names[] = {"y", "r", "dx", "dresidual", "dweight", "dbias"};
+      for (size_t k = 0; k < out[0].size(); ++k) {
+        SCOPED_TRACE(names[k]);
+        EXPECT_CLOSE(out[1][k], out[0][k], (testing::Tol{1e-12, 1e-12}));
+      }
+    }
+  Tensor xf = Tensor::zeros({2, 4}), wf = Tensor::ones({4});
+  EXPECT_ERROR(add_layer_norm(xf, xf, wf, Tensor::ones({3})), "add_layer_norm", "bias", "(4,)");
+  EXPECT_ERROR(add_layer_norm(xf.to(DType::bf16), Tensor(), wf, Tensor::ones({4}, DType::bf16)),
+               "add_layer_norm", "one dtype");
+  EXPECT_ERROR(add_layer_norm(xf, Tensor::zeros({2, 5}), wf), "add_layer_norm", "residual", "shape");
+}
+
 // The mixed-precision case of the model under autocast: bf16 x (a mixer's output), a float32
 // residual stream and float32 weight. r is float32 and exact (x + residual in float32), y is
 // rms_norm(r) rounded once to bf16, and each gradient comes back in its input's dtype.

@@ -1,6 +1,6 @@
 // OpInfo entries for ops/norm (PyTorch side: tools/fixtures/norm.py). weight, bias and
-// add_rms_norm's residual are optional: args say which are present, and the present ones follow x
-// in the inputs.
+// add_rms_norm's / add_layer_norm's residual are optional: args say which are present, and the
+// present ones follow x in the inputs.
 #include "ops/norm.h"
 #include "ops/op_info.h"
 
@@ -98,6 +98,62 @@ SSM_OP_INFO({.name = "add_rms_norm",
                    {"more rows than weight-gradient blocks",
                     {randn(g, {70, 3}), randn(g, {70, 3}), randn(g, {3})},
                     add_rms_args(true, true, true)},
+               };
+             },
+             .lowp_out_dtype = [](DType dt, size_t k, const json& a) {
+               return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
+             }});
+
+json add_ln_args(bool residual, bool weight, bool bias, bool fp32, bool param_fp32 = false,
+                 double eps = 1e-5) {
+  return {{"residual", residual}, {"weight", weight}, {"bias", bias}, {"residual_in_fp32", fp32},
+          {"param_fp32", param_fp32}, {"eps", eps}};
+}
+
+// As add_rms_norm, with a layer norm and an optional bias (a pre-norm Transformer block's add +
+// LayerNorm); param_fp32 makes the 16-bit runs use float32 weight and bias.
+SSM_OP_INFO({.name = "add_layer_norm",
+             .nodes = {OpId::add_layer_norm},
+             .run = [](const Tensors& in, const json& a) {
+               size_t k = 1;
+               Tensor res = a.at("residual").get<bool>() ? in[k++] : Tensor();
+               Tensor w = a.at("weight").get<bool>() ? in[k++] : Tensor();
+               Tensor b = a.at("bias").get<bool>() ? in[k++] : Tensor();
+               bool fp32 = a.at("residual_in_fp32").get<bool>();
+               DType wide = compute_dtype(in[0].dtype());
+               if (fp32 && res.defined()) res = res.to(wide);
+               if (a.at("param_fp32").get<bool>()) {
+                 if (w.defined()) w = w.to(wide);
+                 if (b.defined()) b = b.to(wide);
+               }
+               auto [y, r] = add_layer_norm(in[0], res, w, b, a.at("eps").get<double>(), fp32);
+               return Tensors{y, r};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"residual, weight and bias",
+                    {randn(g, {3, 8}), randn(g, {3, 8}), randn(g, {8}), randn(g, {8})},
+                    add_ln_args(true, true, true, false)},
+                   {"residual_in_fp32, float32 weight and bias",
+                    {randn(g, {2, 3, 8}), randn(g, {2, 3, 8}), randn(g, {8}), randn(g, {8})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"first layer: no residual, no bias", {randn(g, {4, 6}), randn(g, {6})},
+                    add_ln_args(false, true, false, true)},
+                   {"no residual, no affine", {randn(g, {2, 5})}, add_ln_args(false, false, false, false)},
+                   {"bias only, non-contiguous x and residual",
+                    {noncontig(randn(g, {4, 6})), noncontig(randn(g, {4, 6})), randn(g, {6})},
+                    add_ln_args(true, false, true, true)},
+                   {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6}), randn(g, {6}), randn(g, {6})},
+                    add_ln_args(true, true, true, false, false, 1e-3)},
+                   {"D of 16 (warp-per-row kernels on CUDA)",
+                    {randn(g, {3, 16}), randn(g, {3, 16}), randn(g, {16}), randn(g, {16})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"odd D with lanes and tail",
+                    {randn(g, {2, 37}), randn(g, {2, 37}), randn(g, {37}), randn(g, {37})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"more rows than weight-gradient blocks",
+                    {randn(g, {70, 3}), randn(g, {70, 3}), randn(g, {3}), randn(g, {3})},
+                    add_ln_args(true, true, true, true)},
                };
              },
              .lowp_out_dtype = [](DType dt, size_t k, const json& a) {
