@@ -4,8 +4,8 @@
 #include "core/strided.h"
 
 #ifdef SSM_WITH_CUDA
+#include "core/cuda/copy.h"
 #include "core/cuda/tensor_arg.h"
-#include "ops/cuda/elementwise_cuda.h"
 #endif
 
 namespace ssm {
@@ -22,8 +22,7 @@ Tensor add_grads(const Tensor& a, const Tensor& b_in) {
 #ifdef SSM_WITH_CUDA
   if (a.device().is_cuda()) {
     SSM_CHECK(is_floating(a.dtype()), "backward: gradients must be floating, got ", describe(a));
-    cuda::binary(cuda::Binary::add, cuda::dims_of(a.shape()), cuda::arg_of(out), cuda::arg_of(a),
-                 cuda::arg_of(b));
+    cuda::add(cuda::dims_of(a.shape()), cuda::arg_of(out), cuda::arg_of(a), cuda::arg_of(b));
     return out;
   }
 #endif

@@ -43,6 +43,26 @@ __global__ void copy_flat(int64_t n, D* __restrict__ dst, const S* __restrict__ 
     dst[i] = convert<D, S>(src[i]);
 }
 
+template <class T, class I>
+__global__ void add_strided(Layout<3> L, I n, T* __restrict__ dst, const T* __restrict__ a,
+                            const T* __restrict__ b) {
+  using S = Scalar<T>;
+  for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    int64_t off[3];
+    offsets_of<I, 3>(L, i, off);
+    dst[off[0]] = S::store(S::load(a[off[1]]) + S::load(b[off[2]]));
+  }
+}
+
+template <class T>
+__global__ void add_flat(int64_t n, T* __restrict__ dst, const T* __restrict__ a,
+                         const T* __restrict__ b) {
+  using S = Scalar<T>;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = S::store(S::load(a[i]) + S::load(b[i]));
+}
+
 template <class E, class I>
 __global__ void fill_strided(Layout<1> L, I n, E* __restrict__ dst, E v) {
   for (I i = I(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
@@ -113,6 +133,29 @@ void copy(const Dims& dims, const Arg& dst, const Arg& src) {
     using D = scalar_t;
     SSM_DISPATCH_ALL(src.dtype, "copy_", [&] { launch_copy<D, scalar_t>(L, n, dst.p, src.p); });
   });
+}
+
+void add(const Dims& dims, const Arg& dst, const Arg& a, const Arg& b) {
+  int64_t n = dims.numel();
+  if (n == 0) return;
+  SSM_CHECK(is_floating(dst.dtype) && a.dtype == dst.dtype && b.dtype == dst.dtype,
+            "gradient add: expects three tensors of one floating dtype, got ", dst.dtype, ", ",
+            a.dtype, " and ", b.dtype);
+  const Arg* args[3] = {&dst, &a, &b};
+  Layout<3> L = coalesce<3>(dims, args);
+  SSM_DISPATCH_FLOAT(dst.dtype, "gradient add", [&] {
+    using T = scalar_t;
+    T* d = static_cast<T*>(dst.p);
+    const T* pa = static_cast<const T*>(a.p);
+    const T* pb = static_cast<const T*>(b.p);
+    if (L.flat())
+      add_flat<T><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(n, d, pa, pb);
+    else if (n <= INT32_MAX)
+      add_strided<T, uint32_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, uint32_t(n), d, pa, pb);
+    else
+      add_strided<T, int64_t><<<grid_for(n), kThreads, 0, ::ssm::cuda::stream()>>>(L, n, d, pa, pb);
+  });
+  check_launch("gradient add");
 }
 
 void fill(const Dims& dims, const Arg& dst, double value) {
