@@ -1392,8 +1392,6 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   }
 }
 
-// out[o] = Σ_{r < R} parts[r * M + i] in order, o = i, or with cols > 0 the transpose: i = row *
-// cols + col goes to col * (M / cols) + row.
 // One sum of partials: out[o(i)] = sum over r < R of parts[r M + i] (rows in order), i < M, with
 // o(i) = (i % cols) (M / cols) + i / cols when cols > 0 (a transpose), else i.
 template <class C>
