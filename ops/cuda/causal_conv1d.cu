@@ -26,7 +26,7 @@ constexpr int kThreads = 128;  // channels per block
 constexpr int kChunk = 64;     // time steps per thread (forward)
 constexpr int kChunkBwd = 128; // time steps per thread (backward: fewer partial sums)
 constexpr int kUnroll = 16;    // loads issued ahead (forward)
-constexpr int kThreadsVec = 64;  // forward, 16-byte vectors: threads per block
+constexpr int kThreadsVec = 64;  // forward, 8-byte vectors: threads per block
 constexpr int kChunkVec = 32;    // time steps per thread
 constexpr int kUnrollVec = 8;    // vector loads issued ahead
 constexpr int kUnrollBwd = 8;  // loads issued ahead (backward: x and g)
@@ -101,8 +101,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ConvProblem p, T* y, 
 // (x channel-contiguous, D and the strides multiples of that, 8-byte aligned): fewer, wider
 // memory instructions and more bytes in flight per thread. (16-byte vectors, 8 bf16 channels a
 // thread, took 128 registers: 0.044 ms per call in a Mamba-130M training step on an H200.) Up to
-// width 4, 64 registers (16 blocks of 64 threads per SM; bf16 with packed sequences spills 28
-// bytes); wider windows get 128.
+// width 4, 64 registers (16 blocks of 64 threads per SM; bf16 spills 8 bytes, 60 with packed
+// sequences); wider windows get 128.
 template <class T, int W, bool Varlen>
 __global__ void __launch_bounds__(kThreadsVec, W <= 4 ? 16 : 8) forward_vec_kernel(ConvProblem p, T* y,
                                                                   const uint8_t* pc) {
