@@ -52,6 +52,36 @@ SSM_OP_INFO({.name = "rms_norm",
                };
              }});
 
+// The inputs of the fused add + norm ops after x, as the args say which are present (bias only
+// where the args have the key), and cast as the model casts them: with residual_in_fp32 the
+// residual stream is float32 (as a previous layer returned it), and with `param_fp32_key` set the
+// weight (and bias) are float32 master weights, as under autocast. Casting the sample's inputs (a
+// no-op in float64) makes the bf16 / f16 runs take the mixed-dtype paths the model takes.
+struct FusedNormInputs {
+  Tensor res, w, b;
+  bool fp32;
+};
+FusedNormInputs fused_norm_inputs(const Tensors& in, const json& a, const char* param_fp32_key) {
+  size_t k = 1;
+  FusedNormInputs f;
+  f.res = a.at("residual").get<bool>() ? in[k++] : Tensor();
+  f.w = a.at("weight").get<bool>() ? in[k++] : Tensor();
+  f.b = a.contains("bias") && a.at("bias").get<bool>() ? in[k++] : Tensor();
+  f.fp32 = a.at("residual_in_fp32").get<bool>();
+  DType wide = compute_dtype(in[0].dtype());
+  if (f.fp32 && f.res.defined()) f.res = f.res.to(wide);
+  if (a.at(param_fp32_key).get<bool>()) {
+    if (f.w.defined()) f.w = f.w.to(wide);
+    if (f.b.defined()) f.b = f.b.to(wide);
+  }
+  return f;
+}
+
+// Output 1 (r) is the float32 stream under residual_in_fp32; the rest keep the input's dtype.
+DType fused_norm_out_dtype(DType dt, size_t k, const json& a) {
+  return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
+}
+
 json add_rms_args(bool residual, bool weight, bool fp32, bool weight_fp32 = false,
                   double eps = 1e-6) {
   return {{"residual", residual}, {"weight", weight}, {"residual_in_fp32", fp32},
@@ -62,18 +92,8 @@ json add_rms_args(bool residual, bool weight, bool fp32, bool weight_fp32 = fals
 SSM_OP_INFO({.name = "add_rms_norm",
              .nodes = {OpId::add_rms_norm},
              .run = [](const Tensors& in, const json& a) {
-               size_t k = 1;
-               Tensor res = a.at("residual").get<bool>() ? in[k++] : Tensor();
-               Tensor w = a.at("weight").get<bool>() ? in[k++] : Tensor();
-               bool fp32 = a.at("residual_in_fp32").get<bool>();
-               DType wide = compute_dtype(in[0].dtype());
-               // With residual_in_fp32 the residual stream is float32 (as a previous layer
-               // returned it), and under autocast the weight is a float32 master weight: casting
-               // the sample's inputs (a no-op in float64) makes the bf16 / f16 runs take the
-               // mixed-dtype paths the model takes.
-               if (fp32 && res.defined()) res = res.to(wide);
-               if (a.at("weight_fp32").get<bool>() && w.defined()) w = w.to(wide);
-               auto [y, r] = add_rms_norm(in[0], res, w, a.at("eps").get<double>(), fp32);
+               FusedNormInputs f = fused_norm_inputs(in, a, "weight_fp32");
+               auto [y, r] = add_rms_norm(in[0], f.res, f.w, a.at("eps").get<double>(), f.fp32);
                return Tensors{y, r};
              },
              .samples = [](Generator& g) {
@@ -100,9 +120,7 @@ SSM_OP_INFO({.name = "add_rms_norm",
                     add_rms_args(true, true, true)},
                };
              },
-             .lowp_out_dtype = [](DType dt, size_t k, const json& a) {
-               return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
-             }});
+             .lowp_out_dtype = fused_norm_out_dtype});
 
 json add_ln_args(bool residual, bool weight, bool bias, bool fp32, bool param_fp32 = false,
                  double eps = 1e-5) {
@@ -115,18 +133,8 @@ json add_ln_args(bool residual, bool weight, bool bias, bool fp32, bool param_fp
 SSM_OP_INFO({.name = "add_layer_norm",
              .nodes = {OpId::add_layer_norm},
              .run = [](const Tensors& in, const json& a) {
-               size_t k = 1;
-               Tensor res = a.at("residual").get<bool>() ? in[k++] : Tensor();
-               Tensor w = a.at("weight").get<bool>() ? in[k++] : Tensor();
-               Tensor b = a.at("bias").get<bool>() ? in[k++] : Tensor();
-               bool fp32 = a.at("residual_in_fp32").get<bool>();
-               DType wide = compute_dtype(in[0].dtype());
-               if (fp32 && res.defined()) res = res.to(wide);
-               if (a.at("param_fp32").get<bool>()) {
-                 if (w.defined()) w = w.to(wide);
-                 if (b.defined()) b = b.to(wide);
-               }
-               auto [y, r] = add_layer_norm(in[0], res, w, b, a.at("eps").get<double>(), fp32);
+               FusedNormInputs f = fused_norm_inputs(in, a, "param_fp32");
+               auto [y, r] = add_layer_norm(in[0], f.res, f.w, f.b, a.at("eps").get<double>(), f.fp32);
                return Tensors{y, r};
              },
              .samples = [](Generator& g) {
@@ -156,9 +164,7 @@ SSM_OP_INFO({.name = "add_layer_norm",
                     add_ln_args(true, true, true, true)},
                };
              },
-             .lowp_out_dtype = [](DType dt, size_t k, const json& a) {
-               return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
-             }});
+             .lowp_out_dtype = fused_norm_out_dtype});
 
 }  // namespace
 }  // namespace ssm::testing
