@@ -9,18 +9,20 @@
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups. GB/s counts the bytes of the
 // op's inputs and outputs once (fwd: u, delta, z, B, C in, out; bwd adds gout in and du, ddelta,
 // dz, dB, dC out; A, D and the bias are negligible), against a measured device-to-device copy
-// (1 GiB, bytes read + written). Three more tables sweep the launch shapes (states per thread x
-// time segments) of the forward and of the backward, and the chunk (steps between saved states).
+// (1 GiB, bytes read + written). Four more tables sweep the launch shapes (states per thread x
+// time segments) of the forward and of the backward, the backward's slices per block (warps, 4
+// states each: the states per pass), and the chunk (steps between saved states).
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench scan
 //   SSM_BENCH_SWEEP=0 ./build/bench/ssm_gpu_bench scan     # the first table only
+//   SSM_BENCH_SWEEP=slices,chunk ./build/bench/ssm_gpu_bench scan   # some sweeps: fwd, bwd,
+//                                                                  # slices, chunk
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -94,11 +96,17 @@ void scan_section() {
     double fwd[4][4];  // [2, 4, 8, 16 states per thread][1, 2, 4, 8 segments]
     double fb[3][4];   // [2, 4, 8 backward states per thread][1, 2, 4, 8 backward segments]
     double chunk[4];   // fwd+bwd at chunk 16, 32, 64, 128
+    double slices[4];  // fwd+bwd with at most 1, 2, 4, 8 backward slices per block
   };
   std::vector<Sweep> sweeps;
-  // SSM_BENCH_SWEEP=0: the main table only (a quick check of one change).
+  // SSM_BENCH_SWEEP: unset or 1, every sweep; 0, the main table only (a quick check of one
+  // change); else a comma-separated list of fwd, bwd, slices, chunk.
   const char* sw_env = std::getenv("SSM_BENCH_SWEEP");
-  const bool sweep = !(sw_env && std::strcmp(sw_env, "0") == 0);
+  const std::string sw_list = sw_env ? sw_env : "1";
+  const bool sweep = sw_list != "0";
+  auto want = [&](const char* what) {
+    return sw_list == "1" || ("," + sw_list + ",").find(std::string(",") + what + ",") != std::string::npos;
+  };
   for (const Config& c : configs) {
     Inputs in = make(c, normal, small);
     SelectiveScanOptions o;  // zoh, softplus, chunk 64
@@ -130,9 +138,17 @@ void scan_section() {
 
     // The launch shapes: register tiling x time segments (cuda::ScanTuning), forward alone and
     // forward + backward (backward tilings; the forward at the op's pick).
-    Sweep sw{name, {}, {}, {}};
+    Sweep sw{name, {}, {}, {}, {}};
     if (!sweep) continue;
-    for (int ti = 0; ti < 4; ++ti)
+    auto fwd_bwd = [&](const SelectiveScanOptions& oo) {
+      return median_ms([&] {
+        for (Tensor& t : leaves) t.zero_grad();
+        Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
+                                    leaves[5], leaves[6], leaves[7], oo);
+        out.backward(gout);
+      }, 3, 15);
+    };
+    for (int ti = 0; ti < 4 && want("fwd"); ++ti)
       for (int si = 0; si < 4; ++si) {
         cuda::set_scan_tuning({2 << ti, 0, 1 << si, 0});
         sw.fwd[ti][si] = median_ms([&] {
@@ -140,28 +156,22 @@ void scan_section() {
           Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
         }, 3, 15);
       }
-    for (int ti = 0; ti < 3; ++ti)
+    for (int ti = 0; ti < 3 && want("bwd"); ++ti)
       for (int si = 0; si < 4; ++si) {
         cuda::set_scan_tuning({0, 2 << ti, 0, 1 << si});
-        sw.fb[ti][si] = median_ms([&] {
-          for (Tensor& t : leaves) t.zero_grad();
-          Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
-                                      leaves[5], leaves[6], leaves[7], o);
-          out.backward(gout);
-        }, 3, 15);
+        sw.fb[ti][si] = fwd_bwd(o);
       }
+    for (int si = 0; si < 4 && want("slices"); ++si) {
+      cuda::set_scan_tuning({0, 0, 0, 0, 1 << si});
+      sw.slices[si] = fwd_bwd(o);
+    }
     cuda::set_scan_tuning({});
     // The chunk (steps between the states the forward keeps): the backward re-runs the forward
     // inside each chunk from its saved state, so a shorter chunk saves work and costs memory.
-    for (int ci = 0; ci < 4; ++ci) {
+    for (int ci = 0; ci < 4 && want("chunk"); ++ci) {
       SelectiveScanOptions oc = o;
       oc.chunk = 16 << ci;
-      sw.chunk[ci] = median_ms([&] {
-        for (Tensor& t : leaves) t.zero_grad();
-        Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
-                                    leaves[5], leaves[6], leaves[7], oc);
-        out.backward(gout);
-      }, 3, 15);
+      sw.chunk[ci] = fwd_bwd(oc);
     }
     for (Tensor& t : leaves) t.zero_grad();
     sweeps.push_back(sw);
@@ -179,16 +189,28 @@ void scan_section() {
         std::printf("\n");
       }
   };
-  print_sweep("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
-              "uses the op's own pick):",
-              4, [](const Sweep& w, int ti, int si) { return w.fwd[ti][si]; });
-  print_sweep("\nfwd+bwd ms by backward states per thread x backward time segments:", 3,
-              [](const Sweep& w, int ti, int si) { return w.fb[ti][si]; });
-  std::printf("\nfwd+bwd ms by chunk (steps between the states the forward keeps for backward):\n\n"
-              "| batch, d_inner, length, d_state | 16 | 32 | 64 | 128 |\n| --- | --- | --- | --- | --- |\n");
-  for (const Sweep& w : sweeps)
-    std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", w.name.c_str(), w.chunk[0], w.chunk[1],
-                w.chunk[2], w.chunk[3]);
+  if (want("fwd"))
+    print_sweep("\nfwd ms by states per thread x time segments (cuda::ScanTuning; the table above "
+                "uses the op's own pick):",
+                4, [](const Sweep& w, int ti, int si) { return w.fwd[ti][si]; });
+  if (want("bwd"))
+    print_sweep("\nfwd+bwd ms by backward states per thread x backward time segments:", 3,
+                [](const Sweep& w, int ti, int si) { return w.fb[ti][si]; });
+  // One row per shape: fwd+bwd ms for four settings.
+  auto print_row4 = [&](const char* title, const char* cols, auto cell) {
+    std::printf("\n%s\n\n| batch, d_inner, length, d_state | %s |\n| --- | --- | --- | --- | --- |\n",
+                title, cols);
+    for (const Sweep& w : sweeps)
+      std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", w.name.c_str(), cell(w, 0), cell(w, 1),
+                  cell(w, 2), cell(w, 3));
+  };
+  if (want("slices"))
+    print_row4("fwd+bwd ms by the backward's most slices per block (4 states each; fewer slices, "
+               "more passes over the states):", "1 | 2 | 4 | 8",
+               [](const Sweep& w, int i) { return w.slices[i]; });
+  if (want("chunk"))
+    print_row4("fwd+bwd ms by chunk (steps between the states the forward keeps for backward):",
+               "16 | 32 | 64 | 128", [](const Sweep& w, int i) { return w.chunk[i]; });
   cuda::AllocatorStats s = cuda::allocator_stats(0);
   std::printf("\nallocator: %zu cudaMalloc calls, peak %.2f GiB in use, %.2f GiB cached\n",
               size_t(s.cuda_mallocs), double(s.peak_in_use) / double(1 << 30),

@@ -46,6 +46,7 @@ namespace {
 
 constexpr int kMaxSlices = 16;    // warps per block (forward)
 constexpr int kMaxSlicesBwd = 8;  // warps per block (backward: more registers per thread)
+constexpr int kMaxSlicesCarry = 4;  // warps per block (segment carries)
 // Tiles are sized to fit this much shared memory (more blocks per multiprocessor), except that
 // the backward keeps sub-chunks of at least 4 steps (fewer barriers per step). The backward's
 // target is larger: at 48 KB its sub-chunks shrank to 10 steps for N = 16; at 80 KB they keep 16
@@ -425,9 +426,11 @@ struct Flight {
   Raw<C> bm[KB], cm[KB];
 };
 
-// What a tile needs: delta, u, B always; z, C and gout by flag.
+// What a tile needs: delta, u, B always; z, C and gout by flag. With g, `full` also stages
+// softplus' and the gradient of z's gate (the backward); the reverse carry pass needs gy alone.
 struct Need {
   bool z, c, g;
+  bool full = true;
 };
 
 // B and C of a tile: state j0 of rows tt0, tt0 + nthr / npp, ...
@@ -548,11 +551,11 @@ __device__ __forceinline__ Staged<C> stage(const Params<C>& p, bool valid, C v, 
   e.dt = valid ? (p.softplus ? softplus_c(v) : v) : C(0);
   e.x = u;
   if (need.g) {
-    e.sp = p.softplus ? sigmoid_c(v) : C(1);
+    if (need.full) e.sp = p.softplus ? sigmoid_c(v) : C(1);
     if (need.z) {
       const C sg = sigmoid_c(zz);
       e.gy = go * zz * sg;  // out = y silu(z): d y = g silu(z)
-      e.gs = go * sg * (C(1) + zz * (C(1) - sg));
+      if (need.full) e.gs = go * sg * (C(1) + zz * (C(1) - sg));
     } else {
       e.gy = go;
       e.gs = C(0);
@@ -604,10 +607,11 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
   auto put = [](C* a, int i, C x0, C x1, C x2, C x3) {
     *reinterpret_cast<float4*>(a + i) = make_float4(x0, x1, x2, x3);
   };
+  // Rows past len (loaded as zeros) are converted too and only their stores skipped: a branch
+  // around the whole row kept the compiler from interleaving the rows' arithmetic.
 #pragma unroll
   for (int q = 0; q < VR; ++q) {
     const int tt = v.r0 + q * v.rows;
-    if (tt >= len) continue;
     C dl[4], uu[4], zz[4] = {}, go[4] = {};
     four(f.dl, q, dl);
     four(f.uu, q, uu);
@@ -616,13 +620,14 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
     Staged<C> e[4];
 #pragma unroll
     for (int k = 0; k < 4; ++k) e[k] = stage(p, v.dv, dl[k] + bias[k], uu[k], zz[k], go[k], need);
+    if (tt >= len) continue;
     const int i = tt * 32 + v.c4;
     put(t.dt, i, e[0].dt, e[1].dt, e[2].dt, e[3].dt);
     put(t.x, i, e[0].x, e[1].x, e[2].x, e[3].x);
     if (need.g) {
-      put(t.sp, i, e[0].sp, e[1].sp, e[2].sp, e[3].sp);
+      if (need.full) put(t.sp, i, e[0].sp, e[1].sp, e[2].sp, e[3].sp);
       put(t.gy, i, e[0].gy, e[1].gy, e[2].gy, e[3].gy);
-      put(t.gs, i, e[0].gs, e[1].gs, e[2].gs, e[3].gs);
+      if (need.full) put(t.gs, i, e[0].gs, e[1].gs, e[2].gs, e[3].gs);
     } else if (need.z) {
       put(t.z, i, e[0].z, e[1].z, e[2].z, e[3].z);
     }
@@ -649,9 +654,9 @@ __device__ __forceinline__ void commit(const Flight<C, RR, KB>& f, const Params<
     t.dt[i] = e.dt;
     t.x[i] = e.x;
     if (need.g) {
-      t.sp[i] = e.sp;
+      if (need.full) t.sp[i] = e.sp;
       t.gy[i] = e.gy;
-      t.gs[i] = e.gs;
+      if (need.full) t.gs[i] = e.gs;
     } else if (need.z) {
       t.z[i] = e.z;
     }
@@ -691,6 +696,17 @@ __device__ __forceinline__ void stage_resets(const Params<C>& p, const Geo& g, i
 
 constexpr int kFwdRows = 8, kFwdItems = 8;  // per thread, per tile (Flight's RR and KB)
 
+// Steps per forward tile: at most 64, covered by the threads' prefetch registers (rows s + r S,
+// r < kFwdRows; B / C items tid + q nthr, q < kFwdItems). The host shrinks it to fit kSmemTarget
+// where needed; the variants with the slices fixed at compile time take it as a constant (at their
+// S and NT it fits), so that every shared-memory address of the epilogue is an immediate offset
+// (with T read from the launch parameters, the slice sums spent ~290 instructions per tile and
+// warp on addresses and predicates: Nsight Compute source view, (8,1536,2048,16) on an H200).
+__host__ __device__ constexpr int fwd_tile_steps(int S, int NT) {
+  const int t = kFwdRows * S < 32 * kFwdItems / NT ? kFwdRows * S : 32 * kFwdItems / NT;
+  return t < 64 ? t : 64;
+}
+
 // The state index of (b, segment, state n, channel d) in a (B, nseg, N, D) segment array.
 template <class C>
 __device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg, int64_t n,
@@ -705,7 +721,10 @@ __device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg
 template <class C, int NT, class Disc, bool RST, int SC, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const int T = p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S;
+  constexpr int kT = SC > 0 ? fwd_tile_steps(SC, NT) : 0;
+  constexpr int kLive = SC > 0 ? kT / (SC > 0 ? SC : 1) : 0;  // rows r < kLive inside T
+  static_assert(SC == 0 || kLive * SC == kT, "the epilogue's rows: T a multiple of S");
+  const int T = SC > 0 ? kT : p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S;
   TileSmem<C> ts{};
   ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32]
   ts.x = ts.dt + T * 32;                   // [T][32]
@@ -789,13 +808,17 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
     }
     *y_w = acc_prev;
     __syncthreads();
-    // The rows this thread staged: sum the slices in order, add the skip, gate, store.
+    // The rows this thread staged: sum the slices in order, add the skip, gate, store. With SC
+    // the rows inside the tile (r < T / S) are known at compile time: the sums and the gate run
+    // unpredicated on every one of them (rows past tl, in the last tile, compute stale values
+    // that are not stored); the generic variant tests each row.
     {
       C y[kFwdRows];
-      bool ok[kFwdRows];
+      bool ok[kFwdRows], live[kFwdRows];
 #pragma unroll
       for (int r = 0; r < kFwdRows; ++r) {
-        ok[r] = s + r * S < tl && g.dvalid;
+        ok[r] = (SC == 0 || r < kLive) && s + r * S < tl && g.dvalid;
+        live[r] = SC > 0 ? r < kLive : ok[r];
         y[r] = 0;
       }
       // Slices outer, rows inner: one loop over the run-time S (a loop per row cost ~300
@@ -804,11 +827,11 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
         const C* yq = y_s + (q * T + s) * 32 + lane;
 #pragma unroll
         for (int r = 0; r < kFwdRows; ++r)
-          if (ok[r]) y[r] += yq[r * S * 32];
+          if (live[r]) y[r] += yq[r * S * 32];
       }
 #pragma unroll
       for (int r = 0; r < kFwdRows; ++r) {
-        if (!ok[r]) continue;
+        if (!live[r]) continue;
         const int i = (s + r * S) * 32 + lane;
         if (p.P == 1) {
           y[r] += dsk * ts.x[i];
@@ -841,8 +864,14 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
 // scan_chain then walks the segments in order (a few steps per state); the main kernels start
 // each segment from its carry. The price: one more recurrence (exp) per state and step,
 // bought back by nseg times more blocks in flight when B x D alone leaves the GPU idle.
-template <class C, int NT, class Disc, bool RST, bool REV>
-__global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p, const Disc disc) {
+// BF: every activation (and the output gradient) bfloat16, staged 4 channels at a time as in the
+// forward's BF variants. For zoh without resets Π Ā = e^{a Σ dt}: the pass sums dt per channel
+// and takes one exp per state at the end instead of a multiply per state and step. Blocks of at
+// most 4 warps, at least 3 per multiprocessor (170 registers): capped at 128 the reverse pass
+// spilled, uncapped it took ~200 (2 blocks per multiprocessor; a 2-batch grid has ~2.2 per SM).
+template <class C, int NT, class Disc, bool RST, bool REV, bool BF>
+__global__ void __launch_bounds__(32 * kMaxSlicesCarry, 3) scan_carry(const Params<C> p, const Disc disc) {
+  constexpr bool kSumDt = !RST && std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp;
   TileSmem<C> ts{};
@@ -865,9 +894,10 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
     h[k] = C(0);
     prod[k] = C(1);
   }
+  C sdt = 0;  // Σ dt over the segment (kSumDt)
   const C bias = g.dvalid && p.bias.p ? ld1<C>(p.bias, d) : C(0);
   // Forward: dt, x, B. Reverse: dt and gy = g silu(z) (the staging's gradient path), C.
-  const Need need = REV ? Need{p.z.p != nullptr, true, true} : Need{false, false, false};
+  const Need need = REV ? Need{p.z.p != nullptr, true, true, false} : Need{false, false, false};
   auto tile = [&](int i, int64_t& t1, int& len) {
     if (REV) {
       const int64_t hi = te - int64_t(i) * T;
@@ -884,19 +914,19 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
     int64_t t1;
     int len;
     tile(0, t1, len);
-    issue(f, p, g, t1, len, need);
+    issue<BF, BF>(f, p, g, t1, len, need);
   }
   for (int i = 0; i < ntiles; ++i) {
     int64_t t1;
     int len;
     tile(i, t1, len);
-    commit(f, p, g, len, bias, ts, need);
+    commit<BF, BF>(f, p, g, len, bias, ts, need);
     if (has_rst) stage_resets(p, g, t1, len, rs_s);
     if (i + 1 < ntiles) {
       int64_t n1;
       int nlen;
       tile(i + 1, n1, nlen);
-      issue(f, p, g, n1, nlen, need);
+      issue<BF, BF>(f, p, g, n1, nlen, need);
     }
     __syncthreads();
     if (!REV) {
@@ -911,8 +941,12 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
         }
         C ab[NT];
         advance<NT>(disc, dtv, xv, a, bv, h, ab);
+        if constexpr (kSumDt) {
+          sdt += dtv;
+        } else {
 #pragma unroll
-        for (int k = 0; k < NT; ++k) prod[k] *= ab[k];
+          for (int k = 0; k < NT; ++k) prod[k] *= ab[k];
+        }
       }
     } else {
 #pragma unroll 4
@@ -921,12 +955,13 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
         C cv[NT];
         load_vec<NT>(ts.Cs + tt * npp + s * NT, cv);
         const bool rs = has_rst && rs_s[tt] != C(0);
+        if constexpr (kSumDt) sdt += dtv;
 #pragma unroll
         for (int k = 0; k < NT; ++k) {
           C ab, bb;
           disc.fwd(dtv, a[k], ab, bb);
           h[k] = rs ? C(0) : ab * (h[k] + gyv * cv[k]);
-          prod[k] = rs ? C(0) : prod[k] * ab;
+          if constexpr (!kSumDt) prod[k] = rs ? C(0) : prod[k] * ab;
         }
       }
     }
@@ -938,7 +973,10 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_carry(const Params<C> p,
       if (s * NT + k >= g.ncnt) continue;
       const int64_t i = seg_at(p, b, seg, n0 + s * NT + k, d);
       p.seg_end[i] = h[k];
-      p.seg_prod[i] = prod[k];
+      if constexpr (kSumDt)
+        p.seg_prod[i] = disc.abar(sdt, a[k]);
+      else
+        p.seg_prod[i] = prod[k];
     }
   }
 }
@@ -1013,10 +1051,20 @@ constexpr int kBwdRows = 4, kBwdItems = 2;  // per thread, per sub-chunk (Flight
 // sub-chunk's states hs [T + 1][NT][nthr] (its start, then after each step), the per-slice sums
 // dx, ddt, y_pre [S][T][32], the warp sums of dB and dC [T][S][2 NT] (2 npp per step), and the
 // final dD / dbias slice sums [2][S][32].
-size_t bwd_smem_elems(int T, int S, int npp, int NT) {
+__host__ __device__ constexpr size_t bwd_smem_elems(int T, int S, int npp, int NT) {
   const int nthr = 32 * S;
   return size_t(5 * T * 32 + 2 * T * npp + (T + 1) * NT * nthr + 3 * S * T * 32 + 2 * T * npp +
                 2 * S * 32);
+}
+
+// Steps per backward sub-chunk: covered by the threads' prefetch registers, in kSmemTargetBwd
+// unless that would leave fewer than 4 steps between barriers (rs_t: 1 with reset flags, T more
+// elements), a multiple of the slices where above them. The variants with the slices fixed at compile time take it as a constant (see
+// fwd_tile_steps).
+__host__ __device__ constexpr int bwd_sub_steps(int S, int NT, int csize, int rs_t) {
+  int T = kBwdRows * S < 32 * kBwdItems / NT ? kBwdRows * S : 32 * kBwdItems / NT;
+  while (T > 4 && (bwd_smem_elems(T, S, S * NT, NT) + size_t(rs_t) * T) * csize > kSmemTargetBwd) --T;
+  return T > S ? T - T % S : T;  // whole rows of slices (8 slices: 9 steps fit, 8 taken)
 }
 
 // The backward walks, per chunk c from the last: forward sub-chunks m = 0 .. msub - 2 (advancing
@@ -1066,7 +1114,11 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   // Zoh in float: the reverse step's own arithmetic (a[] holds a·log2(e), see Zoh).
   constexpr bool kZohF = std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const int T = p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S, nthr = 32 * S;
+  constexpr int kT = SC > 0 ? bwd_sub_steps(SC, NT, int(sizeof(C)), RST ? 1 : 0) : 0;
+  constexpr int kLive = SC > 0 ? kT / (SC > 0 ? SC : 1) : 0;  // rows r < kLive inside T
+  static_assert(SC == 0 || kLive * SC == kT, "the epilogue's rows: T a multiple of S");
+  const int T = SC > 0 ? kT : p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S,
+            nthr = 32 * S;
   TileSmem<C> ts{};
   C* hs = grad_tile(smem_raw, T, npp, ts);  // then [T + 1][NT][nthr]
   C* dx_s = hs + (T + 1) * NT * nthr;      // [S][T][32] each
@@ -1308,14 +1360,17 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     store(0, o);
     __syncthreads();
 
-    // The rows this thread staged: combine the slices in order, write du, ddelta, dz.
+    // The rows this thread staged: combine the slices in order, write du, ddelta, dz. With SC
+    // the rows inside the sub-chunk are known at compile time and computed unpredicated (rows
+    // past len: stale values, neither stored nor summed; see scan_fwd).
     {
       // Per row: the slice sums of dx, ddt and y_pre, then du, ddelta and dz in their place.
       C du_v[kBwdRows], dv_v[kBwdRows], dz_v[kBwdRows];
-      bool ok[kBwdRows];
+      bool ok[kBwdRows], live[kBwdRows];
 #pragma unroll
       for (int r = 0; r < kBwdRows; ++r) {
-        ok[r] = s + r * S < len && g.dvalid;
+        ok[r] = (SC == 0 || r < kLive) && s + r * S < len && g.dvalid;
+        live[r] = SC > 0 ? r < kLive : ok[r];
         du_v[r] = dv_v[r] = dz_v[r] = 0;
       }
       // Slices outer, rows inner (one loop over the run-time S; see scan_fwd).
@@ -1323,7 +1378,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
         const int e0 = (q * T + s) * 32 + lane;
 #pragma unroll
         for (int r = 0; r < kBwdRows; ++r) {
-          if (!ok[r]) continue;
+          if (!live[r]) continue;
           const int e = e0 + r * S * 32;
           du_v[r] += dx_s[e];
           dv_v[r] += ddt_s[e];
@@ -1332,14 +1387,14 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       }
 #pragma unroll
       for (int r = 0; r < kBwdRows; ++r) {
-        if (!ok[r]) continue;
+        if (!live[r]) continue;
         const int i = (s + r * S) * 32 + lane;
         const C gyv = ts.gy[i], xv = ts.x[i];
         dv_v[r] *= ts.sp[i];  // softplus' = sigmoid
         du_v[r] += dsk * gyv;
         dz_v[r] = ts.gs[i] * (dz_v[r] + dsk * xv);
-        acc_db += dv_v[r];
-        acc_dD += gyv * xv;
+        acc_db += ok[r] ? dv_v[r] : C(0);
+        acc_dD += ok[r] ? gyv * xv : C(0);
       }
       const int64_t row0 = (b * p.L + t1 + s) * p.D + d, stride = int64_t(S) * p.D;
       if (p.P == 1) {
@@ -1366,7 +1421,17 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       if (wb_jn < ncnt) {
         C* dst = (wb_which ? p.dC_part : p.dB_part) +
                  ((int64_t(blockIdx.x) * p.B + b) * p.L + t1) * p.N + n0 + wb_jn;
-        for (int j = wb_j0; j < len; j += wb_step) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
+        if constexpr (SC > 0) {
+          // A known number of rows per thread: unrolled, each store predicated.
+          constexpr int kStep = 32 * SC / (2 * SC * NT), kN = (kT + kStep - 1) / kStep;
+#pragma unroll
+          for (int m = 0; m < kN; ++m) {
+            const int j = wb_j0 + m * kStep;
+            if (j < len) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
+          }
+        } else {
+          for (int j = wb_j0; j < len; j += wb_step) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
+        }
       }
     }
     __syncthreads();  // the next item overwrites shared memory
@@ -1401,6 +1466,7 @@ struct PartSum {
   void* out;
   DType dt;
   int64_t first_block;  // this sum's blocks: first_block .. the next sum's first_block - 1
+  bool vec;             // 4 consecutive elements per thread, 16-byte loads (float, cols 0, M % 4 == 0)
 };
 constexpr int kMaxPartSums = 8;
 template <class C>
@@ -1418,6 +1484,30 @@ __global__ void sum_parts(const PartSums<C> ps) {
   while (j + 1 < ps.n && blockIdx.x >= ps.s[j + 1].first_block) ++j;
   const PartSum<C>& q = ps.s[j];
   const int64_t i = (int64_t(blockIdx.x) - q.first_block) * blockDim.x + threadIdx.x;
+  if constexpr (sizeof(C) == 4) {
+    // Four elements per thread as one 16-byte load per row (one element per thread ran at about
+    // half the copy bandwidth with 2 to 4 rows: the (P, B, L, D) pass partials of N = 64). The
+    // rows are still added in order, so the sums are the same bits.
+    if (q.vec) {
+      if (4 * i >= q.M) return;
+      const float4* r4 = reinterpret_cast<const float4*>(q.parts) + i;
+      const int64_t step = q.M / 4;
+      float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+      for (int64_t r = 0; r < q.R; ++r, r4 += step) {
+        const float4 v = *r4;
+        acc.x += v.x;
+        acc.y += v.y;
+        acc.z += v.z;
+        acc.w += v.w;
+      }
+      st_any(q.out, 4 * i, q.dt, acc.x);
+      st_any(q.out, 4 * i + 1, q.dt, acc.y);
+      st_any(q.out, 4 * i + 2, q.dt, acc.z);
+      st_any(q.out, 4 * i + 3, q.dt, acc.w);
+      return;
+    }
+  }
   if (i >= q.M) return;
   C acc = 0;
   for (int64_t r = 0; r < q.R; ++r) acc += q.parts[r * q.M + i];
@@ -1630,7 +1720,7 @@ void run_carries(const ScanProblem& pr, Params<C>& k, const Disc& disc, bool rev
   // Its own tiling: 4 states per thread (the carry pass is cheap next to the main one).
   Params<C> c = k;
   int P, npp, S;
-  plan_passes(N, 4, kMaxSlices, P, npp, S);
+  plan_passes(N, 4, kMaxSlicesCarry, P, npp, S);
   c.P = P;
   c.npp = npp;
   c.S = S;
@@ -1641,21 +1731,25 @@ void run_carries(const ScanProblem& pr, Params<C>& k, const Disc& disc, bool rev
   while (T > 1 && smem(T) > kSmemTarget) --T;
   c.T = T;
   dim3 grid{unsigned(ceil_div(D, 32)), unsigned(B), unsigned(P * (k.nseg - 1))};
-  auto go = [&](auto rst) {
-    constexpr bool R = decltype(rst)::value;
+  auto go = [&](auto rst, auto bfc) {
+    constexpr bool R = decltype(rst)::value, BF = decltype(bfc)::value;
     if (rev) {
-      set_smem(scan_carry<C, 4, Disc, R, true>, smem(T), pr.device);
-      scan_carry<C, 4, Disc, R, true><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
+      set_smem(scan_carry<C, 4, Disc, R, true, BF>, smem(T), pr.device);
+      scan_carry<C, 4, Disc, R, true, BF><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
     } else {
-      set_smem(scan_carry<C, 4, Disc, R, false>, smem(T), pr.device);
-      scan_carry<C, 4, Disc, R, false><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
+      set_smem(scan_carry<C, 4, Disc, R, false, BF>, smem(T), pr.device);
+      scan_carry<C, 4, Disc, R, false, BF><<<grid, 32 * S, smem(T), stream()>>>(c, disc);
     }
   };
+  // The bfloat16 variant stages u, delta, z (and, reverse, the output gradient) as vectors.
+  const bool bf = bf16_inputs(pr) && vec_layout(pr) &&
+                  (!rev || (k.gout.dtype == DType::bf16 && vec_ok(k.gout)));
   if constexpr (kTuned<C, Disc>) {
-    if (!pr.seq_start) go(std::false_type{});
-    else go(std::true_type{});
+    if (pr.seq_start) go(std::true_type{}, std::false_type{});
+    else if (bf) go(std::false_type{}, std::true_type{});
+    else go(std::false_type{}, std::false_type{});
   } else {
-    go(std::true_type{});
+    go(std::true_type{}, std::false_type{});
   }
   check_launch("selective_scan (segment carries)");
   scan_chain<C><<<unsigned(std::min<int64_t>(ceil_div(B * N * D, 256), 65535)), 256, 0, stream()>>>(
@@ -1686,7 +1780,7 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   auto smem = [&](int t) {
     return size_t(3 * t * 32 + 2 * t * npp + S * t * 32 + rs_t * t) * sizeof(C);
   };
-  int T = std::min({64, kFwdRows * S, 32 * kFwdItems / NT});
+  int T = fwd_tile_steps(S, NT);
   while (T > 1 && smem(T) > kSmemTarget) --T;
 
   Scratch scratch(pr.device);
@@ -1713,6 +1807,8 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
       constexpr bool R = decltype(rst)::value;
       constexpr int SC = decltype(sc)::value;
       constexpr bool BF = decltype(bfc)::value;
+      SSM_CHECK(SC == 0 || T == fwd_tile_steps(SC, V),
+                "selective_scan (CUDA): internal error, forward tile of ", T, " steps");
       set_smem(scan_fwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
       scan_fwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
     });
@@ -1732,8 +1828,10 @@ struct PartSumLaunch {
   void add(const C* parts, int64_t R, int64_t M, int64_t cols, const ScanGrad& g) {
     if (!g.p || M == 0) return;
     SSM_CHECK(ps.n < kMaxPartSums, "selective_scan backward: too many sums of partials");
-    ps.s[ps.n++] = {parts, R, M, cols, g.p, g.dtype, blocks};
-    blocks += ceil_div(M, int64_t(256));
+    const bool vec = sizeof(C) == 4 && cols == 0 && M % 4 == 0 &&
+                     reinterpret_cast<uintptr_t>(parts) % 16 == 0;
+    ps.s[ps.n++] = {parts, R, M, cols, g.p, g.dtype, blocks, vec};
+    blocks += ceil_div(vec ? M / 4 : M, int64_t(256));
   }
   void run() {
     if (ps.n == 0) return;
@@ -1755,21 +1853,26 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     zero_fill(g.dC.p, size_t(B * L * N) * dsize(g.dC.dtype));
     return;
   }
-  // 4 states per thread (passes of 32 states): the fastest tiling at every benchmark shape,
-  // N = 64 included (two passes at 4 beat one at 8 by 10%; H200 sweep, bench/gpu/scan_notes.md).
+  // 4 states per thread: the fastest tiling at every benchmark shape, N = 64 included (H200
+  // sweep, bench/gpu/scan_notes.md).
   int NT = g.state_tile ? g.state_tile : g_tuning.bwd_tile;
   if (NT == 0) NT = 4;
   SSM_CHECK(NT == 2 || NT == 4 || NT == 8,
             "selective_scan (CUDA): backward state_tile must be 2, 4 or 8, got ", NT);
   if (!tuned_path(pr)) NT = 4;
+  // At most 4 slices (16 states at 4 per thread) per pass: N = 64 as four passes of the 4-slice
+  // variant beat two of an 8-slice one, 6.08 vs 6.90 ms fwd+bwd (H200, the bench's slices sweep):
+  // its sub-chunks are 16 steps instead of 8 (shared memory) at the price of writing and summing
+  // the passes' partial du, ddelta, dz.
+  const int max_s = g_tuning.bwd_slices ? g_tuning.bwd_slices : 4;
+  SSM_CHECK(max_s >= 1 && max_s <= kMaxSlicesBwd,
+            "selective_scan (CUDA): backward slices must be 1 to ", kMaxSlicesBwd, ", got ", max_s);
   int P, npp, S;
-  plan_passes(N, NT, kMaxSlicesBwd, P, npp, S);
-  // A sub-chunk: covered by the threads' prefetch registers, in kSmemTargetBwd unless that would
-  // leave fewer than 4 steps between barriers.
+  plan_passes(N, NT, max_s, P, npp, S);
+  // Steps per sub-chunk: bwd_sub_steps.
   const size_t rs_t = pr.seq_start ? 1 : 0;  // reset flags: T more elements
   auto smem = [&](int t) { return (bwd_smem_elems(t, S, npp, NT) + rs_t * size_t(t)) * sizeof(C); };
-  int T = std::min(kBwdRows * S, 32 * kBwdItems / NT);
-  while (T > 4 && smem(T) > kSmemTargetBwd) --T;
+  const int T = bwd_sub_steps(S, NT, int(sizeof(C)), int(rs_t));
   const int64_t G = ceil_div(D, 32);
 
   Scratch scratch(pr.device);
@@ -1816,6 +1919,8 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
       constexpr bool R = decltype(rst)::value;
       constexpr int SC = decltype(sc)::value;
       constexpr bool BF = decltype(bfc)::value;
+      SSM_CHECK(SC == 0 || T == bwd_sub_steps(SC, V, int(sizeof(C)), R ? 1 : 0),
+                "selective_scan (CUDA): internal error, backward sub-chunk of ", T, " steps");
       set_smem(scan_bwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
       scan_bwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
     });

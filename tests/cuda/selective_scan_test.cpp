@@ -314,6 +314,32 @@ TEST_F(CudaScan, TilingsAndSegmentsAgree) {
   }
 }
 
+// Mamba's bfloat16 mix (activations bf16, A, D and the Δ bias float32) with time segments and
+// with the backward's states split into passes of 1 to 8 slices: the bfloat16 carry passes (4
+// channels staged at a time, Π Ā from Σ dt), the bfloat16 backward variants with 4 and 8 slices
+// fixed at compile time, several passes (N = 64 at 1 slice: 16 passes of 4 states), against the
+// float64 CPU on the same rounded inputs.
+TEST_F(CudaScan, BFloat16SegmentsAndSlices) {
+  const int64_t B = 2, L = 300, D = 44;
+  for (int64_t n : {16, 64}) {
+    for (int slices : {0, 1, 4, 8}) {
+      for (int segs : {1, 3}) {
+        const std::string what = "N " + std::to_string(n) + " slices " + std::to_string(slices) +
+                                 " segments " + std::to_string(segs);
+        SCOPED_TRACE(what);
+        TuningScope scope({0, 0, segs, segs, slices});
+        Inputs in = make(B, L, D, n);
+        for (int i : {0, 1, 3, 4, 6}) in.t[i] = in.t[i].to(DType::bf16);
+        for (int i : {2, 5, 7}) in.t[i] = in.t[i].to(DType::f32);
+        SelectiveScanOptions o{.chunk = 32};
+        Tensor gout = Tensor::randn({B, L, D}, DType::f64).to(DType::bf16);
+        expect_rel(run(on(in, Device::cuda()), o, gout), run(cast(in, DType::f64), o, gout), 1e-2,
+                   "bf16 " + what);
+      }
+    }
+  }
+}
+
 // The forward's plain launcher: every register tiling, with the saved states and the final state.
 // N = 16 at 4 states per thread and N = 64 at 16 take the variants with 4 slices fixed at compile
 // time; the others read the slices from the launch.
