@@ -96,6 +96,19 @@ __device__ __forceinline__ double softplus_c(double v) { return v > 20.0 ? v : l
 __device__ __forceinline__ float sigmoid_c(float v) { return sigmoid_fast(v); }
 __device__ __forceinline__ double sigmoid_c(double v) { return 1.0 / (1.0 + exp(-v)); }
 
+// c ? a : b with both computed: a select the compiler cannot turn back into a branch around the
+// computation of a. On a uniform run-time flag (p.softplus, z present) it had branched around
+// every staged element's softplus and sigmoid, which then ran one after another instead of
+// interleaved (scan_fwd's SASS: a BSSY / BRA / BSYNC and a MUFU latency per element).
+__device__ __forceinline__ float pick(bool c, float a, float b) {
+  float r;
+  asm("{\n\t.reg .pred q;\n\tsetp.ne.u32 q, %1, 0;\n\tselp.f32 %0, %2, %3, q;\n\t}"
+      : "=f"(r)
+      : "r"(unsigned(c)), "f"(a), "f"(b));
+  return r;
+}
+__device__ __forceinline__ double pick(bool c, double a, double b) { return c ? a : b; }
+
 // ---- discretizations: the CPU op's Zoh, ZohExact and Gbt ------------------------------------
 
 // Each keeps, per (channel, state), a coefficient coef(a) in place of a: fwd takes it. For Zoh in
@@ -548,18 +561,14 @@ template <class C>
 __device__ __forceinline__ Staged<C> stage(const Params<C>& p, bool valid, C v, C u, C zz, C go,
                                            Need need) {
   Staged<C> e{};
-  e.dt = valid ? (p.softplus ? softplus_c(v) : v) : C(0);
+  e.dt = valid ? pick(p.softplus, softplus_c(v), v) : C(0);
   e.x = u;
   if (need.g) {
-    if (need.full) e.sp = p.softplus ? sigmoid_c(v) : C(1);
-    if (need.z) {
-      const C sg = sigmoid_c(zz);
-      e.gy = go * zz * sg;  // out = y silu(z): d y = g silu(z)
-      if (need.full) e.gs = go * sg * (C(1) + zz * (C(1) - sg));
-    } else {
-      e.gy = go;
-      e.gs = C(0);
-    }
+    if (need.full) e.sp = pick(p.softplus, sigmoid_c(v), C(1));
+    // Without z, zz is 0 here: the gate's terms are computed and not taken.
+    const C sg = sigmoid_c(zz);
+    e.gy = pick(need.z, go * zz * sg, go);  // out = y silu(z): d y = g silu(z)
+    if (need.full) e.gs = pick(need.z, go * sg * (C(1) + zz * (C(1) - sg)), C(0));
   } else if (need.z) {
     e.z = zz;
   }
@@ -823,19 +832,29 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
       }
       // Slices outer, rows inner: one loop over the run-time S (a loop per row cost ~300
       // instructions of set-up per row in SASS).
+      // Row s + r S, lane: element (s + r S) 32 + lane = tid + r S 32 of a [T][32] array (the
+      // compiler did not see s 32 + lane as tid and masked and merged the two per row).
       for (int q = 0; q < S; ++q) {
-        const C* yq = y_s + (q * T + s) * 32 + lane;
+        const C* yq = y_s + q * T * 32 + g.tid;
 #pragma unroll
         for (int r = 0; r < kFwdRows; ++r)
           if (live[r]) y[r] += yq[r * S * 32];
       }
+      // The skip and the gate, a loop per case (a uniform test per row split the rows into
+      // blocks the compiler did not interleave).
+      if (p.P == 1) {
+        if (need.z) {
 #pragma unroll
-      for (int r = 0; r < kFwdRows; ++r) {
-        if (!live[r]) continue;
-        const int i = (s + r * S) * 32 + lane;
-        if (p.P == 1) {
-          y[r] += dsk * ts.x[i];
-          if (need.z) y[r] *= ts.z[i] * sigmoid_c(ts.z[i]);
+          for (int r = 0; r < kFwdRows; ++r) {
+            if (!live[r]) continue;
+            const int i = g.tid + r * S * 32;
+            const C zz = ts.z[i];
+            y[r] = (y[r] + dsk * ts.x[i]) * (zz * sigmoid_c(zz));
+          }
+        } else {
+#pragma unroll
+          for (int r = 0; r < kFwdRows; ++r)
+            if (live[r]) y[r] += dsk * ts.x[g.tid + r * S * 32];
         }
       }
       const int64_t row0 = (b * p.L + t0 + s) * p.D + d, stride = int64_t(S) * p.D;
@@ -1375,7 +1394,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
       }
       // Slices outer, rows inner (one loop over the run-time S; see scan_fwd).
       for (int q = 0; q < S; ++q) {
-        const int e0 = (q * T + s) * 32 + lane;
+        const int e0 = q * T * 32 + tid;  // (q T + s) 32 + lane
 #pragma unroll
         for (int r = 0; r < kBwdRows; ++r) {
           if (!live[r]) continue;
@@ -1388,7 +1407,7 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
 #pragma unroll
       for (int r = 0; r < kBwdRows; ++r) {
         if (!live[r]) continue;
-        const int i = (s + r * S) * 32 + lane;
+        const int i = tid + r * S * 32;  // (s + r S) 32 + lane
         const C gyv = ts.gy[i], xv = ts.x[i];
         dv_v[r] *= ts.sp[i];  // softplus' = sigmoid
         du_v[r] += dsk * gyv;
