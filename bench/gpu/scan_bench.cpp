@@ -47,6 +47,10 @@ struct Inputs {
   Tensor u, delta, A, Bm, Cm, Dskip, z, bias;
 };
 
+// Time-segment counts the launch-shape sweeps try.
+constexpr int kSegList[] = {1, 2, 3, 4, 5, 6, 8};
+constexpr int kSegs = int(sizeof kSegList / sizeof kSegList[0]);
+
 Inputs make(const Config& c, const Tensor& normal, const Tensor& small) {
   Generator g(5);
   Inputs in;
@@ -93,8 +97,8 @@ void scan_section() {
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   struct Sweep {
     std::string name;
-    double fwd[4][4];  // [2, 4, 8, 16 states per thread][1, 2, 4, 8 segments]
-    double fb[3][4];   // [2, 4, 8 backward states per thread][1, 2, 4, 8 backward segments]
+    double fwd[4][kSegs];  // [2, 4, 8, 16 states per thread][kSegList segments]
+    double fb[3][kSegs];   // [2, 4, 8 backward states per thread][kSegList backward segments]
     double chunk[4];   // fwd+bwd at chunk 16, 32, 64, 128
     double slices[4];  // fwd+bwd with at most 1, 2, 4, 8 backward slices per block
   };
@@ -149,16 +153,16 @@ void scan_section() {
       }, 3, 15);
     };
     for (int ti = 0; ti < 4 && want("fwd"); ++ti)
-      for (int si = 0; si < 4; ++si) {
-        cuda::set_scan_tuning({2 << ti, 0, 1 << si, 0});
+      for (int si = 0; si < kSegs; ++si) {
+        cuda::set_scan_tuning({2 << ti, 0, kSegList[si], 0});
         sw.fwd[ti][si] = median_ms([&] {
           NoGradGuard ng;
           Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
         }, 3, 15);
       }
     for (int ti = 0; ti < 3 && want("bwd"); ++ti)
-      for (int si = 0; si < 4; ++si) {
-        cuda::set_scan_tuning({0, 2 << ti, 0, 1 << si});
+      for (int si = 0; si < kSegs; ++si) {
+        cuda::set_scan_tuning({0, 2 << ti, 0, kSegList[si]});
         sw.fb[ti][si] = fwd_bwd(o);
       }
     for (int si = 0; si < 4 && want("slices"); ++si) {
@@ -180,12 +184,14 @@ void scan_section() {
   // One tiling x segments table: `tiles` rows per shape, cell(w, ti, si) in ms.
   auto print_sweep = [&](const char* title, int tiles, auto cell) {
     std::printf("%s\n\n| batch, d_inner, length, d_state | tile |", title);
-    for (int si = 0; si < 4; ++si) std::printf(" %d seg |", 1 << si);
-    std::printf("\n| --- | --- | --- | --- | --- | --- |\n");
+    for (int si = 0; si < kSegs; ++si) std::printf(" %d seg |", kSegList[si]);
+    std::printf("\n| --- | --- |");
+    for (int si = 0; si < kSegs; ++si) std::printf(" --- |");
+    std::printf("\n");
     for (const Sweep& w : sweeps)
       for (int ti = 0; ti < tiles; ++ti) {
         std::printf("| %s | %d |", w.name.c_str(), 2 << ti);
-        for (int si = 0; si < 4; ++si) std::printf(" %.3f |", cell(w, ti, si));
+        for (int si = 0; si < kSegs; ++si) std::printf(" %.3f |", cell(w, ti, si));
         std::printf("\n");
       }
   };

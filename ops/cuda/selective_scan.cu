@@ -886,10 +886,10 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
 // BF: every activation (and the output gradient) bfloat16, staged 4 channels at a time as in the
 // forward's BF variants. For zoh without resets Π Ā = e^{a Σ dt}: the pass sums dt per channel
 // and takes one exp per state at the end instead of a multiply per state and step. Blocks of at
-// most 4 warps, at least 3 per multiprocessor (170 registers): capped at 128 the reverse pass
-// spilled, uncapped it took ~200 (2 blocks per multiprocessor; a 2-batch grid has ~2.2 per SM).
+// most 4 warps; the forward pass at 4 per multiprocessor (128 registers), the reverse at 3 (170:
+// capped at 128 it spilled, uncapped it took ~200, 2 blocks per multiprocessor).
 template <class C, int NT, class Disc, bool RST, bool REV, bool BF>
-__global__ void __launch_bounds__(32 * kMaxSlicesCarry, 3) scan_carry(const Params<C> p, const Disc disc) {
+__global__ void __launch_bounds__(32 * kMaxSlicesCarry, REV ? 3 : 4) scan_carry(const Params<C> p, const Disc disc) {
   constexpr bool kSumDt = !RST && std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp;
@@ -1630,19 +1630,28 @@ int sm_count(int device) {
   return n;
 }
 
-// Warps per multiprocessor below which the sequence is split into time segments (the
-// recurrences are latency bound: more warps in flight hide the exp and shared-memory latencies,
-// but each split costs one more recurrence). From the H200 sweep in bench/gpu/scan_notes.md:
-// (2, 1536, 8192, 16), 2.9 warps per SM unsplit, runs 2.5x faster with 4 segments; (8, 1536,
-// 2048, 16), 11.6 warps per SM, is slower split.
-constexpr int64_t kFwdWarpsPerSm = 10, kBwdWarpsPerSm = 10;
+// Blocks of `kernel` one multiprocessor holds at once (registers, shared memory, threads).
+template <class K>
+int resident_blocks(K kernel, int threads, size_t smem) {
+  int n = 0;
+  SSM_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smem) == cudaSuccess,
+            "selective_scan (CUDA): cannot read the kernel's occupancy");
+  return std::max(n, 1);
+}
 
 // Splits the nc chunks into nseg segments of seg_len steps (whole chunks): `req` of them when
-// set, else enough that the grid (`warps` per segment) reaches `per_sm` warps per multiprocessor.
-void plan_segments(const ScanProblem& pr, int64_t warps, int req, int64_t per_sm, int& nseg,
+// set, else as many as one wave of blocks holds (`blocks` per segment, `per_sm` resident per
+// multiprocessor). The recurrences are latency bound, so more blocks in flight run faster
+// until the GPU is full, but each split costs one more recurrence (the carry pass) and a
+// second wave costs a whole one. From the H200 sweeps in bench/gpu/scan_notes.md: the forward
+// at (2, 1536, 8192, 16) (96 blocks a segment, 4 resident per SM) took 0.685 / 0.654 / 0.543 /
+// 0.453 / 0.414 / 0.462 / 0.442 ms at 1 / 2 / 3 / 4 / 5 / 6 / 8 segments (5 is the last that
+// fits one wave), the backward (3 resident) was fastest at 4; (8, 1536, 2048, 16), 384 blocks,
+// is slower split.
+void plan_segments(const ScanProblem& pr, int64_t blocks, int per_sm, int req, int& nseg,
                    int64_t& seg_len) {
   const int64_t nc = scan_chunks(pr);
-  int64_t want = req > 0 ? req : ceil_div(per_sm * sm_count(pr.device), std::max<int64_t>(warps, 1));
+  int64_t want = req > 0 ? req : int64_t(per_sm) * sm_count(pr.device) / std::max<int64_t>(blocks, 1);
   want = std::clamp<int64_t>(want, 1, nc);
   const int64_t cps = ceil_div(nc, want);
   nseg = int(ceil_div(nc, cps));
@@ -1814,13 +1823,11 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
   k.fin = static_cast<C*>(f.final_state);
   k.ypart = P > 1 ? scratch.get<C>(P * B * L * D) : nullptr;
   const int64_t G = ceil_div(D, 32);
-  plan_segments(pr, G * B * P * S, g_tuning.fwd_segments, kFwdWarpsPerSm, k.nseg, k.seg_len);
 
   with_disc<C>(pr, [&](auto disc) {
     using Disc = decltype(disc);
-    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, false, scratch);
-    dim3 grid{unsigned(G), unsigned(B), unsigned(P * k.nseg)};
     const bool bf = bf16_inputs(pr) && vec_layout(pr) && (P > 1 || f.out_dtype == DType::bf16);
+    void (*kernel)(const Params<C>, const Disc) = nullptr;
     with_variant<C, Disc, true>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
       constexpr bool R = decltype(rst)::value;
@@ -1828,9 +1835,14 @@ void forward_impl(const ScanProblem& pr, const ScanForward& f) {
       constexpr bool BF = decltype(bfc)::value;
       SSM_CHECK(SC == 0 || T == fwd_tile_steps(SC, V),
                 "selective_scan (CUDA): internal error, forward tile of ", T, " steps");
-      set_smem(scan_fwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
-      scan_fwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+      kernel = scan_fwd<C, V, Disc, R, SC, BF>;
     });
+    set_smem(kernel, smem(T), pr.device);
+    plan_segments(pr, G * B * P, resident_blocks(kernel, 32 * S, smem(T)), g_tuning.fwd_segments,
+                  k.nseg, k.seg_len);
+    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, false, scratch);
+    dim3 grid{unsigned(G), unsigned(B), unsigned(P * k.nseg)};
+    kernel<<<grid, 32 * S, smem(T), stream()>>>(k, disc);
   });
   check_launch("selective_scan forward");
   if (P > 1) {
@@ -1903,13 +1915,7 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
   k.P = P;
   k.M = int(ceil_div(pr.chunk, T));
   k.M_last = int(ceil_div(L - (k.nc - 1) * pr.chunk, T));
-  plan_segments(pr, G * B * P * S, g_tuning.bwd_segments, kBwdWarpsPerSm, k.nseg, k.seg_len);
-  const int64_t Z = int64_t(P) * k.nseg;  // grid z
   k.states_in = static_cast<const C*>(g.states);
-  k.sub = scratch.get<C>(Z * B * G * k.M * NT * 32 * S);
-  k.dA_part = scratch.get<C>(k.nseg * B * N * D);
-  k.dD_part = scratch.get<C>(k.nseg * B * D);
-  k.dbias_part = scratch.get<C>(Z * B * D);
   k.dB_part = scratch.get<C>(G * B * L * N);
   k.dC_part = scratch.get<C>(G * B * L * N);
   if (P == 1) {
@@ -1925,14 +1931,14 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     k.dz_p = pr.z.p ? scratch.get<C>(P * B * L * D) : nullptr;
   }
 
+  int64_t Z = 0;  // grid z: passes x segments
   with_disc<C>(pr, [&](auto disc) {
     using Disc = decltype(disc);
-    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, true, scratch);
-    dim3 grid{unsigned(G), unsigned(B), unsigned(Z)};
     // P > 1 writes float partials whatever the gradients' dtypes.
     auto bf_grad = [&](const ScanGrad& q) { return !q.p || q.dtype == DType::bf16; };
     const bool bf = bf16_inputs(pr) && g.gout.dtype == DType::bf16 &&
                     (P > 1 || (bf_grad(g.du) && bf_grad(g.ddelta) && (!pr.z.p || bf_grad(g.dz))));
+    void (*kernel)(const Params<C>, const Disc) = nullptr;
     with_variant<C, Disc, false>(pr, NT, S, bf, [&](auto nt, auto rst, auto sc, auto bfc) {
       constexpr int V = decltype(nt)::value;
       constexpr bool R = decltype(rst)::value;
@@ -1940,9 +1946,19 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
       constexpr bool BF = decltype(bfc)::value;
       SSM_CHECK(SC == 0 || T == bwd_sub_steps(SC, V, int(sizeof(C)), R ? 1 : 0),
                 "selective_scan (CUDA): internal error, backward sub-chunk of ", T, " steps");
-      set_smem(scan_bwd<C, V, Disc, R, SC, BF>, smem(T), pr.device);
-      scan_bwd<C, V, Disc, R, SC, BF><<<grid, 32 * S, smem(T), stream()>>>(k, disc);
+      kernel = scan_bwd<C, V, Disc, R, SC, BF>;
     });
+    set_smem(kernel, smem(T), pr.device);
+    plan_segments(pr, G * B * P, resident_blocks(kernel, 32 * S, smem(T)), g_tuning.bwd_segments,
+                  k.nseg, k.seg_len);
+    Z = int64_t(P) * k.nseg;
+    k.sub = scratch.get<C>(Z * B * G * k.M * NT * 32 * S);
+    k.dA_part = scratch.get<C>(k.nseg * B * N * D);
+    k.dD_part = scratch.get<C>(k.nseg * B * D);
+    k.dbias_part = scratch.get<C>(Z * B * D);
+    if (k.nseg > 1) run_carries<C, Disc>(pr, k, disc, true, scratch);
+    dim3 grid{unsigned(G), unsigned(B), unsigned(Z)};
+    kernel<<<grid, 32 * S, smem(T), stream()>>>(k, disc);
   });
   check_launch("selective_scan backward");
 
