@@ -109,7 +109,8 @@ void scan_section() {
   const std::string sw_list = sw_env ? sw_env : "1";
   const bool sweep = sw_list != "0";
   auto want = [&](const char* what) {
-    return sw_list == "1" || ("," + sw_list + ",").find(std::string(",") + what + ",") != std::string::npos;
+    return sw_list == "1" ||
+           ("," + sw_list + ",").find(std::string(",") + what + ",") != std::string::npos;
   };
   for (const Config& c : configs) {
     Inputs in = make(c, normal, small);
@@ -204,8 +205,8 @@ void scan_section() {
                 [](const Sweep& w, int ti, int si) { return w.fb[ti][si]; });
   // One row per shape: fwd+bwd ms for four settings.
   auto print_row4 = [&](const char* title, const char* cols, auto cell) {
-    std::printf("\n%s\n\n| batch, d_inner, length, d_state | %s |\n| --- | --- | --- | --- | --- |\n",
-                title, cols);
+    std::printf("\n%s\n\n| batch, d_inner, length, d_state | %s |\n", title, cols);
+    std::printf("| --- | --- | --- | --- | --- |\n");
     for (const Sweep& w : sweeps)
       std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", w.name.c_str(), cell(w, 0), cell(w, 1),
                   cell(w, 2), cell(w, 3));

@@ -889,7 +889,8 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
 // most 4 warps; the forward pass at 4 per multiprocessor (128 registers), the reverse at 3 (170:
 // capped at 128 it spilled, uncapped it took ~200, 2 blocks per multiprocessor).
 template <class C, int NT, class Disc, bool RST, bool REV, bool BF>
-__global__ void __launch_bounds__(32 * kMaxSlicesCarry, REV ? 3 : 4) scan_carry(const Params<C> p, const Disc disc) {
+__global__ void __launch_bounds__(32 * kMaxSlicesCarry, REV ? 3 : 4)
+    scan_carry(const Params<C> p, const Disc disc) {
   constexpr bool kSumDt = !RST && std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp;
@@ -1078,11 +1079,12 @@ __host__ __device__ constexpr size_t bwd_smem_elems(int T, int S, int npp, int N
 
 // Steps per backward sub-chunk: covered by the threads' prefetch registers, in kSmemTargetBwd
 // unless that would leave fewer than 4 steps between barriers (rs_t: 1 with reset flags, T more
-// elements), a multiple of the slices where above them. The variants with the slices fixed at compile time take it as a constant (see
-// fwd_tile_steps).
+// elements), a multiple of the slices where above them. The variants with the slices fixed at
+// compile time take it as a constant (see fwd_tile_steps).
 __host__ __device__ constexpr int bwd_sub_steps(int S, int NT, int csize, int rs_t) {
   int T = kBwdRows * S < 32 * kBwdItems / NT ? kBwdRows * S : 32 * kBwdItems / NT;
-  while (T > 4 && (bwd_smem_elems(T, S, S * NT, NT) + size_t(rs_t) * T) * csize > kSmemTargetBwd) --T;
+  auto bytes = [&](int t) { return (bwd_smem_elems(t, S, S * NT, NT) + size_t(rs_t) * t) * csize; };
+  while (T > 4 && bytes(T) > kSmemTargetBwd) --T;
   return T > S ? T - T % S : T;  // whole rows of slices (8 slices: 9 steps fit, 8 taken)
 }
 
@@ -1449,7 +1451,8 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
             if (j < len) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
           }
         } else {
-          for (int j = wb_j0; j < len; j += wb_step) dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
+          for (int j = wb_j0; j < len; j += wb_step)
+            dst[int64_t(j) * p.N] = dbc_s[j * 2 * npp + src];
         }
       }
     }
@@ -1485,7 +1488,7 @@ struct PartSum {
   void* out;
   DType dt;
   int64_t first_block;  // this sum's blocks: first_block .. the next sum's first_block - 1
-  bool vec;             // 4 consecutive elements per thread, 16-byte loads (float, cols 0, M % 4 == 0)
+  bool vec;  // 4 consecutive elements per thread, 16-byte loads (float, cols 0, M % 4 == 0)
 };
 constexpr int kMaxPartSums = 8;
 template <class C>
@@ -1651,7 +1654,8 @@ int resident_blocks(K kernel, int threads, size_t smem) {
 void plan_segments(const ScanProblem& pr, int64_t blocks, int per_sm, int req, int& nseg,
                    int64_t& seg_len) {
   const int64_t nc = scan_chunks(pr);
-  int64_t want = req > 0 ? req : int64_t(per_sm) * sm_count(pr.device) / std::max<int64_t>(blocks, 1);
+  int64_t want =
+      req > 0 ? req : int64_t(per_sm) * sm_count(pr.device) / std::max<int64_t>(blocks, 1);
   want = std::clamp<int64_t>(want, 1, nc);
   const int64_t cps = ceil_div(nc, want);
   nseg = int(ceil_div(nc, cps));
