@@ -1749,7 +1749,7 @@ void run_carries(const ScanProblem& pr, Params<C>& k, const Disc& disc, bool rev
   k.carry = scratch.get<C>(int64_t(seg_elems));
   k.seg_end = scratch.get<C>(int64_t(seg_elems));
   k.seg_prod = scratch.get<C>(int64_t(seg_elems));
-  // Its own tiling: 4 states per thread (the carry pass is cheap next to the main one).
+  // Its own tiling: 4 states per thread, at most kMaxSlicesCarry slices (its launch bounds).
   Params<C> c = k;
   int P, npp, S;
   plan_passes(N, 4, kMaxSlicesCarry, P, npp, S);
