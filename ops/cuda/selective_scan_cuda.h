@@ -70,7 +70,7 @@ void selective_scan_backward(const ScanProblem& p, const ScanBackward& g);
 struct ScanTuning {
   int fwd_tile = 0, bwd_tile = 0;
   int fwd_segments = 0, bwd_segments = 0;
-  int bwd_slices = 0;  // most warps (slices of states) per backward block, 1 to 8
+  int bwd_slices = 0;  // most warps (slices of states) per backward block, 1 to 8 (own pick: 4)
 };
 void set_scan_tuning(const ScanTuning& t);
 ScanTuning scan_tuning();

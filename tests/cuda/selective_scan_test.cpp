@@ -316,9 +316,9 @@ TEST_F(CudaScan, TilingsAndSegmentsAgree) {
 
 // Mamba's bfloat16 mix (activations bf16, A, D and the Δ bias float32) with time segments and
 // with the backward's states split into passes of 1 to 8 slices: the bfloat16 carry passes (4
-// channels staged at a time, Π Ā from Σ dt), the bfloat16 backward variants with 4 and 8 slices
-// fixed at compile time, several passes (N = 64 at 1 slice: 16 passes of 4 states), against the
-// float64 CPU on the same rounded inputs.
+// channels staged at a time, Π Ā from Σ dt), the bfloat16 backward variant with 4 slices fixed at
+// compile time (the default: N = 64 as 4 passes) and the generic one at 1 and 8 slices (N = 64 at
+// 1 slice: 16 passes of 4 states), against the float64 CPU on the same rounded inputs.
 TEST_F(CudaScan, BFloat16SegmentsAndSlices) {
   const int64_t B = 2, L = 300, D = 44;
   for (int64_t n : {16, 64}) {
