@@ -119,20 +119,23 @@ void scan_section() {
     const double fwd_bytes = 4 * bld + 2 * bln;
     const double bwd_bytes = 4 * bld + 2 * bln + 3 * bld + 2 * bln;
 
-    double fwd = median_ms([&] {
-      NoGradGuard ng;
-      Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
-    });
-
+    // One forward (no autograd) and one forward + backward, timed by the main table and the
+    // sweeps alike.
     Tensor leaves[8] = {in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias};
     for (Tensor& t : leaves) t = t.detach().requires_grad_(true);
     Tensor gout = tiled({c.B, c.L, c.D}, normal);
-    double fb = median_ms([&] {
+    auto fwd_once = [&] {
+      NoGradGuard ng;
+      Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
+    };
+    auto fwd_bwd_once = [&](const SelectiveScanOptions& oo) {
       for (Tensor& t : leaves) t.zero_grad();
       Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5],
-                                  leaves[6], leaves[7], o);
+                                  leaves[6], leaves[7], oo);
       out.backward(gout);
-    });
+    };
+    double fwd = median_ms(fwd_once);
+    double fb = median_ms([&] { fwd_bwd_once(o); });
 
     char name[96];
     std::snprintf(name, sizeof name, "(%ld, %ld, %ld, %ld)", long(c.B), long(c.D), long(c.L), long(c.N));
@@ -146,20 +149,12 @@ void scan_section() {
     Sweep sw{name, {}, {}, {}, {}};
     if (!sweep) continue;
     auto fwd_bwd = [&](const SelectiveScanOptions& oo) {
-      return median_ms([&] {
-        for (Tensor& t : leaves) t.zero_grad();
-        Tensor out = selective_scan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
-                                    leaves[5], leaves[6], leaves[7], oo);
-        out.backward(gout);
-      }, 3, 15);
+      return median_ms([&] { fwd_bwd_once(oo); }, 3, 15);
     };
     for (int ti = 0; ti < 4 && want("fwd"); ++ti)
       for (int si = 0; si < kSegs; ++si) {
         cuda::set_scan_tuning({2 << ti, 0, kSegList[si], 0});
-        sw.fwd[ti][si] = median_ms([&] {
-          NoGradGuard ng;
-          Tensor out = selective_scan(in.u, in.delta, in.A, in.Bm, in.Cm, in.Dskip, in.z, in.bias, o);
-        }, 3, 15);
+        sw.fwd[ti][si] = median_ms(fwd_once, 3, 15);
       }
     for (int ti = 0; ti < 3 && want("bwd"); ++ti)
       for (int si = 0; si < kSegs; ++si) {

@@ -716,6 +716,24 @@ __host__ __device__ constexpr int fwd_tile_steps(int S, int NT) {
   return t < 64 ? t : 64;
 }
 
+// The epilogue rows of a tile (forward) or sub-chunk (backward): thread (s, lane) finishes rows
+// s + r S, r < R. ok[r]: the row is to be stored (inside len, a valid channel). live[r]: the row is
+// computed. With the slices fixed at compile time (SC > 0) and the length T a constant multiple of
+// them, the rows inside T are r < T / SC for every s, known at compile time, and are computed
+// unpredicated (rows past len, in the last tile, hold stale values that are neither stored nor
+// summed); the generic variant (SC = 0) computes only the rows it stores.
+template <int SC, int KT, int R>
+__device__ __forceinline__ void epilogue_rows(int s, int S, int len, bool dvalid, bool (&ok)[R],
+                                              bool (&live)[R]) {
+  constexpr int kLive = SC > 0 ? KT / (SC > 0 ? SC : 1) : 0;
+  static_assert(SC == 0 || kLive * SC == KT, "the epilogue's rows: T a multiple of S");
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    ok[r] = (SC == 0 || r < kLive) && s + r * S < len && dvalid;
+    live[r] = SC > 0 ? r < kLive : ok[r];
+  }
+}
+
 // The state index of (b, segment, state n, channel d) in a (B, nseg, N, D) segment array.
 template <class C>
 __device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg, int64_t n,
@@ -731,8 +749,6 @@ template <class C, int NT, class Disc, bool RST, int SC, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, const Disc disc) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   constexpr int kT = SC > 0 ? fwd_tile_steps(SC, NT) : 0;
-  constexpr int kLive = SC > 0 ? kT / (SC > 0 ? SC : 1) : 0;  // rows r < kLive inside T
-  static_assert(SC == 0 || kLive * SC == kT, "the epilogue's rows: T a multiple of S");
   const int T = SC > 0 ? kT : p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S;
   TileSmem<C> ts{};
   ts.dt = reinterpret_cast<C*>(smem_raw);  // [T][32]
@@ -817,19 +833,14 @@ __global__ void __launch_bounds__(32 * kMaxSlices) scan_fwd(const Params<C> p, c
     }
     *y_w = acc_prev;
     __syncthreads();
-    // The rows this thread staged: sum the slices in order, add the skip, gate, store. With SC
-    // the rows inside the tile (r < T / S) are known at compile time: the sums and the gate run
-    // unpredicated on every one of them (rows past tl, in the last tile, compute stale values
-    // that are not stored); the generic variant tests each row.
+    // The rows this thread staged (epilogue_rows): sum the slices in order, add the skip, gate,
+    // store.
     {
       C y[kFwdRows];
       bool ok[kFwdRows], live[kFwdRows];
+      epilogue_rows<SC, kT>(s, S, tl, g.dvalid, ok, live);
 #pragma unroll
-      for (int r = 0; r < kFwdRows; ++r) {
-        ok[r] = (SC == 0 || r < kLive) && s + r * S < tl && g.dvalid;
-        live[r] = SC > 0 ? r < kLive : ok[r];
-        y[r] = 0;
-      }
+      for (int r = 0; r < kFwdRows; ++r) y[r] = 0;
       // Slices outer, rows inner: one loop over the run-time S (a loop per row cost ~300
       // instructions of set-up per row in SASS).
       // Row s + r S, lane: element (s + r S) 32 + lane = tid + r S 32 of a [T][32] array (the
@@ -1136,8 +1147,6 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
   constexpr bool kZohF = std::is_same_v<Disc, Zoh<float>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   constexpr int kT = SC > 0 ? bwd_sub_steps(SC, NT, int(sizeof(C)), RST ? 1 : 0) : 0;
-  constexpr int kLive = SC > 0 ? kT / (SC > 0 ? SC : 1) : 0;  // rows r < kLive inside T
-  static_assert(SC == 0 || kLive * SC == kT, "the epilogue's rows: T a multiple of S");
   const int T = SC > 0 ? kT : p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S,
             nthr = 32 * S;
   TileSmem<C> ts{};
@@ -1381,19 +1390,15 @@ __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     store(0, o);
     __syncthreads();
 
-    // The rows this thread staged: combine the slices in order, write du, ddelta, dz. With SC
-    // the rows inside the sub-chunk are known at compile time and computed unpredicated (rows
-    // past len: stale values, neither stored nor summed; see scan_fwd).
+    // The rows this thread staged (epilogue_rows): combine the slices in order, write du,
+    // ddelta, dz.
     {
       // Per row: the slice sums of dx, ddt and y_pre, then du, ddelta and dz in their place.
       C du_v[kBwdRows], dv_v[kBwdRows], dz_v[kBwdRows];
       bool ok[kBwdRows], live[kBwdRows];
+      epilogue_rows<SC, kT>(s, S, len, g.dvalid, ok, live);
 #pragma unroll
-      for (int r = 0; r < kBwdRows; ++r) {
-        ok[r] = (SC == 0 || r < kLive) && s + r * S < len && g.dvalid;
-        live[r] = SC > 0 ? r < kLive : ok[r];
-        du_v[r] = dv_v[r] = dz_v[r] = 0;
-      }
+      for (int r = 0; r < kBwdRows; ++r) du_v[r] = dv_v[r] = dz_v[r] = 0;
       // Slices outer, rows inner (one loop over the run-time S; see scan_fwd).
       for (int q = 0; q < S; ++q) {
         const int e0 = q * T * 32 + tid;  // (q T + s) 32 + lane
