@@ -39,6 +39,8 @@ configure() {
   # CI (no GPU) proves the CUDA code compiles and links: one architecture (sm_90) halves the nvcc
   # time; other builds compile for sm_80 and sm_90.
   [ "${CI:-}" = "true" ] && args+=(-DSSM_WERROR=ON -DCMAKE_CUDA_ARCHITECTURES=90)
+  # A developer's ccache, when installed, makes rebuilds of other checkouts and build types cheap.
+  command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
   local stamp="$dir/.ssm-configure-args"
   if [ -f "$dir/build.ninja" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${args[*]}" ]; then return 0; fi
   log "configuring $dir"

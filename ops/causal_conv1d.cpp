@@ -1,4 +1,5 @@
-// Depthwise causal conv1d over time, channel-last, vectorised over channels.
+// causal_conv1d: the op (checks, one autograd record, backward) over its kernel tables, the CPU
+// kernels (channel-last, vectorised over channels) and the op's test-table entry.
 #include "ops/causal_conv1d.h"
 
 #include <cmath>
@@ -8,10 +9,8 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/causal_conv1d_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -172,79 +171,117 @@ std::vector<A> bias_vector(const Tensor& bias, int64_t D) {
   return b;
 }
 
-#ifdef SSM_WITH_CUDA
-// ---- CUDA (kernels in ops/cuda/causal_conv1d.cu): x, weight and bias read with their strides --
+// ---- CPU kernels ----------------------------------------------------------------------------
 
-// The weight, bias and activation fields, shared by the sequence and the single-step problems.
-void set_weights(cuda::ConvProblem& p, const Tensor& weight, const Tensor& bias, bool silu) {
-  p.W = weight.size(1);
-  p.w = weight.raw_data();
-  p.sw[0] = weight.stride(0);
-  p.sw[1] = weight.stride(1);
-  if (bias.defined()) {
-    p.bias = bias.raw_data();
-    p.sb = bias.stride(0);
-  }
-  p.silu = silu;
+void cpu_forward(const CausalConv1dArgs& a, const Tensor& y) {
+  NoGradGuard ng;
+  const Tensor& x = a.x;
+  int64_t B = x.size(0), L = x.size(1), D = x.size(2), W = a.weight.size(1);
+  std::vector<int64_t> pos = seq_positions(a.seq_start, B, L);
+  Tensor xc = x.detach().contiguous();
+  SSM_DISPATCH_FLOAT(x.dtype(), "causal_conv1d", [&] {
+    using A = acc_t<scalar_t>;
+    std::vector<A> wt = taps<A>(a.weight);
+    std::vector<A> b = bias_vector<A>(a.bias, D);
+    conv_forward<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
+                           static_cast<scalar_t*>(y.raw_data()), wt.data(), b.data(), B, L, D, W,
+                           a.silu, pos.empty() ? nullptr : pos.data());
+  });
 }
 
-cuda::ConvProblem conv_problem(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
-                               const Tensor& rst) {
-  cuda::ConvProblem p;
-  p.device = x.device().index;
-  p.dtype = x.dtype();
-  p.B = x.size(0);
-  p.L = x.size(1);
-  p.D = x.size(2);
-  p.x = x.raw_data();
-  for (int i = 0; i < 3; ++i) p.sx[i] = x.stride(i);
-  set_weights(p, weight, bias, silu);
-  p.seq_start = rst.defined() ? static_cast<const int32_t*>(rst.raw_data()) : nullptr;
-  return p;
-}
-
-Tensor causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
-                          const Tensor& rst) {
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  cuda::causal_conv1d_forward(conv_problem(x, weight, bias, silu, rst), y.raw_data());
-  if (needs_grad({x, weight, bias})) {
-    Saved sx(x), sw(weight), sb(bias), sr(rst);
-    bool has_bias = bias.defined();
-    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, sr, has_bias, silu](Grads& g) {
-      const Tensor &xv = sx.get(), &wv = sw.get(), &bv = sb.get();
-      Tensor go = g.out[0];
-      SSM_CHECK(go.dtype() == xv.dtype() && go.device() == xv.device(),
-                "causal_conv1d backward: expects the output gradient in x's dtype and device, got ",
-                describe(go));
-      go = go.contiguous();
-      Device dev = xv.device();
-      Tensor dx = g.needs(0) ? Tensor::empty(xv.shape(), xv.dtype(), dev) : Tensor();
-      Tensor dw = g.needs(1) ? Tensor::empty(wv.shape(), xv.dtype(), dev) : Tensor();
-      Tensor db = has_bias && g.needs(2) ? Tensor::empty(bv.shape(), xv.dtype(), dev) : Tensor();
-      auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-      cuda::causal_conv1d_backward(conv_problem(xv, wv, bv, silu, sr.get()), go.raw_data(), ptr(dx),
-                                   ptr(dw), ptr(db));
-      if (dx.defined()) g.in[0] = dx;
-      if (dw.defined()) g.in[1] = dw;
-      if (db.defined()) g.in[2] = db;
+void cpu_backward(const CausalConv1dArgs& a, const Tensor& gy, const Tensor& dx,
+                  const Tensor& dw, const Tensor& db) {
+  NoGradGuard ng;
+  const Tensor& xv = a.x;
+  int64_t B = xv.size(0), L = xv.size(1), D = xv.size(2), W = a.weight.size(1);
+  std::vector<int64_t> pos_v = seq_positions(a.seq_start, B, L);
+  const int64_t* ps = pos_v.empty() ? nullptr : pos_v.data();
+  Tensor xc = xv.contiguous();
+  bool need_params = dw.defined() || db.defined();
+  int64_t R = B * L;
+  // At most 64 blocks of rows: the partial sums stay small and their boundaries (so the
+  // result) depend only on the shape.
+  int64_t rows_per_blk = std::max<int64_t>(1, (R + 63) / 64);
+  int64_t nblk = R == 0 ? 0 : (R + rows_per_blk - 1) / rows_per_blk;
+  SSM_DISPATCH_FLOAT(xv.dtype(), "causal_conv1d", [&] {
+    using A = acc_t<scalar_t>;
+    using S = Scalar<scalar_t>;
+    std::vector<A> wt = taps<A>(a.weight);
+    std::vector<A> part(need_params ? size_t(nblk * (W + 1) * D) : 0);
+    const auto* xp = static_cast<const scalar_t*>(xc.raw_data());
+    const auto* gp = static_cast<const scalar_t*>(gy.raw_data());
+    auto* dxp = dx.defined() ? static_cast<scalar_t*>(dx.raw_data()) : nullptr;
+    A* pp = need_params ? part.data() : nullptr;
+    if (a.silu) {  // the gradient of the pre-activation, kept in the compute type
+      std::vector<A> b = bias_vector<A>(a.bias, D), gpre(size_t(R * D));
+      silu_pre_grad<scalar_t>(xp, gp, wt.data(), b.data(), gpre.data(), B, L, D, W, ps);
+      conv_backward<scalar_t, A>(xp, gpre.data(), wt.data(), dxp, pp, rows_per_blk, B, L, D, W, ps);
+    } else {
+      conv_backward<scalar_t, scalar_t>(xp, gp, wt.data(), dxp, pp, rows_per_blk, B, L, D, W, ps);
+    }
+    if (!need_params) return;
+    // Sum the block partials in block order; dweight back to (D, W).
+    auto* dwp = dw.defined() ? static_cast<scalar_t*>(dw.raw_data()) : nullptr;
+    auto* dbp = db.defined() ? static_cast<scalar_t*>(db.raw_data()) : nullptr;
+    parallel_for(0, D, 1024, [&](int64_t d0, int64_t d1) {
+      for (int64_t d = d0; d < d1; ++d)
+        for (int64_t k = 0; k <= W; ++k) {
+          double s = 0;
+          for (int64_t blk = 0; blk < nblk; ++blk)
+            s += double(part[size_t((blk * (W + 1) + k) * D + d)]);
+          if (k < W && dwp)
+            dwp[d * W + k] = S::store(A(s));
+          else if (k == W && dbp)
+            dbp[d] = S::store(A(s));
+        }
     });
-  }
-  return y;
+  });
 }
-#endif
+
+Tensor cpu_step(Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                bool silu) {
+  const int64_t B = x.size(0), D = x.size(1), W = weight.size(1);
+  DType cdt = compute_dtype(state.dtype());
+  Tensor xc = x.to(state.dtype()).contiguous(), wc = weight.to(cdt).contiguous();
+  Tensor bc = bias.defined() ? bias.to(cdt).contiguous() : Tensor();
+  Tensor y = Tensor::empty({B, D}, cdt);
+  SSM_DISPATCH_FLOAT(state.dtype(), "causal_conv1d_step", [&] {
+    using S = Scalar<scalar_t>;
+    using A = acc_t<scalar_t>;
+    scalar_t* st = state.data<scalar_t>();
+    const scalar_t* xp = xc.data<scalar_t>();
+    const A* w = static_cast<const A*>(wc.raw_data());
+    const A* bp = bc.defined() ? static_cast<const A*>(bc.raw_data()) : nullptr;
+    A* yp = static_cast<A*>(y.raw_data());
+    parallel_for(0, B * D, 1024, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        scalar_t* s = st + i * W;
+        for (int64_t k = 0; k + 1 < W; ++k) s[k] = s[k + 1];
+        s[W - 1] = xp[i];
+        const A* wd = w + (i % D) * W;
+        A acc = bp ? bp[i % D] : A(0);
+        for (int64_t k = 0; k < W; ++k) acc += wd[k] * S::load(s[k]);
+        yp[i] = silu ? silu_of(acc) : acc;
+      }
+    });
+  });
+  return y.to(x.dtype());
+}
+
+const CausalConv1dKernels kCpuKernels = {floating_dtypes, cpu_forward, cpu_backward, cpu_step};
+SSM_REGISTER_KERNELS(CausalConv1dKernels, cpu, kCpuKernels);
 
 }  // namespace
 
-// Forward and backward as stated in the header. Saved: x and weight.
+// ---- the op ---------------------------------------------------------------------------------
+
+// Forward and backward as stated in the header. Saved: x, weight, bias and seq_start.
 Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
                      const Tensor& seq_start) {
   const char* op = "causal_conv1d";
   check_defined(x, op, "x");
   check_defined(weight, op, "weight");
   check_same_device(x, weight, op);
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
-#endif
   SSM_CHECK(is_floating(x.dtype()), op, ": x must be a floating tensor, got ", describe(x));
   SSM_CHECK(x.dim() == 3, op, ": x must be 3-D (batch, length, channels), got ", describe(x));
   SSM_CHECK(weight.dim() == 2 && weight.size(0) == x.size(2), op,
@@ -269,88 +306,31 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
               ": seq_start must be an int32, int64 or bool tensor, got ", describe(seq_start));
     check_same_device(x, seq_start, op);
   }
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    Tensor rst;
-    if (seq_start.defined()) {
-      NoGradGuard ng;
-      rst = seq_start.to(DType::i32).contiguous();
-    }
-    return causal_conv1d_cuda(x, weight, bias, silu, rst);
-  }
-#endif
-  // Shared by the forward and the backward (read-only).
-  auto pos = std::make_shared<const std::vector<int64_t>>(seq_positions(seq_start, B, L));
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  {
+  const CausalConv1dKernels& k = kernels<CausalConv1dKernels>(op, x);
+  CausalConv1dArgs a{x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor(),
+                     Tensor(), silu};
+  if (seq_start.defined()) {
     NoGradGuard ng;
-    Tensor xc = x.detach().contiguous();
-    SSM_DISPATCH_FLOAT(x.dtype(), op, [&] {
-      using A = acc_t<scalar_t>;
-      std::vector<A> wt = taps<A>(weight);
-      std::vector<A> b = bias_vector<A>(bias, D);
-      conv_forward<scalar_t>(static_cast<const scalar_t*>(xc.raw_data()),
-                             static_cast<scalar_t*>(y.raw_data()), wt.data(), b.data(), B, L, D,
-                             W, silu, pos->empty() ? nullptr : pos->data());
-    });
+    a.seq_start = seq_start.to(DType::i32).contiguous();
   }
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  k.forward(a, y);
   if (needs_grad({x, weight, bias})) {
-    Saved sx(x), sw(weight), sb(silu ? bias : Tensor());
-    bool has_bias = bias.defined();
-    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, has_bias, silu, pos](Grads& g) {
-      const Tensor &xv = sx.get(), &wv = sw.get();
-      const int64_t* ps = pos->empty() ? nullptr : pos->data();
-      int64_t B = xv.size(0), L = xv.size(1), D = xv.size(2), W = wv.size(1);
-      Tensor xc = xv.contiguous();
-      Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
-      go = go.contiguous();
-      bool need_dx = g.needs(0), need_params = g.needs(1) || (has_bias && g.needs(2));
-      int64_t R = B * L;
-      // At most 64 blocks of rows: the partial sums stay small and their boundaries (so the
-      // result) depend only on the shape.
-      int64_t rows_per_blk = std::max<int64_t>(1, (R + 63) / 64);
-      int64_t nblk = R == 0 ? 0 : (R + rows_per_blk - 1) / rows_per_blk;
-      SSM_DISPATCH_FLOAT(xv.dtype(), "causal_conv1d", [&] {
-        using A = acc_t<scalar_t>;
-        using S = Scalar<scalar_t>;
-        std::vector<A> wt = taps<A>(wv);
-        std::vector<A> part(need_params ? size_t(nblk * (W + 1) * D) : 0);
-        Tensor dx = need_dx ? Tensor::empty(xv.shape(), xv.dtype()) : Tensor();
-        const auto* xp = static_cast<const scalar_t*>(xc.raw_data());
-        const auto* gp = static_cast<const scalar_t*>(go.raw_data());
-        auto* dxp = need_dx ? static_cast<scalar_t*>(dx.raw_data()) : nullptr;
-        if (silu) {  // the gradient of the pre-activation, kept in the compute type
-          std::vector<A> b = bias_vector<A>(sb.get(), D), gpre(size_t(R * D));
-          silu_pre_grad<scalar_t>(xp, gp, wt.data(), b.data(), gpre.data(), B, L, D, W, ps);
-          conv_backward<scalar_t, A>(xp, gpre.data(), wt.data(), dxp,
-                                     need_params ? part.data() : nullptr, rows_per_blk, B, L, D, W,
-                                     ps);
-        } else {
-          conv_backward<scalar_t, scalar_t>(xp, gp, wt.data(), dxp,
-                                            need_params ? part.data() : nullptr, rows_per_blk, B, L,
-                                            D, W, ps);
-        }
-        if (need_dx) g.in[0] = dx;
-        if (!need_params) return;
-        // Sum the block partials in block order; dweight back to (D, W).
-        Tensor dw = Tensor::empty({D, W}, xv.dtype()), db = Tensor::empty({D}, xv.dtype());
-        auto* dwp = static_cast<scalar_t*>(dw.raw_data());
-        auto* dbp = static_cast<scalar_t*>(db.raw_data());
-        parallel_for(0, D, 1024, [&](int64_t d0, int64_t d1) {
-          for (int64_t d = d0; d < d1; ++d)
-            for (int64_t k = 0; k <= W; ++k) {
-              double s = 0;
-              for (int64_t blk = 0; blk < nblk; ++blk)
-                s += double(part[size_t((blk * (W + 1) + k) * D + d)]);
-              if (k < W)
-                dwp[d * W + k] = S::store(A(s));
-              else
-                dbp[d] = S::store(A(s));
-            }
-        });
-        if (g.needs(1)) g.in[1] = dw;
-        if (has_bias && g.needs(2)) g.in[2] = db;
-      });
+    Saved sx(x), sw(weight), sb(bias), sr(a.seq_start);
+    record(OpId::causal_conv1d, {x, weight, bias}, y, [sx, sw, sb, sr, silu, &k](Grads& g) {
+      NoGradGuard ng;
+      CausalConv1dArgs a{sx.get(), sw.get(), sb.get(), sr.get(), silu};
+      const Tensor& xv = a.x;
+      Tensor gy = g.out[0].to(xv.dtype()).contiguous();
+      Device dev = xv.device();
+      Tensor dx = g.needs(0) ? Tensor::empty(xv.shape(), xv.dtype(), dev) : Tensor();
+      Tensor dw = g.needs(1) ? Tensor::empty(a.weight.shape(), xv.dtype(), dev) : Tensor();
+      Tensor db = a.bias.defined() && g.needs(2) ? Tensor::empty(a.bias.shape(), xv.dtype(), dev)
+                                                 : Tensor();
+      k.backward(a, gy, dx, dw, db);
+      g.in[0] = dx;
+      g.in[1] = dw;
+      g.in[2] = db;
     });
   }
   return y;
@@ -369,61 +349,73 @@ Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
   const int64_t W = weight.size(1);
   SSM_CHECK(state.shape() == (Shape{B, D, W}) && state.is_contiguous(), op,
             ": state must be a contiguous ", Shape{B, D, W}, " tensor, got ", describe(state));
-  if (bias.defined()) SSM_CHECK(bias.shape() == (Shape{D}), op, ": bias must be (", D, ",), got ", describe(bias));
+  if (bias.defined())
+    SSM_CHECK(bias.shape() == (Shape{D}), op, ": bias must be (", D, ",), got ", describe(bias));
   for (const Tensor* t : {&static_cast<const Tensor&>(state), &x, &weight, &bias})
     if (t->defined()) {
-#ifdef SSM_WITH_CUDA
       SSM_CHECK(t->device() == state.device(), op, ": every input must be on state's device ",
                 state.device(), ", got ", describe(*t));
-#else
-      SSM_CHECK(t->device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(*t));
-#endif
       SSM_CHECK(is_floating(t->dtype()), op, ": expects floating tensors, got ", describe(*t));
     }
   NoGradGuard ng;
-#ifdef SSM_WITH_CUDA
-  if (state.device().is_cuda()) {
-    SSM_CHECK(weight.dtype() == (bias.defined() ? bias.dtype() : weight.dtype()), op,
-              ": on CUDA, bias must have weight's dtype ", weight.dtype(), ", got ", describe(bias));
-    cuda::ConvProblem p;
-    p.device = state.device().index;
-    p.dtype = weight.dtype();
-    p.B = B;
-    p.D = D;
-    set_weights(p, weight, bias, silu);
-    Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
-    cuda::causal_conv1d_step(p, state.raw_data(), state.dtype(), x.raw_data(), x.dtype(), x.stride(0),
-                             x.stride(1), y.raw_data(), y.dtype());
-    ++state.storage()->version;
-    return y;
-  }
-#endif
-  DType cdt = compute_dtype(state.dtype());
-  Tensor xc = x.to(state.dtype()).contiguous(), wc = weight.to(cdt).contiguous();
-  Tensor bc = bias.defined() ? bias.to(cdt).contiguous() : Tensor();
-  Tensor y = Tensor::empty({B, D}, cdt);
-  SSM_DISPATCH_FLOAT(state.dtype(), op, [&] {
-    using S = Scalar<scalar_t>;
-    using A = acc_t<scalar_t>;
-    scalar_t* st = state.data<scalar_t>();
-    const scalar_t* xp = xc.data<scalar_t>();
-    const A* w = static_cast<const A*>(wc.raw_data());
-    const A* bp = bc.defined() ? static_cast<const A*>(bc.raw_data()) : nullptr;
-    A* yp = static_cast<A*>(y.raw_data());
-    parallel_for(0, B * D, 1024, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        scalar_t* s = st + i * W;
-        for (int64_t k = 0; k + 1 < W; ++k) s[k] = s[k + 1];
-        s[W - 1] = xp[i];
-        const A* wd = w + (i % D) * W;
-        A acc = bp ? bp[i % D] : A(0);
-        for (int64_t k = 0; k < W; ++k) acc += wd[k] * S::load(s[k]);
-        yp[i] = silu ? silu_of(acc) : acc;
-      }
-    });
-  });
+  Tensor y = kernels<CausalConv1dKernels>(op, state).step(state, x, weight, bias, silu);
   ++state.storage()->version;
-  return y.to(x.dtype());
+  return y;
 }
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/causal_conv1d.py, which uses
+// F.conv1d with groups = D and left padding W - 1) ---------------------------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+Tensor starts(int64_t B, int64_t L, const std::vector<std::pair<int64_t, int64_t>>& at,
+              DType dt = DType::i64) {
+  std::vector<int64_t> v(size_t(B * L), 0);
+  for (auto [b, t] : at) v[size_t(b * L + t)] = 1;
+  return Tensor::from_vector(v, {B, L}).to(dt);
+}
+
+json args(bool bias, bool silu = false) {
+  json a = {{"bias", bias}};
+  if (silu) a["silu"] = true;
+  return a;
+}
+
+SSM_OP_INFO({.name = "causal_conv1d",
+             .nodes = {OpId::causal_conv1d},
+             .run = [](const Tensors& in, const json& a) {
+               Tensor b = a.at("bias").get<bool>() ? in[2] : Tensor();
+               Tensor seq_start = in.size() > 3 ? in[3] : Tensor();
+               return Tensors{causal_conv1d(in[0], in[1], b, a.value("silu", false), seq_start)};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"W 4, bias", {randn(g, {2, 7, 3}), randn(g, {3, 4}), randn(g, {3})}, args(true)},
+                   {"W 2, no bias", {randn(g, {1, 5, 4}), randn(g, {4, 2})}, args(false)},
+                   {"L shorter than W", {randn(g, {2, 3, 2}), randn(g, {2, 5}), randn(g, {2})}, args(true)},
+                   {"non-contiguous x", {noncontig(randn(g, {2, 6, 3})), randn(g, {3, 3}), randn(g, {3})},
+                    args(true)},
+                   {"W 8", {randn(g, {1, 9, 5}), randn(g, {5, 8})}, args(false)},
+                   {"W 4, bias, silu", {randn(g, {2, 7, 3}), randn(g, {3, 4}), randn(g, {3})},
+                    args(true, true)},
+                   {"W 3, silu, non-contiguous x", {noncontig(randn(g, {2, 6, 3})), randn(g, {3, 3})},
+                    args(false, true)},
+                   // Packed rows (the 4th input is seq_start): starts at t = 1 and mid-row.
+                   {"W 4, bias, packed",
+                    {randn(g, {2, 9, 3}), randn(g, {3, 4}), randn(g, {3}),
+                     starts(2, 9, {{0, 2}, {0, 5}, {1, 1}, {1, 6}})},
+                    args(true)},
+                   {"W 3, silu, packed",
+                    {randn(g, {2, 8, 3}), randn(g, {3, 3}), randn(g, {3}),
+                     starts(2, 8, {{0, 3}, {0, 4}, {1, 7}}, DType::i32)},
+                    args(true, true)},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -32,4 +32,27 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias =
 Tensor causal_conv1d_step(Tensor& state, const Tensor& x, const Tensor& weight,
                           const Tensor& bias = Tensor(), bool silu = false);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/causal_conv1d.cpp, CUDA in ops/cuda/causal_conv1d.cpp
+
+// The checked inputs: x (B, L, D) as given (possibly strided), weight (D, W) and bias (D) (or
+// undefined) in x's dtype, seq_start (B, L) int32 contiguous or undefined.
+struct CausalConv1dArgs {
+  Tensor x, weight, bias, seq_start;
+  bool silu = false;
+};
+
+struct CausalConv1dKernels {
+  bool (*supports)(DType x_dtype);
+  // y: (B, L, D) contiguous, x's dtype and device.
+  void (*forward)(const CausalConv1dArgs& a, const Tensor& y);
+  // gy: (B, L, D) contiguous in x's dtype. dx (B, L, D), dweight (D, W), dbias (D): contiguous
+  // in x's dtype, each undefined when not wanted; written in full.
+  void (*backward)(const CausalConv1dArgs& a, const Tensor& gy, const Tensor& dx,
+                   const Tensor& dweight, const Tensor& dbias);
+  // The step as declared above, on checked inputs (bias undefined or (D)); state updated in
+  // place, y (B, D) in x's dtype returned.
+  Tensor (*step)(Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                 bool silu);
+};
+
 }  // namespace ssm

@@ -28,27 +28,10 @@
 // Inputs may be strided and of mixed floating dtypes there; log_space's Ā > 0 check is CPU-only.
 #pragma once
 
-#include <string>
-
 #include "core/tensor.h"
+#include "ops/scan_options.h"
 
 namespace ssm {
-
-enum class Discretization { zoh, zoh_exact, bilinear, generalized_bilinear };
-enum class ScanAlgorithm { sequential, parallel, log_space };
-
-Discretization parse_discretization(const std::string& s);
-ScanAlgorithm parse_scan_algorithm(const std::string& s);
-const char* discretization_name(Discretization d);
-const char* scan_algorithm_name(ScanAlgorithm a);
-
-struct SelectiveScanOptions {
-  Discretization discretization = Discretization::zoh;
-  double alpha = 0.5;  // generalized_bilinear only, in [0, 1]
-  ScanAlgorithm algorithm = ScanAlgorithm::sequential;
-  bool delta_softplus = true;
-  int64_t chunk = 64;  // steps between states kept for backward (and the parallel chunk length)
-};
 
 // Returns out (B, L, D) in u's dtype. With `final_state`, also returns h_L (B, D, N) in the
 // compute dtype (not differentiable), the state that continues the sequence step by step.

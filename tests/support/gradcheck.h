@@ -11,14 +11,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/op_info.h"  // GradcheckOptions
 
 namespace ssm::testing {
-
-struct GradcheckOptions {
-  double eps = 1e-6;
-  double atol = 1e-7;
-  double rtol = 1e-5;
-};
 
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 

@@ -7,6 +7,16 @@ std::vector<OpInfo>& op_infos() {
   return infos;
 }
 
+Tol default_tol(DType dt) {
+  switch (dt) {
+    case DType::f64: return {1e-10, 1e-7};
+    case DType::f32: return {1e-5, 1e-5};
+    case DType::bf16: return {1e-2, 1.6e-2, 8e-3};  // 8 mantissa bits: 2^-8 per rounding
+    case DType::f16: return {1e-3, 2e-3, 1e-3};     // 11 mantissa bits
+    default: return {0, 0};                         // integers and bools compare exactly
+  }
+}
+
 const OpInfo* find_op_info(const std::string& name) {
   for (const OpInfo& info : op_infos())
     if (info.name == name) return &info;
