@@ -3,7 +3,7 @@
 //   mamba_train/<config>/threads:T     one optimizer step: forward, next-token cross-entropy,
 //                                      backward, AdamW step, zero_grad (float32, random ids)
 //   mamba_generate/<config>/threads:T  batch 1: prefill a 16-token prompt, then 256 greedy tokens
-//                                      through infer::generate (MambaDecoder, O(1) per token)
+//                                      through infer::generate (ModelDecoder, O(1) per token)
 // Configs: piglatin (d_model 64, d_state 16, expand 2, 2 layers, vocab 31; training batch 128 x
 // length 24) and large (d_model 256, d_state 16, expand 2, 4 layers, vocab 256; batch 8 x 256).
 // T runs over 1 and the default OpenMP thread count (OMP_NUM_THREADS, else all cores); OpenBLAS
@@ -19,9 +19,9 @@
 #include "core/autograd.h"
 #include "core/parallel.h"
 #include "core/rng.h"
-#include "infer/mamba_decoder.h"
+#include "infer/model_decoder.h"
 #include "infer/sampling.h"
-#include "models/mamba_lm.h"
+#include "models/registry.h"
 #include "ops/cross_entropy.h"
 #include "train/adamw.h"
 
@@ -29,8 +29,6 @@ namespace {
 
 using ssm::DType;
 using ssm::Tensor;
-using ssm::models::MambaLM;
-using ssm::models::MambaLMConfig;
 
 struct BenchConfig {
   const char* name;
@@ -43,15 +41,12 @@ constexpr BenchConfig kConfigs[] = {
 };
 constexpr int64_t kPrompt = 16, kNewTokens = 256;
 
-MambaLMConfig model_config(const BenchConfig& c) {
-  MambaLMConfig m;
-  m.vocab_size = c.vocab;
-  m.hidden_size = c.d_model;
-  m.state_size = 16;
-  m.expand = 2;
-  m.conv_kernel = 4;
-  m.num_hidden_layers = c.layers;
-  return m;
+// A Mamba LM of the config's sizes.
+std::unique_ptr<ssm::models::Model> make_model(const BenchConfig& c, ssm::Generator& gen) {
+  ssm::models::ModelConfig m;
+  m.options = {{"vocab_size", c.vocab}, {"d_model", c.d_model}, {"d_state", 16}, {"expand", 2},
+               {"d_conv", 4}, {"n_layer", c.layers}};
+  return ssm::models::create_model(m, gen);
 }
 
 // Sets the OpenMP and OpenBLAS thread counts for one benchmark, restoring the default after it
@@ -72,7 +67,8 @@ struct ThreadScope {
 void train_step(benchmark::State& state, const BenchConfig& c, int threads) {
   ThreadScope scope(threads);
   ssm::Generator gen(0);
-  MambaLM model(model_config(c), gen);
+  std::unique_ptr<ssm::models::Model> m = make_model(c, gen);
+  ssm::models::Model& model = *m;
   ssm::train::AdamW opt({{model.parameters(), 0.01, 1.0, "all"}}, {});
   Tensor ids = Tensor::randint({c.batch, c.length}, 0, c.vocab, DType::i64, &gen);
   Tensor target = ids.narrow(1, 1, c.length - 1).reshape({-1});
@@ -93,13 +89,13 @@ void train_step(benchmark::State& state, const BenchConfig& c, int threads) {
 void generate(benchmark::State& state, const BenchConfig& c, int threads) {
   ThreadScope scope(threads);
   ssm::Generator gen(0);
-  MambaLM model(model_config(c), gen);
+  std::unique_ptr<ssm::models::Model> model = make_model(c, gen);
   Tensor prompt = Tensor::randint({1, kPrompt}, 0, c.vocab, DType::i64, &gen);
   ssm::infer::SamplingOptions opt;
   opt.temperature = 0;  // greedy
   opt.max_new_tokens = kNewTokens;
   for (auto _ : state) {
-    ssm::infer::MambaDecoder dec(model);
+    ssm::infer::ModelDecoder dec(*model);
     auto out = ssm::infer::generate(dec, prompt, opt);
     benchmark::DoNotOptimize(out.data());
   }

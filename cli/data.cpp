@@ -6,12 +6,14 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "data/build.h"
+#include "core/file.h"
 #include "data/fetch.h"
-#include "data/file.h"
-#include "data/piglatin_dataset.h"
 #include "data/text_dataset.h"
 #include "data/tokenizer.h"
+#include "tasks/byte_lm/task.h"
+#include "tasks/piglatin/dataset.h"
+#include "tasks/piglatin/task.h"
+#include "tasks/registry.h"
 
 namespace ssm::cli {
 
@@ -19,7 +21,7 @@ namespace {
 
 struct DataArgs {
   std::string raw_dir = data::kDefaultRawDir;
-  std::string dir = data::kDefaultDataDir;
+  std::string dir = tasks::kDefaultDataDir;
   std::string raw_for_build;  // empty: DIR/raw
   std::string what;
   uint64_t seed = 0;
@@ -31,10 +33,10 @@ std::string path_in(const std::string& dir, const char* name) {
 }
 
 void show_piglatin(const std::string& path, const DataArgs& a) {
-  std::vector<data::WordPair> pairs = data::load_pairs_tsv(path);
-  data::PairSplit split = data::split_pairs(pairs, a.seed);
+  std::vector<tasks::WordPair> pairs = tasks::load_pairs_tsv(path);
+  tasks::PairSplit split = tasks::split_pairs(pairs, a.seed);
   data::CharTokenizer tok;
-  data::PairBatches train(split.train, tok, a.batch);
+  tasks::PairBatches train(split.train, tok, a.batch);
   size_t longest = 0;
   for (const auto& p : pairs) longest = std::max(longest, p.source.size());
   std::printf("%s: %zu word pairs; longest word %zu characters\n", path.c_str(), pairs.size(),
@@ -54,7 +56,7 @@ void show_piglatin(const std::string& path, const DataArgs& a) {
 }
 
 void show_austen(const std::string& path) {
-  std::string text = data::read_file(path);
+  std::string text = read_file(path);
   size_t lines = 0, non_ascii = 0;
   for (char c : text) {
     lines += c == '\n';
@@ -71,9 +73,9 @@ void show_austen(const std::string& path) {
 }
 
 void run_show(const DataArgs& a) {
-  if (a.what == "piglatin-small") return show_piglatin(path_in(a.dir, data::kSmallTsv), a);
-  if (a.what == "piglatin-large") return show_piglatin(path_in(a.dir, data::kLargeTsv), a);
-  std::string austen = path_in(a.dir, data::kAustenText);
+  if (a.what == "piglatin-small") return show_piglatin(path_in(a.dir, tasks::kSmallTsv), a);
+  if (a.what == "piglatin-large") return show_piglatin(path_in(a.dir, tasks::kLargeTsv), a);
+  std::string austen = path_in(a.dir, tasks::kAustenText);
   SSM_CHECK(std::filesystem::exists(austen), "data show: ", austen,
             " does not exist; `ssm data build` writes it");
   show_austen(austen);
@@ -113,7 +115,11 @@ void add_data(CLI::App& app) {
       data::fetch(a->raw_dir, std::cout);
     } else if (build->parsed()) {
       std::string raw = a->raw_for_build.empty() ? path_in(a->dir, "raw") : a->raw_for_build;
-      data::build_data(raw, a->dir, std::cout);
+      data::fetch(raw, std::cout);
+      std::error_code ec;
+      std::filesystem::create_directories(a->dir, ec);
+      SSM_CHECK(!ec, "build: cannot create '", a->dir, "': ", ec.message());
+      for (const tasks::DataBuilder& b : tasks::data_builders()) b.build(raw, a->dir, std::cout);
     } else if (show->parsed()) {
       run_show(*a);
     }

@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "core/autocast.h"
 #include "core/error.h"
-#include "infer/mamba_decoder.h"
+#include "infer/model_decoder.h"
 #include "infer/sampling.h"
 #include "io/model_dir.h"
 
@@ -27,7 +27,7 @@ void run_generate(const GenerateArgs& a) {
             "), so text cannot be encoded");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
   std::vector<int64_t> prompt = m.tokenizer->encode(a.prompt);
-  infer::MambaDecoder dec(*m.model);
+  infer::ModelDecoder dec(*m.model);
   std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
   std::fflush(stdout);
   infer::generate(dec, std::vector<std::vector<int64_t>>{prompt}, a.opt, [&](int64_t, int64_t token) {

@@ -31,46 +31,35 @@ std::string human(double v, const char* unit) {
 
 void run_info(const InfoArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
-  const models::MambaLMConfig& c = m.config;
-  const double d = double(c.hidden_size), di = double(c.expand * c.hidden_size), n = double(c.state_size);
-  const double r = double(c.time_step_rank > 0 ? c.time_step_rank : (c.hidden_size + 15) / 16);
-  const double w = double(c.conv_kernel), V = double(c.vocab_size), L = double(c.num_hidden_layers);
-  // Forward FLOPs per token: 2 per multiply-add in the projections and the head; the conv; the
-  // scan's ~7 per (channel, state) (discretize, exp, update, read out); norms and gates ignored.
-  double proj = 2 * (d * 2 * di + di * (r + 2 * n) + r * di + di * d);
-  double per_layer = proj + 2 * di * w + 7 * di * n;
-  double head = 2 * d * V;
-  double flops = L * per_layer + head;
-  int64_t params = m.model->num_parameters();
+  const models::Model& model = *m.model;
+  const double flops = model.flops_per_token();
+  int64_t params = model.num_parameters();
   std::map<std::string, int64_t> by_part;
-  for (auto& [name, p] : m.model->named_parameters()) {
+  for (auto& [name, p] : model.named_parameters()) {
     std::string part = name.find("embeddings") != std::string::npos ? "embeddings"
                        : name.find("mixer") != std::string::npos  ? "mixers"
                                                                   : "norms and head";
     by_part[part] += p.numel();
   }
   double weights = double(params) * 4;
-  double decode_state = L * di * (n + w) * 4;
+  double decode_state = double(model.decode_state_elements()) * 4;
   if (a.json) {
     nlohmann::json j = {{"parameters", params},         {"parameters_by_part", by_part},
                         {"forward_flops_per_token", flops}, {"training_flops_per_token", 3 * flops},
                         {"weights_bytes", weights},        {"training_bytes_per_parameter", 16},
-                        {"decode_state_bytes_per_sequence", decode_state}, {"config", c.to_json()}};
+                        {"decode_state_bytes_per_sequence", decode_state},
+                        {"config", model.config_json()}};
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("model: Mamba LM, %lld layers, hidden %lld, d_inner %lld, d_state %lld, conv %lld, vocab %lld\n",
-              (long long)c.num_hidden_layers, (long long)c.hidden_size, (long long)(c.expand * c.hidden_size),
-              (long long)c.state_size, (long long)c.conv_kernel, (long long)c.vocab_size);
-  std::printf("  scan: %s discretization, %s algorithm\n", discretization_name(c.scan.discretization),
-              scan_algorithm_name(c.scan.algorithm));
+  std::printf("model: %s\n", model.summary().c_str());
   std::printf("parameters: %lld (%s)\n", (long long)params, human(double(params), "").c_str());
   for (auto& [part, count] : by_part) std::printf("  %-16s %lld\n", part.c_str(), (long long)count);
   std::printf("FLOPs per token: %s forward, ~%s training (forward + backward)\n", human(flops, "FLOP").c_str(),
               human(3 * flops, "FLOP").c_str());
   std::printf("memory: weights %s (float32); training ~%s (weights, gradients, AdamW moments) plus activations\n",
               human(weights, "B").c_str(), human(double(params) * 16, "B").c_str());
-  std::printf("  decoding state per sequence: %s (conv windows and SSM states, O(1) in length)\n",
+  std::printf("  decoding state per sequence: %s (O(1) in length for SSM mixers)\n",
               human(decode_state, "B").c_str());
 }
 

@@ -3,8 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "io/config.h"
-#include "train/trainer.h"
+#include "tasks/run.h"
 
 namespace ssm::cli {
 
@@ -23,7 +22,7 @@ struct TrainArgs {
 
 void run_train(const TrainArgs& a) {
   if (a.help_config) {
-    std::cout << io::describe_schema();
+    std::cout << tasks::describe_run_config();
     return;
   }
   SSM_CHECK(!a.config.empty(), "train: --config FILE is required (see configs/; --help-config lists every key)");
@@ -31,8 +30,8 @@ void run_train(const TrainArgs& a) {
   if (!a.output_dir.empty()) overrides.push_back("output_dir=" + a.output_dir);
   if (a.seed >= 0) overrides.push_back("seed=" + std::to_string(a.seed));
   if (!a.device.empty()) overrides.push_back("device=" + a.device);
-  io::TrainConfig cfg = io::load_config(a.config, overrides);
-  train::TrainResult r = train::train(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
+  tasks::RunConfig cfg = tasks::load_run_config(a.config, overrides);
+  train::TrainResult r = tasks::run_training(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
   std::printf("%s %lld steps in %.1f s%s\n", r.early_stopped ? "stopped early after" : "trained",
               (long long)r.steps, r.seconds, r.resumed ? " (resumed)" : "");
   for (auto& [k, v] : r.best) std::printf("best %s: %.6g\n", k.c_str(), v);

@@ -3,10 +3,10 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "data/piglatin.h"
 #include "data/tokenizer.h"
-#include "infer/translate.h"
 #include "io/model_dir.h"
+#include "tasks/piglatin/piglatin.h"
+#include "tasks/piglatin/translate.h"
 
 namespace ssm::cli {
 
@@ -31,13 +31,13 @@ void run_translate(const TranslateArgs& a) {
     while (std::cin >> w) words.push_back(w);
   }
   SSM_CHECK(!words.empty(), "translate: no words given (pass them as arguments or on stdin)");
-  std::vector<infer::Translation> outs = infer::translate_words(*m.model, *tok, words, a.beam);
+  std::vector<tasks::Translation> outs = tasks::translate_words(*m.model, *tok, words, a.beam);
   int wrong = 0;
-  for (const infer::Translation& t : outs) {
+  for (const tasks::Translation& t : outs) {
     std::cout << t.word << "\t" << t.output;
     if (!t.ended) std::cout << "\t(no end marker)";
     if (a.check) {
-      std::string want = data::to_pig_latin(t.word);
+      std::string want = tasks::to_pig_latin(t.word);
       bool ok = t.ended && t.output == want;
       wrong += !ok;
       std::cout << "\t" << (ok ? "ok" : "expected " + want);

@@ -5,9 +5,11 @@
 // message only when the check fails, so checks cost a branch on the hot path.
 #pragma once
 
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ssm {
 
@@ -24,6 +26,25 @@ template <class... Args>
   throw Error(os.str());
 }
 }  // namespace detail
+
+// `word` quoted for an error message, shortened when long and with unprintable bytes escaped.
+inline std::string quote_word(std::string_view word) {
+  constexpr size_t kShown = 40;
+  std::string out = "'";
+  for (size_t i = 0; i < word.size() && i < kShown; ++i) {
+    unsigned char c = static_cast<unsigned char>(word[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out += char(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  out += "'";
+  if (word.size() > kShown) out += " (" + std::to_string(word.size()) + " characters)";
+  return out;
+}
 
 }  // namespace ssm
 

@@ -1,18 +1,12 @@
-// A batch of next-token training data, as every data set here produces it.
+// The batch every data set here produces: the Model interface's (models/model.h).
 #pragma once
 
-#include <cstdint>
-
-#include "core/tensor.h"
+#include "models/model.h"
 
 namespace ssm::data {
 
+using models::Batch;
 // Targets equal to this are not trained on: cross_entropy(..., ignore_index = kIgnoreIndex).
-inline constexpr int64_t kIgnoreIndex = -100;
-
-struct Batch {
-  Tensor ids;      // (B, L) int64: the tokens the model reads
-  Tensor targets;  // (B, L) int64: the token to predict after each position, or kIgnoreIndex
-};
+using models::kIgnoreIndex;
 
 }  // namespace ssm::data

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "data/file.h"
+#include "core/file.h"
 
 namespace ssm::data::rdata {
 

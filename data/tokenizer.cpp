@@ -6,8 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "data/file.h"
-#include "data/piglatin.h"
+#include "core/file.h"
 
 namespace ssm::data {
 

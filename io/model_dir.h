@@ -1,8 +1,9 @@
 // Model directories in the Hugging Face layout:
-//   config.json          transformers' MambaConfig keys (+ ssm_* extras)
-//   model.safetensors    parameters by their Hugging Face names (tied LM head not stored)
+//   config.json          the model's config (models/registry.h reads it: transformers' MambaConfig
+//                        keys for a Mamba LM, plus ssm_* keys for ssm's own settings)
+//   model.safetensors    parameters by their Hugging Face names (a tied LM head is not stored)
 //   ssm_tokenizer.json   ssm's tokenizer (absent in directories transformers wrote)
-// A directory written here loads in transformers' MambaForCausalLM, and one written by
+// A Mamba directory written here loads in transformers' MambaForCausalLM, and one written by
 // transformers (or tools/mamba_reference.py) loads here. Every file is written atomically.
 #pragma once
 
@@ -10,17 +11,16 @@
 #include <string>
 
 #include "data/tokenizer.h"
-#include "models/mamba_lm.h"
+#include "models/model.h"
 
 namespace ssm::io {
 
 struct LoadedModel {
-  models::MambaLMConfig config;
-  std::unique_ptr<models::MambaLM> model;
+  std::unique_ptr<models::Model> model;
   std::unique_ptr<data::Tokenizer> tokenizer;  // null when the directory has none
 };
 
-void save_model_dir(const std::string& dir, const models::MambaLM& model,
+void save_model_dir(const std::string& dir, const models::Model& model,
                     const data::Tokenizer* tokenizer);
 
 // Parameters are converted to `dtype` (float32 by default; checkpoints in bfloat16 or float16

@@ -13,58 +13,74 @@
 #include <memory>
 
 #include "core/rng.h"
+#include "core/schema.h"
 #include "nn/linear.h"
-#include "nn/module.h"
-#include "ops/selective_scan.h"
+#include "nn/mixer.h"
+#include "ops/scan_options.h"
 
 namespace ssm::nn {
 
-struct MambaBlockConfig {
-  int64_t d_model = 64;
+// The mixer's settings: the model.* keys of a Mamba (config section in nn/mamba.cpp), plus what
+// the architecture gives it (d_model, n_layer, dtype).
+struct MambaConfig {
+  int64_t d_model = 768;  // from the architecture
+  int64_t n_layer = 1;    // from the architecture: out_proj is scaled by 1/sqrt(n_layer) at init
+  DType dtype = DType::f32;
+
   int64_t d_state = 16;
   int64_t d_conv = 4;
   int64_t expand = 2;
-  int64_t dt_rank = 0;  // 0: ceil(d_model / 16)
-  bool use_bias = false;
-  bool use_conv_bias = true;
+  int64_t d_inner = 0;  // 0 (auto): expand * d_model, the only value allowed
+  int64_t dt_rank = 0;  // 0 (auto): ceil(d_model / 16)
+  Discretization discretization = Discretization::zoh;
+  double alpha = 0.5;  // generalized_bilinear only
+  ScanAlgorithm scan = ScanAlgorithm::sequential;
+  int64_t scan_chunk = 64;
   // Initialisation of Δ's bias: Δ ~ log-uniform[dt_min, dt_max], floored at dt_init_floor.
   double dt_min = 1e-3, dt_max = 0.1, dt_init_floor = 1e-4, dt_scale = 1.0;
-  int64_t n_layer = 1;  // out_proj is scaled by 1/sqrt(n_layer) at init
-  SelectiveScanOptions scan;
-  DType dtype = DType::f32;  // parameter dtype
+  bool use_bias = false;
+  bool use_conv_bias = true;
 
-  int64_t d_inner() const { return expand * d_model; }
+  int64_t inner() const { return expand * d_model; }
   int64_t rank() const { return dt_rank > 0 ? dt_rank : (d_model + 15) / 16; }
+  SelectiveScanOptions scan_options() const;
+
+  static const schema::Section<MambaConfig>& section();
+  // The settings in `options` (the model section's values) for `ctx`.
+  static MambaConfig from(const json& options, const MixerContext& ctx);
 };
 
 // Recurrent state for generation: the conv window and the SSM state (O(1) per token).
-struct MambaCache {
+struct MambaState final : MixerState {
   Tensor conv_state;  // (B, d_inner, d_conv): the last d_conv inputs of the conv, oldest first
   Tensor ssm_state;   // (B, d_inner, N), float32 (float64 for float64 models)
-  Tensor A;           // (d_inner, N) = -exp(A_log), made once per cache: decoding steps reuse it
+  Tensor A;           // (d_inner, N) = -exp(A_log), made once per state: decoding steps reuse it
+  std::vector<Tensor*> rows() override { return {&conv_state, &ssm_state}; }
 };
 
-class Mamba : public Module {
+class Mamba : public Mixer {
  public:
-  Mamba(const MambaBlockConfig& cfg, Generator& gen);
+  Mamba(const MambaConfig& cfg, Generator& gen);
 
-  // (B, L, d_model) -> (B, L, d_model). seq_start (B, L), optional: nonzero where a new sequence
-  // of a packed row starts; the conv and the scan then let nothing cross the boundaries, so each
-  // packed sequence gives what it gives alone (ops/selective_scan.h, ops/causal_conv1d.h).
-  Tensor forward(const Tensor& x, const Tensor& seq_start = Tensor()) const;
-  MambaCache new_cache(int64_t batch) const;
-  Tensor step(const Tensor& x, MambaCache& cache) const;  // (B, d_model) -> (B, d_model)
-  // Forward that also leaves `cache` holding the state after the last position (for prompts).
-  Tensor forward_with_cache(const Tensor& x, MambaCache& cache) const;
+  Tensor forward(const Tensor& x, const Tensor& seq_start = Tensor()) const override;
+  std::unique_ptr<MixerState> new_state(int64_t batch) const override;
+  Tensor prefill(const Tensor& x, MixerState& state) const override;
+  Tensor step(const Tensor& x, MixerState& state) const override;  // (B, d_model) -> (B, d_model)
+  double flops_per_token() const override;
+  int64_t state_elements() const override;
+  std::string summary() const override;
 
-  const MambaBlockConfig& config() const { return cfg_; }
+  const MambaConfig& config() const { return cfg_; }
 
   std::shared_ptr<Linear> in_proj, x_proj, dt_proj, out_proj;
   Tensor conv_weight, conv_bias, A_log, D;
 
  private:
-  Tensor mix(const Tensor& x, MambaCache* cache, const Tensor& seq_start = Tensor()) const;
-  MambaBlockConfig cfg_;
+  Tensor mix(const Tensor& x, MambaState* state, const Tensor& seq_start = Tensor()) const;
+  MambaConfig cfg_;
 };
+
+// Its entry in the mixer registry (nn/mixers.cpp).
+MixerInfo mamba_mixer_info();
 
 }  // namespace ssm::nn

@@ -1,6 +1,7 @@
 #include "train/adamw.h"
 
 #include <cmath>
+#include <map>
 
 #include "core/autocast.h"
 #include "core/autograd.h"
@@ -8,6 +9,100 @@
 #include "ops/optim.h"
 
 namespace ssm::train {
+
+// ---- config ---------------------------------------------------------------------------------------
+
+const schema::Section<ParamGroupConfig>& ParamGroupConfig::section() {
+  static const schema::Section<ParamGroupConfig> s = [] {
+    schema::Section<ParamGroupConfig> s("param_groups");
+    s.add("pattern", &ParamGroupConfig::pattern, "glob over parameter names");
+    s.add("lr_scale", &ParamGroupConfig::lr_scale, schema::above(0), "multiplies optimizer.lr");
+    s.add("weight_decay", &ParamGroupConfig::weight_decay, schema::at_least(0),
+          "replaces optimizer.weight_decay and no_decay");
+    return s;
+  }();
+  return s;
+}
+
+const schema::Section<OptimizerConfig>& OptimizerConfig::section() {
+  static const schema::Section<OptimizerConfig> s = [] {
+    schema::Section<OptimizerConfig> s("optimizer");
+    s.add_choice("name", &OptimizerConfig::name, {"adamw"},
+                 "optimizer (AdamW with decoupled weight decay)")
+        .aliases = {"type"};
+    s.add("lr", &OptimizerConfig::lr, schema::above(0), "peak learning rate").aliases = {
+        "learning_rate"};
+    auto& betas = s.add("betas", &OptimizerConfig::betas, schema::Range{0, 1, false, true},
+                        "AdamW [beta1, beta2]");
+    betas.list_size = 2;
+    betas.aliases = {"beta1", "beta2"};
+    s.add("eps", &OptimizerConfig::eps, schema::above(0), "AdamW epsilon").aliases = {"epsilon"};
+    s.add("weight_decay", &OptimizerConfig::weight_decay, schema::at_least(0),
+          "decoupled weight decay");
+    s.add("no_decay", &OptimizerConfig::no_decay,
+          "parameter name patterns without weight decay ('*' any run, '?' one character; quote "
+          "them in YAML): biases, norms, A_log and D by default");
+    s.add_records("param_groups", &OptimizerConfig::param_groups, ParamGroupConfig::section(),
+                  "pattern",
+                  "a parameter takes the first group whose pattern matches its name; lr_scale "
+                  "multiplies lr, weight_decay (optional) replaces optimizer.weight_decay and "
+                  "no_decay for the group");
+    return s;
+  }();
+  return s;
+}
+
+bool matches_pattern(const std::string& pattern, const std::string& name) {
+  // Iterative glob with backtracking to the last '*'.
+  size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, Tensor>>& named,
+                                     const OptimizerConfig& oc) {
+  std::map<std::pair<double, double>, ParamGroup> groups;
+  for (auto& [name, p] : named) {
+    double scale = 1.0, wd = oc.weight_decay;
+    bool explicit_wd = false;
+    for (const ParamGroupConfig& g : oc.param_groups)
+      if (matches_pattern(g.pattern, name)) {
+        scale = g.lr_scale;
+        if (g.weight_decay) {
+          wd = *g.weight_decay;
+          explicit_wd = true;
+        }
+        break;
+      }
+    if (!explicit_wd)
+      for (const std::string& pat : oc.no_decay)
+        if (matches_pattern(pat, name)) wd = 0.0;
+    ParamGroup& g = groups[{scale, wd}];
+    g.lr_scale = scale;
+    g.weight_decay = wd;
+    g.params.push_back(p);
+    g.name += (g.name.empty() ? "" : ",") + name;
+  }
+  std::vector<ParamGroup> out;
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
+  return out;
+}
+
+// ---- AdamW ----------------------------------------------------------------------------------------
 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions opt) : groups_(std::move(groups)), opt_(opt) {
   SSM_CHECK(opt.lr >= 0, "AdamW: lr must be >= 0, got ", opt.lr);

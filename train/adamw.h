@@ -6,9 +6,12 @@
 // (ops/optim.h): a single kernel launch on CUDA. Parameters may be CPU or CUDA tensors.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/schema.h"
 #include "core/tensor.h"
 
 namespace ssm::train {
@@ -57,6 +60,42 @@ class AdamW {
   AdamWOptions opt_;
   int64_t step_ = 0;
 };
+
+// ---- the optimizer section of a training config ------------------------------------------------
+
+struct ParamGroupConfig {
+  std::string pattern;                 // glob over parameter names, see matches_pattern()
+  double lr_scale = 1.0;               // the group's learning rate is optimizer.lr * lr_scale
+  std::optional<double> weight_decay;  // absent: optimizer.weight_decay (and no_decay applies)
+
+  bool operator==(const ParamGroupConfig&) const = default;
+  static const schema::Section<ParamGroupConfig>& section();
+};
+
+enum class OptimizerName { adamw };
+
+struct OptimizerConfig {
+  OptimizerName name = OptimizerName::adamw;
+  double lr = 1e-3;
+  std::vector<double> betas = {0.9, 0.999};
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  std::vector<std::string> no_decay = {"*.bias", "*norm*.weight", "*.A_log", "*.D"};
+  std::vector<ParamGroupConfig> param_groups;
+
+  bool operator==(const OptimizerConfig&) const = default;
+  static const schema::Section<OptimizerConfig>& section();
+};
+
+// Glob match of a whole parameter name: '*' matches any run of characters (dots included), '?'
+// one character; e.g. "*.bias", "*norm*.weight", "backbone.layers.0.*".
+bool matches_pattern(const std::string& pattern, const std::string& name);
+
+// AdamW groups from the config: the first param_groups pattern that matches a name sets its lr
+// scale (and weight decay if given); otherwise no_decay patterns give it no decay. Parameters
+// with the same (lr scale, weight decay) share a group.
+std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, Tensor>>& named,
+                                     const OptimizerConfig& oc);
 
 // Scales all gradients so their global L2 norm is at most max_norm; returns the norm before.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);

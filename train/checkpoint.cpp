@@ -9,7 +9,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
-#include "data/file.h"
+#include "core/file.h"
 #include "io/safetensors.h"
 
 namespace ssm::train {
@@ -55,14 +55,14 @@ TrainerState TrainerState::from_json(const nlohmann::json& j) {
 
 namespace {
 
-std::map<std::string, Tensor> param_names(const models::MambaLM& model) {
+std::map<std::string, Tensor> param_names(const nn::Module& model) {
   std::map<std::string, Tensor> out;
   for (auto& [name, p] : model.named_parameters()) out[name] = p;
   return out;
 }
 
 // Name of each optimizer slot's parameter (matched by identity).
-std::string name_of(const models::MambaLM& model, const Tensor& p) {
+std::string name_of(const nn::Module& model, const Tensor& p) {
   for (auto& [name, q] : model.named_parameters())
     if (q.impl() == p.impl()) return name;
   SSM_FAIL("checkpoint: an optimizer parameter is not a parameter of the model");
@@ -84,7 +84,7 @@ std::string step_name(int64_t step) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& dir, const models::MambaLM& model, const AdamW& opt,
+void save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
                      const TrainerState& state) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -103,13 +103,13 @@ void save_checkpoint(const std::string& dir, const models::MambaLM& model, const
   }
   safetensors::save(tmp + "/model.safetensors", model.state_dict(), {{"step", std::to_string(state.step)}});
   safetensors::save(tmp + "/optimizer.safetensors", moments, {{"adamw_steps", std::to_string(opt.steps())}});
-  data::write_file_atomic(tmp + "/trainer_state.json", state.to_json().dump(2) + "\n");
+  write_file_atomic(tmp + "/trainer_state.json", state.to_json().dump(2) + "\n");
   fsync_path(tmp, true);
   fs::remove_all(final_dir, ec);  // a stale one from an earlier run that died after renaming
   fs::rename(tmp, final_dir, ec);
   SSM_CHECK(!ec, "checkpoint: cannot rename '", tmp, "' to '", final_dir, "': ", ec.message());
   fsync_path(dir, true);
-  data::write_file_atomic(dir + "/latest", name + "\n");
+  write_file_atomic(dir + "/latest", name + "\n");
   // Only now is the previous checkpoint redundant.
   for (const auto& entry : fs::directory_iterator(dir)) {
     std::string n = entry.path().filename().string();
@@ -117,18 +117,18 @@ void save_checkpoint(const std::string& dir, const models::MambaLM& model, const
   }
 }
 
-std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, models::MambaLM& model,
+std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, nn::Module& model,
                                                    AdamW& opt) {
   std::string latest = dir + "/latest";
   if (!fs::exists(latest)) return std::nullopt;
-  std::string name = data::read_file(latest);
+  std::string name = read_file(latest);
   while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
   SSM_CHECK(name.rfind("step-", 0) == 0 && name.find('/') == std::string::npos, latest,
             ": does not name a checkpoint ('", name, "')");
   std::string cdir = dir + "/" + name;
   TrainerState state;
   try {
-    state = TrainerState::from_json(nlohmann::json::parse(data::read_file(cdir + "/trainer_state.json")));
+    state = TrainerState::from_json(nlohmann::json::parse(read_file(cdir + "/trainer_state.json")));
   } catch (const nlohmann::json::parse_error& e) {
     SSM_FAIL(cdir, "/trainer_state.json: invalid JSON: ", e.what());
   }

@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "models/mamba_lm.h"
+#include "nn/module.h"
 #include "train/adamw.h"
 
 namespace ssm::train {
@@ -34,12 +34,12 @@ struct TrainerState {
   static TrainerState from_json(const nlohmann::json& j);
 };
 
-void save_checkpoint(const std::string& dir, const models::MambaLM& model, const AdamW& opt,
+void save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
                      const TrainerState& state);
 
 // Loads the checkpoint `latest` points to into `model` and `opt`; nullopt when there is none.
 // A corrupt checkpoint is an error naming the file (nothing is loaded then).
-std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, models::MambaLM& model,
+std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, nn::Module& model,
                                                    AdamW& opt);
 
 }  // namespace ssm::train

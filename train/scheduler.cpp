@@ -25,6 +25,48 @@ const char* schedule_name(ScheduleKind k) {
   return "?";
 }
 
+const schema::Section<SchedulerConfig>& SchedulerConfig::section() {
+  static const schema::Section<SchedulerConfig> s = [] {
+    schema::Section<SchedulerConfig> s("scheduler");
+    s.add_choice("name", &SchedulerConfig::name, {"constant", "linear", "cosine", "reduce_on_plateau"},
+                 "learning-rate schedule after warmup: constant, linear or cosine decay to "
+                 "min_lr_ratio * lr at the last step, reduce_on_plateau on the validation loss")
+        .aliases = {"type"};
+    s.add("warmup_steps", &SchedulerConfig::warmup_steps, schema::at_least(0),
+          "linear warmup from 0 to lr over this many optimizer steps")
+        .aliases = {"warmup", "num_warmup_steps"};
+    s.add("min_lr_ratio", &SchedulerConfig::min_lr_ratio, schema::between(0, 1),
+          "final (linear, cosine) or lowest (reduce_on_plateau) lr, as a share of lr")
+        .only_when<SchedulerConfig>("name", "linear, cosine or reduce_on_plateau",
+                                    [](const SchedulerConfig& c) { return c.name != ScheduleKind::constant; });
+    auto plateau = [](const SchedulerConfig& c) { return c.name == ScheduleKind::reduce_on_plateau; };
+    auto& factor = s.add("plateau_factor", &SchedulerConfig::plateau_factor, schema::open_between(0, 1),
+                         "multiply lr by this when the validation loss stops improving");
+    factor.only_when<SchedulerConfig>("name", "reduce_on_plateau", plateau);
+    factor.aliases = {"factor"};
+    auto& patience = s.add("plateau_patience", &SchedulerConfig::plateau_patience, schema::at_least(0),
+                           "evaluations without improvement before lr is reduced");
+    patience.only_when<SchedulerConfig>("name", "reduce_on_plateau", plateau);
+    patience.aliases = {"patience"};
+    auto& threshold = s.add("plateau_threshold", &SchedulerConfig::plateau_threshold, schema::at_least(0),
+                            "relative improvement of the validation loss that counts as one");
+    threshold.only_when<SchedulerConfig>("name", "reduce_on_plateau", plateau);
+    threshold.aliases = {"threshold"};
+    return s;
+  }();
+  return s;
+}
+
+ScheduleOptions SchedulerConfig::options(int64_t total_steps) const {
+  return {.kind = name,
+          .warmup_steps = warmup_steps,
+          .total_steps = total_steps,
+          .min_lr_ratio = min_lr_ratio,
+          .factor = plateau_factor,
+          .patience = plateau_patience,
+          .threshold = plateau_threshold};
+}
+
 LrSchedule::LrSchedule(const ScheduleOptions& opt) : opt_(opt) {
   SSM_CHECK(opt.warmup_steps >= 0, "scheduler: warmup_steps must be >= 0");
   SSM_CHECK(opt.min_lr_ratio >= 0 && opt.min_lr_ratio <= 1, "scheduler: min_lr_ratio must be in [0, 1]");

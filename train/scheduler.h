@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/schema.h"
+
 namespace ssm::train {
 
 enum class ScheduleKind { constant, linear, cosine, reduce_on_plateau };
@@ -27,6 +29,21 @@ struct ScheduleOptions {
   double factor = 0.5;      // reduce_on_plateau
   int64_t patience = 3;
   double threshold = 1e-4;
+};
+
+// The scheduler section of a training config.
+struct SchedulerConfig {
+  ScheduleKind name = ScheduleKind::constant;
+  int64_t warmup_steps = 0;
+  double min_lr_ratio = 0.0;
+  double plateau_factor = 0.1;
+  int64_t plateau_patience = 10;
+  double plateau_threshold = 1e-4;
+
+  bool operator==(const SchedulerConfig&) const = default;
+  static const schema::Section<SchedulerConfig>& section();
+  // The schedule over `total_steps` optimizer steps.
+  ScheduleOptions options(int64_t total_steps) const;
 };
 
 class LrSchedule {

@@ -25,56 +25,71 @@ namespace ssm::train {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<Task> make_task(const io::TrainConfig& cfg) {
-  const io::DatasetConfig& ds = cfg.dataset;
-  std::string file = io::dataset_file(ds);
-  SSM_CHECK(fs::exists(file), "dataset ", io::name_of(ds.name), ": '", file, "' does not exist",
-            ds.name == io::DatasetName::austen_char ? " (build it with: ssm data fetch && ssm data build)" : "");
-  switch (ds.name) {
-    case io::DatasetName::piglatin_small:
-    case io::DatasetName::piglatin_large:
-      return std::make_unique<PigLatinTask>(file, uint64_t(ds.split_seed), ds.val_fraction,
-                                            cfg.training.batch_size, uint64_t(cfg.seed));
-    case io::DatasetName::austen_char:
-      return std::make_unique<ByteLMTask>(file, ds.val_fraction, cfg.training.batch_size, ds.seq_len,
-                                          uint64_t(cfg.seed));
-    case io::DatasetName::tokens_file:
-      break;
+const char* metric_name(Metric m) { return m == Metric::val_loss ? "val_loss" : "val_accuracy"; }
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
   }
-  SSM_FAIL("dataset ", io::name_of(ds.name), " cannot be trained on; use it with ssm eval --tokens");
+  return "?";
+}
+
+const schema::Section<TrainingConfig>& TrainingConfig::section() {
+  using schema::at_least;
+  static const schema::Section<TrainingConfig> s = [] {
+    schema::Section<TrainingConfig> s("training");
+    s.add("max_steps", &TrainingConfig::max_steps, at_least(0),
+          "optimizer steps to train; 0: no step limit. Training stops at whichever of max_steps "
+          "and epochs is reached first; at least one must be set")
+        .aliases = {"steps", "total_steps"};
+    s.add("epochs", &TrainingConfig::epochs, at_least(0),
+          "passes over the training set; 0: no epoch limit")
+        .aliases = {"num_epochs"};
+    s.add("batch_size", &TrainingConfig::batch_size, at_least(1),
+          "sequences per micro-batch (Pig Latin: at most this many words of one length)");
+    s.add("grad_accum_steps", &TrainingConfig::grad_accum_steps, at_least(1),
+          "micro-batches whose gradients are summed into one optimizer step")
+        .aliases = {"gradient_accumulation_steps"};
+    s.add("grad_clip", &TrainingConfig::grad_clip, at_least(0),
+          "clip gradients to this global L2 norm; 0: no clipping")
+        .aliases = {"max_grad_norm", "clip_grad_norm"};
+    s.add("eval_every", &TrainingConfig::eval_every, at_least(0),
+          "optimizer steps between evaluations; 0: at the end of every epoch")
+        .aliases = {"eval_steps"};
+    s.add("eval_batches", &TrainingConfig::eval_batches, at_least(0),
+          "validation batches per evaluation; 0: the whole validation set");
+    s.add("log_every", &TrainingConfig::log_every, at_least(1), "optimizer steps between log lines")
+        .aliases = {"logging_steps"};
+    s.add("checkpoint_every", &TrainingConfig::checkpoint_every, at_least(0),
+          "optimizer steps between checkpoints; 0: at every evaluation")
+        .aliases = {"save_steps"};
+    s.add("early_stopping_patience", &TrainingConfig::early_stopping_patience, at_least(0),
+          "stop after this many evaluations without improvement; 0: never")
+        .aliases = {"patience"};
+    s.add_choice("early_stopping_metric", &TrainingConfig::early_stopping_metric,
+                 {"val_loss", "val_accuracy"},
+                 "validation metric that picks the best model and drives early stopping; "
+                 "val_accuracy (whole-word accuracy) only for the Pig-Latin data sets");
+    s.add("gradient_checkpointing", &TrainingConfig::gradient_checkpointing,
+          "recompute each layer's activations in backward to save memory");
+    s.add("threads", &TrainingConfig::threads, at_least(0), "CPU threads; 0: all cores");
+    s.add_choice("precision", &TrainingConfig::precision, {"fp32", "bf16", "fp16"},
+                 "compute precision; bf16 and fp16 need a CUDA device")
+        .aliases = {"mixed_precision"};
+    s.check([](const TrainingConfig& t, schema::Failures& f) {
+      if (t.max_steps == 0 && t.epochs == 0)
+        f.push_back({"max_steps", {"epochs"},
+                     "training.max_steps and training.epochs are both 0 (no limit); set one of "
+                     "them (training stops at whichever is reached first)"});
+    });
+    return s;
+  }();
+  return s;
 }
 
 namespace {
-
-// AdamW groups from the optimizer config: the first param_groups pattern that matches a name
-// sets its lr scale (and weight decay if given); otherwise no_decay patterns give it no decay.
-std::vector<ParamGroup> param_groups(const models::MambaLM& model, const io::OptimizerConfig& oc) {
-  std::map<std::pair<double, double>, ParamGroup> groups;
-  for (auto& [name, p] : model.named_parameters()) {
-    double scale = 1.0, wd = oc.weight_decay;
-    bool explicit_wd = false;
-    for (const io::ParamGroupConfig& g : oc.param_groups)
-      if (io::matches_pattern(g.pattern, name)) {
-        scale = g.lr_scale;
-        if (g.weight_decay) {
-          wd = *g.weight_decay;
-          explicit_wd = true;
-        }
-        break;
-      }
-    if (!explicit_wd)
-      for (const std::string& pat : oc.no_decay)
-        if (io::matches_pattern(pat, name)) wd = 0.0;
-    ParamGroup& g = groups[{scale, wd}];
-    g.lr_scale = scale;
-    g.weight_decay = wd;
-    g.params.push_back(p);
-    g.name += (g.name.empty() ? "" : ",") + name;
-  }
-  std::vector<ParamGroup> out;
-  for (auto& [k, g] : groups) out.push_back(std::move(g));
-  return out;
-}
 
 // Why a CUDA build trains on the CPU, when it does: said once at the start of every run.
 std::string cpu_note() {
@@ -101,11 +116,11 @@ std::string describe_metrics(const Metrics& m) {
 
 }  // namespace
 
-TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
-  io::validate(cfg);
+TrainResult train(models::Model& model, const Task& task, const TrainerConfig& cfg,
+                  const TrainOptions& opt) {
   check_device_usable(cfg.device, "train");
-  SSM_CHECK(cfg.training.precision == io::Precision::fp32 || cfg.device.is_cuda(), "training.precision ",
-            io::name_of(cfg.training.precision), " needs a CUDA device; on the CPU use fp32");
+  SSM_CHECK(cfg.training.precision == Precision::fp32 || cfg.device.is_cuda(), "training.precision ",
+            precision_name(cfg.training.precision), " needs a CUDA device; on the CPU use fp32");
   auto t_start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -122,23 +137,19 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
             "' already holds a checkpoint; pass --resume to continue it, or choose another "
             "--output-dir");
 
-  std::unique_ptr<Task> task = make_task(cfg);
-  models::MambaLMConfig mcfg = io::mamba_lm_config(cfg, task->tokenizer().vocab_size());
-  Generator init_gen(uint64_t(cfg.seed));
-  models::MambaLM model(mcfg, init_gen);  // initialised on the CPU: the same weights on any device
   model.to(cfg.device);
   model.set_gradient_checkpointing(cfg.training.gradient_checkpointing);
   // bf16/fp16: float32 master weights, products in 16 bits (core/autocast.h), for the whole run.
-  AutocastGuard autocast_guard(cfg.training.precision == io::Precision::bf16   ? std::optional(DType::bf16)
-                               : cfg.training.precision == io::Precision::fp16 ? std::optional(DType::f16)
-                                                                                : std::nullopt);
-  LossScaler scaler(cfg.training.precision == io::Precision::fp16);
+  AutocastGuard autocast_guard(cfg.training.precision == Precision::bf16   ? std::optional(DType::bf16)
+                               : cfg.training.precision == Precision::fp16 ? std::optional(DType::f16)
+                                                                           : std::nullopt);
+  LossScaler scaler(cfg.training.precision == Precision::fp16);
 
-  const io::OptimizerConfig& oc = cfg.optimizer;
-  AdamW optimizer(param_groups(model, oc), {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1],
+  const OptimizerConfig& oc = cfg.optimizer;
+  AdamW optimizer(param_groups(model.named_parameters(), oc), {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1],
                                             .eps = oc.eps, .weight_decay = oc.weight_decay});
 
-  const int64_t per_epoch = task->batches_per_epoch();
+  const int64_t per_epoch = task.batches_per_epoch();
   const int64_t accum = cfg.training.grad_accum_steps;
   int64_t total_steps = cfg.training.max_steps;
   if (cfg.training.epochs > 0) {
@@ -151,13 +162,7 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
                                                          : std::max<int64_t>(1, per_epoch / accum);
   const int64_t ckpt_every = cfg.training.checkpoint_every > 0 ? cfg.training.checkpoint_every : eval_every;
 
-  LrSchedule schedule({.kind = parse_schedule(io::name_of(cfg.scheduler.name)),
-                       .warmup_steps = cfg.scheduler.warmup_steps,
-                       .total_steps = total_steps,
-                       .min_lr_ratio = cfg.scheduler.min_lr_ratio,
-                       .factor = cfg.scheduler.plateau_factor,
-                       .patience = cfg.scheduler.plateau_patience,
-                       .threshold = cfg.scheduler.plateau_threshold});
+  LrSchedule schedule(cfg.scheduler.options(total_steps));
 
   TrainerState state;
   TrainResult result;
@@ -170,8 +175,6 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
       result.resumed = true;
     }
   }
-  io::save_config(out_dir + "/train_config.yaml", cfg);
-
   MetricsLog metrics(out_dir + "/metrics.jsonl", state.elapsed_seconds);
   if (result.resumed) metrics.truncate_after(state.step);
   EventWriter events(out_dir);
@@ -189,22 +192,20 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
       std::fprintf(stderr, "%s\n", msg.c_str());
   };
   say("ssm train: " + cfg.name + " -> " + out_dir);
-  say("  " + task->describe());
-  say("  model: Mamba, " + std::to_string(model.num_parameters()) + " parameters (d_model " +
-      std::to_string(mcfg.hidden_size) + ", " + std::to_string(mcfg.num_hidden_layers) + " layers, d_state " +
-      std::to_string(mcfg.state_size) + ", " + discretization_name(mcfg.scan.discretization) + ", " +
-      scan_algorithm_name(mcfg.scan.algorithm) + " scan); " +
+  say("  " + task.describe());
+  say("  model: " + model.summary() + "; " + std::to_string(model.num_parameters()) +
+      " parameters; " +
       (cfg.device.is_cpu() ? std::to_string(num_threads()) + " CPU threads" + cpu_note()
-                           : cfg.device.str() + ", " + io::name_of(cfg.training.precision)));
+                           : cfg.device.str() + ", " + precision_name(cfg.training.precision)));
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
 
-  const bool maximize = cfg.training.early_stopping_metric == io::Metric::val_accuracy;
+  const bool maximize = cfg.training.early_stopping_metric == Metric::val_accuracy;
   const std::string metric_key = maximize ? "val_accuracy" : "val_loss";
   auto evaluate_and_maybe_save = [&]() -> bool {  // returns true to stop early
-    Metrics m = task->evaluate(model, cfg.training.eval_batches);
+    Metrics m = task.evaluate(model, cfg.training.eval_batches);
     result.last = m;
-    SSM_CHECK(m.count(metric_key), "training: the ", task->name(), " task does not report ", metric_key);
+    SSM_CHECK(m.count(metric_key), "training: the ", task.name(), " task does not report ", metric_key);
     std::vector<std::pair<std::string, double>> fields(m.begin(), m.end());
     fields.emplace_back("lr", optimizer.lr());
     metrics.log(state.step, state.epoch, "val", fields);
@@ -216,7 +217,7 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
       state.has_best = true;
       state.evals_without_improvement = 0;
       result.best = m;
-      io::save_model_dir(out_dir, model, &task->tokenizer());
+      io::save_model_dir(out_dir, model, &task.tokenizer());
     } else {
       ++state.evals_without_improvement;
     }
@@ -249,12 +250,12 @@ TrainResult train(const io::TrainConfig& cfg, const TrainOptions& opt) {
     double loss_sum = 0;
     int64_t tokens = 0;
     for (int64_t a = 0; a < accum; ++a) {
-      data::Batch batch = task->train_batch(state.epoch, state.batch);
+      models::Batch batch = task.train_batch(state.epoch, state.batch);
       if (++state.batch >= per_epoch) {
         state.batch = 0;
         ++state.epoch;
       }
-      Tensor loss = batch_loss(model, batch);
+      Tensor loss = model.loss(batch);
       double lv = loss.cpu().item<double>();
       SSM_CHECK(std::isfinite(lv), "training diverged: the loss is ", lv, " at step ", state.step,
                 " (lower optimizer.lr or set training.grad_clip)");

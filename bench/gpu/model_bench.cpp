@@ -7,7 +7,7 @@
 //           warm-up steps; peak = the caching allocator's peak bytes in use over those steps
 //           (weights, gradients, AdamW moments and activations).
 //   decode  one token for every sequence of the batch through all 24 layers (Mamba step kernels),
-//           after a 16-token prefill, through infer::MambaDecoder, eager and as a CUDA graph;
+//           after a 16-token prefill, through infer::ModelDecoder, eager and as a CUDA graph;
 //           median of 50 steps (host ids in, logits on the device); fp32 and bf16 autocast.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench model
@@ -25,8 +25,8 @@
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
-#include "infer/mamba_decoder.h"
-#include "models/mamba_lm.h"
+#include "infer/model_decoder.h"
+#include "models/registry.h"
 #include "ops/cross_entropy.h"
 #include "train/adamw.h"
 
@@ -38,18 +38,20 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-models::MambaLMConfig mamba_130m(int64_t layers, int64_t scan_chunk = 0) {
-  models::MambaLMConfig c;  // the defaults are Mamba-130M's
-  c.num_hidden_layers = layers;
-  if (scan_chunk > 0) c.scan.chunk = scan_chunk;
-  return c;
+// Mamba-130M (the defaults are its sizes but the vocabulary) with `layers` layers.
+std::unique_ptr<models::Model> mamba_130m(Generator& g, int64_t layers, int64_t scan_chunk = 0) {
+  models::ModelConfig c;
+  c.options = {{"vocab_size", 50280}, {"n_layer", layers}};
+  if (scan_chunk > 0) c.options["scan_chunk"] = scan_chunk;
+  return models::create_model(c, g);
 }
 
 // scan_chunk > 0: the config's ssm_scan_chunk (steps between the states the scan keeps for
 // backward) instead of the default.
 void train_bench(int64_t layers, int64_t scan_chunk = 0) {
   Generator g(1);
-  models::MambaLM model(mamba_130m(layers, scan_chunk), g);
+  std::unique_ptr<models::Model> m = mamba_130m(g, layers, scan_chunk);
+  models::Model& model = *m;
   model.to(Device::cuda(0));
   train::AdamW opt({{model.parameters(), 0.1, 1.0, "all"}}, {.lr = 1e-4});
   const int64_t B = 8, L = 2048;
@@ -85,17 +87,18 @@ void train_bench(int64_t layers, int64_t scan_chunk = 0) {
               (long long)layers);
 }
 
-// One decoding step of the whole model for `batch` sequences, through infer::MambaDecoder (what
+// One decoding step of the whole model for `batch` sequences, through infer::ModelDecoder (what
 // `ssm generate` uses): with `graph`, the step is replayed as one recorded CUDA graph; without,
 // every op is launched from the host. Token ids come from the host, logits stay on the device.
 void decode_bench(int64_t layers, int64_t batch, std::optional<DType> precision, bool graph, double ref_ms) {
   Generator g(1);
-  models::MambaLM model(mamba_130m(layers), g);
-  model.to(Device::cuda(0));
+  std::unique_ptr<models::Model> m = mamba_130m(g, layers);
+  const models::Model& model = *m;
+  m->to(Device::cuda(0));
   NoGradGuard ng;
   AutocastGuard ac(precision);
   if (!graph) setenv("SSM_CUDA_GRAPH", "0", 1);
-  infer::MambaDecoder dec(model);
+  infer::ModelDecoder dec(model);
   unsetenv("SSM_CUDA_GRAPH");
   Generator dg(3);
   Tensor prompt = Tensor::randint({batch, 16}, 0, 50280, DType::i64, &dg);

@@ -1,5 +1,5 @@
 // Packed variable-length rows (seq_start) on the GPU: the selective scan, the causal conv and the
-// whole MambaLM give, for each packed sequence, the outputs and the input / parameter gradients
+// whole LM give, for each packed sequence, the outputs and the input / parameter gradients
 // that the sequence gives run on its own on the GPU, in float64 (tight; also against the CPU's
 // float64 packed result) and in bfloat16 (loose). Rows are longer than the scan's chunk (64) and
 // not a multiple of it, with sequence starts at t = 1, exactly on a chunk boundary (64) and off
@@ -12,7 +12,7 @@
 #include "core/autograd.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
-#include "models/mamba_lm.h"
+#include "models/registry.h"
 #include "ops/causal_conv1d.h"
 #include "ops/elementwise.h"
 #include "ops/selective_scan.h"
@@ -123,27 +123,26 @@ TEST_F(CudaVarlen, CausalConvPackedEqualsSeparate) {
   }
 }
 
-models::MambaLMConfig small(DType dt) {
-  models::MambaLMConfig c;
-  c.vocab_size = 37;
-  c.hidden_size = 48;
-  c.state_size = 8;
-  c.num_hidden_layers = 2;
+std::unique_ptr<models::Model> small(DType dt, Generator& g) {
+  models::ModelConfig c;
+  c.options = {{"vocab_size", 37}, {"d_model", 48}, {"d_state", 8}, {"n_layer", 2}};
   c.dtype = dt;
-  return c;
+  return models::create_model(c, g);
 }
 
-TEST_F(CudaVarlen, MambaLMPackedEqualsSeparateFloat64) {
+TEST_F(CudaVarlen, LMPackedEqualsSeparateFloat64) {
   const int64_t L = vl::row_length(kRows);
   Generator g(300);
-  models::MambaLM cpu(small(DType::f64), g);
+  std::unique_ptr<models::Model> cpu_m = small(DType::f64, g);
+  const models::Model& cpu = *cpu_m;
   Generator g2(300);
-  models::MambaLM model(small(DType::f64), g2);  // the same weights
+  std::unique_ptr<models::Model> m = small(DType::f64, g2);  // the same weights
+  models::Model& model = *m;
   model.to(Device::cuda(0));
   Generator gi(301);
   std::vector<Tensor> in = {Tensor::randint({2, L}, 0, 37, DType::i64, &gi)};
   Tensor gout = Tensor::randn({2, L, 37}, DType::f64, &gi);
-  auto fn = [](const models::MambaLM& m) {
+  auto fn = [](const models::Model& m) {
     return vl::Fn([&m](const std::vector<Tensor>& x, const Tensor& ss) { return m.forward(x[0], ss); });
   };
   Device gpu = Device::cuda(0);
@@ -155,10 +154,11 @@ TEST_F(CudaVarlen, MambaLMPackedEqualsSeparateFloat64) {
               Tol{1e-10, 1e-8}, Tol{1e-10, 1e-8});
 }
 
-TEST_F(CudaVarlen, MambaLMPackedEqualsSeparateBFloat16Autocast) {
+TEST_F(CudaVarlen, LMPackedEqualsSeparateBFloat16Autocast) {
   const int64_t L = vl::row_length(kRows);
   Generator g(310);
-  models::MambaLM model(small(DType::f32), g);
+  std::unique_ptr<models::Model> m = small(DType::f32, g);
+  models::Model& model = *m;
   model.to(Device::cuda(0));
   Generator gi(311);
   std::vector<Tensor> in = {Tensor::randint({2, L}, 0, 37, DType::i64, &gi)};

@@ -7,13 +7,15 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/piglatin.h"
-#include "data/piglatin_dataset.h"
+#include "tasks/piglatin/piglatin.h"
+#include "tasks/piglatin/dataset.h"
 #include "data/shuffle.h"
 #include "data/text_dataset.h"
 
 namespace ssm::data {
 namespace {
+
+using namespace ssm::tasks;  // the Pig-Latin data set
 
 std::string error_of(const std::function<void()>& fn) {
   try {

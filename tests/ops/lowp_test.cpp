@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "ops/op_info.h"
+#include "support/compare.h"
+#include "support/gradcheck.h"
 
 namespace ssm::testing {
 namespace {

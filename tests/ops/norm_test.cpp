@@ -165,7 +165,7 @@ TEST(AddRmsNorm, Errors) {
   EXPECT_ERROR(add_rms_norm(x, x, w, -1.0), "add_rms_norm", "eps");
 }
 
-// The fused op against what MambaLM computed before it: h = add(residual, x), y = rms_norm(h).
+// The fused op against what the LM computed before it: h = add(residual, x), y = rms_norm(h).
 // Same operations in the same order, so in float32 y, r and the weight gradient (from both
 // outputs; rows > 64 use several weight-gradient blocks) are bitwise equal. dx = dresidual =
 // gr + rstd (...) may differ in the last bit: the compiler may contract that product and sum into

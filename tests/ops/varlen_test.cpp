@@ -1,10 +1,11 @@
 // Packed variable-length rows (seq_start) on the CPU in float64: the selective scan, the causal
-// conv, the Mamba block and the whole MambaLM give, for each packed sequence, the outputs and the
+// conv, the Mamba block and the whole LM give, for each packed sequence, the outputs and the
 // input / parameter gradients that the sequence gives run on its own.
 #include <gtest/gtest.h>
 
 #include "core/rng.h"
-#include "models/mamba_lm.h"
+#include "models/registry.h"
+#include "nn/mamba.h"
 #include "nn/mamba.h"
 #include "ops/causal_conv1d.h"
 #include "ops/elementwise.h"
@@ -119,11 +120,11 @@ TEST(Varlen, CausalConvPackedEqualsSeparate) {
 
 TEST(Varlen, MambaBlockPackedEqualsSeparate) {
   int64_t L = vl::row_length(kRows);
-  nn::MambaBlockConfig cfg;
+  nn::MambaConfig cfg;
   cfg.d_model = 8;
   cfg.d_state = 4;
   cfg.d_conv = 4;
-  cfg.scan.chunk = 4;
+  cfg.scan_chunk = 4;
   cfg.dtype = DType::f64;
   Generator g(30);
   nn::Mamba block(cfg, g);
@@ -135,22 +136,17 @@ TEST(Varlen, MambaBlockPackedEqualsSeparate) {
                                block.parameters()));
 }
 
-TEST(Varlen, MambaLMPackedEqualsSeparate) {
-  using models::MambaLM;
-  using models::MambaLMConfig;
+TEST(Varlen, LMPackedEqualsSeparate) {
   int64_t L = vl::row_length(kRows);
-  MambaLMConfig c;
-  c.vocab_size = 13;
-  c.hidden_size = 12;
-  c.state_size = 5;
-  c.num_hidden_layers = 2;
-  c.conv_kernel = 3;
+  models::ModelConfig c;
+  c.options = {{"vocab_size", 13}, {"d_model", 12}, {"d_state", 5}, {"n_layer", 2}, {"d_conv", 3},
+               {"scan_chunk", 4}};
   c.dtype = DType::f64;
-  c.scan.chunk = 4;
   for (bool ckpt : {false, true}) {
     SCOPED_TRACE(ckpt ? "checkpointing" : "no checkpointing");
     Generator g(40);
-    MambaLM model(c, g);
+    std::unique_ptr<models::Model> m = models::create_model(c, g);
+    models::Model& model = *m;
     model.set_gradient_checkpointing(ckpt);
     std::vector<Tensor> in = {Tensor::randint({2, L}, 0, 13, DType::i64, &g)};
     Tensor gout = Tensor::randn({2, L, 13}, DType::f64, &g);

@@ -6,10 +6,10 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "data/file.h"
-#include "io/config.h"
+#include "core/file.h"
 #include "io/model_dir.h"
 #include "io/safetensors.h"
+#include "tasks/run.h"
 #include "train/trainer.h"
 
 namespace ssm::train {
@@ -23,7 +23,7 @@ std::string scratch(const std::string& name) {
   return dir;
 }
 
-io::TrainConfig tiny_config(const std::string& out, int64_t steps) {
+tasks::RunConfig tiny_config(const std::string& out, int64_t steps) {
   std::string yaml = R"(
 name: tiny
 seed: 3
@@ -34,7 +34,11 @@ optimizer: {lr: 0.003}
 scheduler: {name: cosine, warmup_steps: 1}
 dataset: {name: piglatin_small, path: )" + std::string(SSM_SOURCE_DIR) + R"(/data}
 )";
-  return io::parse_config(yaml, "tiny.yaml", {"output_dir=" + out});
+  return tasks::parse_run_config(yaml, "tiny.yaml", {"output_dir=" + out});
+}
+
+TrainResult train(const tasks::RunConfig& cfg, const TrainOptions& opt) {
+  return tasks::run_training(cfg, opt);
 }
 
 TEST(Trainer, ResumeIsBitIdentical) {
@@ -66,7 +70,7 @@ TEST(Trainer, OutputDirectoryIsALoadableModelDirectory) {
   EXPECT_TRUE(r.best.count("val_loss"));
   io::LoadedModel m = io::load_model_dir(d);
   ASSERT_TRUE(m.tokenizer);
-  EXPECT_EQ(m.config.hidden_size, 16);
+  EXPECT_EQ(m.model->config_json().at("hidden_size"), 16);
   EXPECT_TRUE(fs::exists(d + "/metrics.jsonl"));
   EXPECT_TRUE(fs::exists(d + "/train_config.yaml"));
   bool has_events = false;

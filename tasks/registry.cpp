@@ -1,0 +1,54 @@
+// The task registry: one line per data set a config can name, one per data builder.
+#include "tasks/registry.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "tasks/byte_lm/task.h"
+#include "tasks/piglatin/task.h"
+#include "tasks/tokens_file/task.h"
+
+namespace ssm::tasks {
+
+const std::vector<TaskInfo>& task_infos() {
+  static const std::vector<TaskInfo> all = {
+      piglatin_task_info("piglatin_small", kSmallTsv,
+                         "English -> Pig Latin, 3,198 words of Sense and Sensibility"),
+      piglatin_task_info("piglatin_large", kLargeTsv,
+                         "English -> Pig Latin, 22,402 words: the small set plus frequent English words"),
+      austen_char_task_info(),
+      tokens_file_task_info(),
+  };
+  return all;
+}
+
+const std::vector<DataBuilder>& data_builders() {
+  static const std::vector<DataBuilder> all = {
+      austen_data_builder(),
+      piglatin_data_builder(),
+  };
+  return all;
+}
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const TaskInfo& t : task_infos()) names.push_back(t.name);
+  return names;
+}
+
+const TaskInfo& task_info(const std::string& name) {
+  for (const TaskInfo& t : task_infos())
+    if (t.name == name) return t;
+  std::string names;
+  for (const TaskInfo& t : task_infos()) names += (names.empty() ? "" : ", ") + t.name;
+  SSM_FAIL("dataset.name '", name, "' is not a data set of this build (data sets: ", names, ")");
+}
+
+std::string data_file_in(const json& options, const std::string& name) {
+  std::string path = options.contains("path") ? options.at("path").get<std::string>() : "";
+  if (!path.empty() && std::filesystem::is_regular_file(path)) return path;
+  std::filesystem::path dir = path.empty() ? kDefaultDataDir : path;
+  return (dir / name).string();
+}
+
+}  // namespace ssm::tasks

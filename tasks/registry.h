@@ -1,0 +1,77 @@
+// The task registry: every data set a config can name (dataset.name), with what it needs to train
+// and evaluate a model on it. tasks/registry.cpp lists each task once.
+//
+// A task declares its dataset.* keys (and their defaults), builds its train::Task (batches,
+// tokenizer, metrics, evaluation), says where its data file lives, how `ssm data build` makes it,
+// and what `ssm demo` shows after training. Adding a task: tasks/<name>/ (its data set, its
+// train::Task, its registry entry) and one line in tasks/registry.cpp; docs/architecture.md has
+// the recipe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/schema.h"
+#include "models/model.h"
+#include "train/task.h"
+
+namespace ssm::tasks {
+
+using schema::json;
+
+// The data directory when dataset.path does not name one: the data sets `ssm data build` writes.
+inline constexpr const char* kDefaultDataDir = "data";
+
+// What a task is built with besides its own dataset.* values.
+struct TaskContext {
+  int64_t batch_size = 32;
+  uint64_t seed = 0;  // data order (shuffles, sampled windows)
+};
+
+struct TaskInfo {
+  std::string name;  // dataset.name
+  std::string doc;   // one line for --help-config
+  // Its dataset.* keys (besides name) and their defaults.
+  std::function<const std::vector<schema::Key>&()> keys;
+  std::function<json()> defaults;
+  // The validation metrics its evaluation reports besides val_loss and val_tokens.
+  std::vector<std::string> metrics;
+  // False for a data set that only evaluates (it has no tokenizer to train with).
+  bool trainable = true;
+  // The data file `options` point to, and how to make it when it is missing ("" when it cannot
+  // be built).
+  std::function<std::string(const json& options)> data_file;
+  std::string build_hint;
+  // Cross-field problems of the run for this task (keys as dotted paths), given the model's
+  // vocab_size option (0: auto, the tokenizer's).
+  std::function<schema::Failures(const json& options, int64_t vocab_size)> check;
+  std::function<std::unique_ptr<train::Task>(const json& options, const TaskContext&)> create;
+  // What `ssm demo` shows after training (null: no demo): the trained model on `inputs` (words to
+  // translate, a prompt; empty: the task's samples), printed to `out`.
+  std::function<void(const train::Task& task, const models::Model& model,
+                     const std::vector<std::string>& inputs, std::ostream& out)>
+      demo;
+};
+
+const std::vector<TaskInfo>& task_infos();
+// The task called `name`; an ssm::Error naming the registered ones otherwise.
+const TaskInfo& task_info(const std::string& name);
+std::vector<std::string> task_names();
+
+// A data builder for `ssm data build`: writes its files into `out_dir` from the raw packages in
+// `raw_dir` (data/fetch.h), logging what it wrote.
+struct DataBuilder {
+  std::string name;
+  std::function<void(const std::string& raw_dir, const std::string& out_dir, std::ostream& log)> build;
+};
+const std::vector<DataBuilder>& data_builders();
+
+// The file under `options.path` (or the default data directory) a task reads: `name` inside it,
+// or options.path itself when that is a regular file.
+std::string data_file_in(const json& options, const std::string& name);
+
+}  // namespace ssm::tasks

@@ -1,0 +1,40 @@
+#include "tasks/run.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "models/registry.h"
+#include "tasks/registry.h"
+
+namespace ssm::tasks {
+
+std::unique_ptr<train::Task> make_task(const RunConfig& cfg, bool for_training) {
+  const TaskInfo& info = task_info(cfg.dataset.name);
+  SSM_CHECK(!for_training || info.trainable, "dataset ", info.name,
+            " cannot be trained on; use it with ssm eval --tokens");
+  std::string file = info.data_file(cfg.dataset.options);
+  SSM_CHECK(std::filesystem::exists(file), "dataset ", info.name, ": '", file, "' does not exist",
+            info.build_hint.empty() ? "" : " (" + info.build_hint + ")");
+  return info.create(cfg.dataset.options,
+                     {.batch_size = cfg.training.batch_size, .seed = uint64_t(cfg.seed)});
+}
+
+train::TrainResult run_training(const RunConfig& cfg, const train::TrainOptions& opt) {
+  validate(cfg);
+  std::unique_ptr<train::Task> task = make_task(cfg);
+  Generator init_gen(uint64_t(cfg.seed));
+  std::unique_ptr<models::Model> model =
+      models::create_model(cfg.model_for(task->tokenizer().vocab_size()), init_gen);
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.output_dir, ec);
+  SSM_CHECK(!ec, "cannot create output directory '", cfg.output_dir, "': ", ec.message());
+  bool has_checkpoint = std::filesystem::exists(cfg.output_dir + "/checkpoints/latest");
+  SSM_CHECK(opt.resume || !has_checkpoint, "output directory '", cfg.output_dir,
+            "' already holds a checkpoint; pass --resume to continue it, or choose another "
+            "--output-dir");
+  save_run_config(cfg.output_dir + "/train_config.yaml", cfg);
+  return train::train(*model, *task, cfg.trainer(), opt);
+}
+
+}  // namespace ssm::tasks

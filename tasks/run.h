@@ -1,0 +1,20 @@
+// A training run from its config: the task and the model the config names, handed to the
+// trainer (train/trainer.h). What `ssm train`, `ssm demo` and `ssm eval --data` share.
+#pragma once
+
+#include <memory>
+
+#include "tasks/run_config.h"
+#include "train/trainer.h"
+
+namespace ssm::tasks {
+
+// The task cfg.dataset names, built with the run's batch size and seed. An ssm::Error when its
+// data file is missing (saying how to make it) or when it cannot train and `for_training`.
+std::unique_ptr<train::Task> make_task(const RunConfig& cfg, bool for_training = true);
+
+// Builds the model on the CPU from cfg.seed (so the same weights on any device), writes the
+// resolved config to <output_dir>/train_config.yaml, and trains.
+train::TrainResult run_training(const RunConfig& cfg, const train::TrainOptions& opt = {});
+
+}  // namespace ssm::tasks
