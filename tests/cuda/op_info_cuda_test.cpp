@@ -12,6 +12,7 @@
 
 #include "core/cuda/runtime.h"
 #include "ops/op_info.h"
+#include "support/compare.h"
 
 namespace ssm::testing {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "ops/op_info.h"
+#include "support/compare.h"
 
 namespace ssm::testing {
 namespace {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ops/op_info.h"
+#include "support/gradcheck.h"
 
 namespace ssm::testing {
 namespace {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "ops/op_info.h"
+#include "support/compare.h"
 
 namespace ssm::testing {
 namespace {
