@@ -434,7 +434,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         const int64_t rows = G.numel() / std::max<int64_t>(wv.size(0), 1);
         if (k.product_into && acc.defined() && acc.device() == xv.device() &&
             acc.shape() == xv.shape() && G.is_contiguous() &&
-            k.product_into(G.view(Shape{rows, wv.size(0)}), wv, acc.view(Shape{rows, wv.size(1)}))) {
+            k.product_into(G.view(Shape{rows, wv.size(0)}), wv,
+                           acc.view(Shape{rows, wv.size(1)}))) {
           g.in[0] = acc;
         } else {
           g.in[0] = product(k, G, wv, batch_of(X), "linear").view(xv.shape());

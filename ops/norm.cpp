@@ -300,7 +300,8 @@ void cpu_add_backward(const Tensor& rv, const Tensor& wv, const NormStats& s, co
     with_residual_type<T>(rv.dtype(), [&]<class Res>(std::type_identity<Res>) {
       add_norm_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
                                 static_cast<const T*>(gy.raw_data()),
-                                static_cast<const Res*>(ptr(gr)), static_cast<const A*>(ptr(s.mean)),
+                                static_cast<const Res*>(ptr(gr)),
+                                static_cast<const A*>(ptr(s.mean)),
                                 static_cast<const A*>(s.rstd.raw_data()), w.data(),
                                 static_cast<T*>(mut_ptr(dx)), static_cast<Res*>(mut_ptr(dres)),
                                 need_w ? part.data() : nullptr, rows_per_blk, rows, D);
@@ -362,7 +363,7 @@ void norm_grads(const NormKernels& k, Grads& g, const NormArgs& a, const NormSta
   if (db.defined()) g.in[2] = db;
 }
 
-// ---- add_rms_norm / add_layer_norm: checks, forward and backward ----------------------------------
+// ---- add_rms_norm / add_layer_norm: checks, forward and backward ----------------------------
 
 // The dtype of r (see ops/norm.h), after checking x, residual, weight and bias against each other.
 DType add_norm_check(const char* op, const Tensor& x, const Tensor& residual, const Tensor& weight,

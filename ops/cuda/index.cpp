@@ -10,9 +10,10 @@ namespace {
 bool gather(const Tensor& out, const Tensor& x, int d, const Tensor& index) {
   Shape x_strides = x.strides();  // x walked over index's shape; dim d is added per element
   x_strides[d] = 0;
-  return cuda::gather(cuda::make_walk<3>(index.shape(), {out.strides(), index.strides(), x_strides}),
-                      out.raw_data(), x.raw_data(), index.raw_data(), index.dtype(),
-                      x.element_size(), x.strides()[d], x.shape()[d], x.device().index);
+  return cuda::gather(
+      cuda::make_walk<3>(index.shape(), {out.strides(), index.strides(), x_strides}),
+      out.raw_data(), x.raw_data(), index.raw_data(), index.dtype(), x.element_size(),
+      x.strides()[d], x.shape()[d], x.device().index);
 }
 
 // The CPU steps on the device: x converted into a fresh accumulator, the ordered scatter (src

@@ -74,9 +74,10 @@ void add_forward(const AddNormArgs& a, const Tensor& y, const Tensor& r, const N
   int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
   Tensor w2 = a.weight.defined() ? a.weight.detach().contiguous() : Tensor();
   Tensor b2 = a.bias.defined() ? a.bias.detach().contiguous() : Tensor();
-  cuda::add_norm_forward(add_problem(x.dtype(), r.dtype(), w2, b2, rows, D, x.device(), a.eps, a.rms),
-                         x.raw_data(), ptr(a.residual), y.raw_data(), r.raw_data(), mut_ptr(s.mean),
-                         s.rstd.raw_data());
+  cuda::AddNormProblem p =
+      add_problem(x.dtype(), r.dtype(), w2, b2, rows, D, x.device(), a.eps, a.rms);
+  cuda::add_norm_forward(p, x.raw_data(), ptr(a.residual), y.raw_data(), r.raw_data(),
+                         mut_ptr(s.mean), s.rstd.raw_data());
 }
 
 void add_backward(const Tensor& rv, const Tensor& wv, const NormStats& s, const Tensor& gy,
