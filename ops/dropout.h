@@ -17,4 +17,15 @@ namespace ssm {
 // graph node). Backward: dx = g * keep / (1 - p), with the mask regenerated from (seed, base).
 Tensor dropout(const Tensor& x, double p, bool training = true, Generator* gen = nullptr);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/dropout.cpp, CUDA in ops/cuda/dropout.cpp ------------
+
+struct DropoutKernels {
+  bool (*supports)(DType dtype);
+  // y = x * scale where element i of x (row-major, whatever x's strides) is kept by the mask rule
+  // above for (seed, base), else 0. y: x's shape and dtype, contiguous. Forward and backward
+  // (x = the output gradient) alike.
+  void (*apply_mask)(const Tensor& x, const Tensor& y, double p, double scale, uint64_t seed,
+                     uint64_t base);
+};
+
 }  // namespace ssm

@@ -21,4 +21,18 @@ namespace ssm {
 Tensor embedding(const Tensor& weight, const Tensor& ids,
                  std::optional<int64_t> padding_idx = std::nullopt);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/embedding.cpp, CUDA in ops/cuda/embedding.cpp --------
+
+struct EmbeddingKernels {
+  bool (*supports)(DType weight_dtype);
+  // out (ids..., D) contiguous = the rows of weight (V, D) (any strides) picked by ids (int32 or
+  // int64, any strides). An id outside [0, V) is the ssm::Error stated above. With keep_ids,
+  // returns the ids for the backward (a copy where ids is contiguous, so that later in-place
+  // writes to ids do not change the gradient), else an undefined tensor.
+  Tensor (*forward)(const Tensor& weight, const Tensor& ids, const Tensor& out, bool keep_ids);
+  // dweight (V, D) contiguous, written in full, from gy (the output gradient as it reaches the
+  // node) and the ids the forward kept; row `pad` (or none, -1) gets zeros.
+  void (*backward)(const Tensor& ids, const Tensor& gy, int64_t pad, const Tensor& dweight);
+};
+
 }  // namespace ssm

@@ -15,10 +15,8 @@
 #include "core/error.h"
 #include "core/strided.h"
 #include "ops/along_dim.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/index_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -28,9 +26,6 @@ void check_index(const Tensor& x, const Tensor& index, const char* op) {
   check_defined(x, op, "x");
   check_defined(index, op, "index");
   check_same_device(x, index, op);
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
-#endif
   SSM_CHECK(is_index(index.dtype()), op, ": index must be an int32 or int64 tensor, got ",
             describe(index));
 }
@@ -88,18 +83,13 @@ Tensor broadcast_along(const Tensor& index, const Shape& shape, int d) {
   return make_view(index, shape, strides, index.offset());
 }
 
-// out[p] = x[p with its dim-d coordinate replaced by index[p]], for every position p of index's
-// shape (index may be a broadcast view). Out-of-range entries are skipped and reported by
-// returning false, so the caller can raise the error outside the parallel region.
-bool gather_kernel(const Tensor& out, const Tensor& x, int d, const Tensor& index) {
+// ---- CPU kernels ----------------------------------------------------------------------------
+
+// IndexKernels::gather. Out-of-range entries are skipped and reported by returning false, so the
+// caller can raise the error outside the parallel region.
+bool cpu_gather(const Tensor& out, const Tensor& x, int d, const Tensor& index) {
   Shape x_strides = x.strides();  // x walked over index's shape; dim d is added per element
   x_strides[d] = 0;
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda())
-    return cuda::gather(cuda::make_walk<3>(index.shape(), {out.strides(), index.strides(), x_strides}),
-                        out.raw_data(), x.raw_data(), index.raw_data(), index.dtype(),
-                        x.element_size(), x.strides()[d], x.shape()[d], x.device().index);
-#endif
   int64_t step = x.strides()[d], bound = x.shape()[d];
   std::atomic<bool> bad{false};
   by_element_size(x.element_size(), [&](auto etag) {
@@ -212,34 +202,28 @@ bool scatter_add_into(const Tensor& acc, int d, const Tensor& index, const Tenso
   return ok;
 }
 
-#ifdef SSM_WITH_CUDA
-// The CPU steps on the device: x converted into a fresh accumulator, the ordered scatter (src
-// converted as it is loaded), and the accumulator rounded back for bf16/f16.
-Tensor scatter_add_cuda(const Tensor& x, int d, const Tensor& index, const Tensor& src,
-                        DType acc_dtype) {
-  int dev = x.device().index;
+// IndexKernels::scatter_add: x converted into a fresh accumulator, src converted to its dtype,
+// the ordered scatter, and the accumulator rounded back for bf16/f16.
+bool cpu_scatter_add(const Tensor& x, int d, const Tensor& index, const Tensor& src,
+                     DType acc_dtype, Tensor& out) {
+  NoGradGuard no_grad;  // the casts below are part of this op, not graph nodes of their own
   Tensor acc = Tensor::empty(x.shape(), acc_dtype, x.device());
-  cuda::convert(cuda::make_walk<2>(x.shape(), {acc.strides(), x.strides()}), acc.raw_data(),
-                acc_dtype, x.raw_data(), x.dtype(), dev);
-  Shape rest = index.shape(), os = acc.strides(), is = index.strides(), ss = src.strides();
-  rest.erase(d);
-  os.erase(d);
-  is.erase(d);
-  ss.erase(d);
-  if (!cuda::scatter_add(cuda::make_walk<3>(rest, {os, is, ss}), acc.raw_data(), acc_dtype,
-                         index.raw_data(), index.dtype(), src.raw_data(), src.dtype(),
-                         index.shape()[d], acc.strides()[d], index.strides()[d], src.strides()[d],
-                         x.shape()[d], dev))
-    fail_out_of_range("scatter_add", index, d, x.shape()[d]);
-  if (acc_dtype == x.dtype()) return acc;
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  cuda::convert(cuda::make_walk<2>(x.shape(), {out.strides(), acc.strides()}), out.raw_data(),
-                x.dtype(), acc.raw_data(), acc_dtype, dev);
-  return out;
+  acc.copy_(x);
+  Tensor s = src.dtype() == acc_dtype ? src : src.to(acc_dtype);
+  if (!scatter_add_into(acc, d, index, make_view(s, index.shape(), s.strides(), s.offset())))
+    return false;
+  out = acc_dtype == x.dtype() ? acc : acc.to(x.dtype());
+  return true;
 }
-#endif
+
+bool all_dtypes(DType) { return true; }
+
+const IndexKernels kCpuKernels = {all_dtypes, cpu_gather, cpu_scatter_add};
+SSM_REGISTER_KERNELS(IndexKernels, cpu, kCpuKernels);
 
 }  // namespace
+
+// ---- the ops ------------------------------------------------------------------------------------
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index(x, index, "gather");
@@ -252,8 +236,9 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     SSM_CHECK(k == d || index.shape()[k] <= x.shape()[k], "gather: index ", describe(index),
               " is larger than x ", describe(x), " in dim ", k, " (expected index.size(k) <= "
               "x.size(k) for every dim k other than dim ", d, ")");
+  const IndexKernels& k = kernels<IndexKernels>("gather", x);
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
-  if (!gather_kernel(out, x, d, index)) fail_out_of_range("gather", index, d, x.shape()[d]);
+  if (!k.gather(out, x, d, index)) fail_out_of_range("gather", index, d, x.shape()[d]);
   // dx = scatter_add(zeros like x, d, index, g): each read of x[..] receives its g back.
   if (needs_grad({x})) {
     Saved si(index);
@@ -278,8 +263,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   }
   Shape shape = x.shape();
   shape[d] = index.numel();
+  const IndexKernels& k = kernels<IndexKernels>("index_select", x);
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
-  if (!gather_kernel(out, x, d, broadcast_along(index, shape, d)))
+  if (!k.gather(out, x, d, broadcast_along(index, shape, d)))
     fail_out_of_range("index_select", index, d, x.shape()[d]);
   // dx = index_add(zeros like x, d, index, g): row i of g goes back to row index[i] of x.
   if (needs_grad({x})) {
@@ -316,26 +302,15 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
               "dim and no larger than x in every dim other than dim ", d, ")");
   // bf16/f16 sums are accumulated in float32 and rounded once at the end.
   DType acc_dtype = is_floating(x.dtype()) ? compute_dtype(x.dtype()) : x.dtype();
+  const IndexKernels& k = kernels<IndexKernels>("scatter_add", x);
   Tensor out;
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    out = scatter_add_cuda(x, d, index, src, acc_dtype);
-  } else
-#endif
-  {
-    NoGradGuard no_grad;  // the casts below are part of this op, not graph nodes of their own
-    Tensor acc = Tensor::empty(x.shape(), acc_dtype, x.device());
-    acc.copy_(x);
-    Tensor s = src.dtype() == acc_dtype ? src : src.to(acc_dtype);
-    if (!scatter_add_into(acc, d, index, make_view(s, index.shape(), s.strides(), s.offset())))
-      fail_out_of_range("scatter_add", index, d, x.shape()[d]);
-    out = acc_dtype == x.dtype() ? acc : acc.to(x.dtype());
-  }
+  if (!k.scatter_add(x, d, index, src, acc_dtype, out))
+    fail_out_of_range("scatter_add", index, d, x.shape()[d]);
   // dx = g; dsrc = gather(g, d, index) where index reaches, 0 elsewhere.
   if (needs_grad({x, src})) {
     Saved si(index);
     Shape src_shape = src.shape();
-    record(OpId::scatter_add, {x, src}, out, [si, d, src_shape](Grads& g) {
+    record(OpId::scatter_add, {x, src}, out, [si, d, src_shape, &k](Grads& g) {
       const Tensor& gy = g.out[0];
       if (g.needs(0)) g.in[0] = gy;
       if (g.needs(1)) {
@@ -345,7 +320,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
         } else {
           // Gathered straight into src's window over index; zeros beyond it.
           Tensor ds = Tensor::zeros(src_shape, gy.dtype(), gy.device());
-          if (!gather_kernel(make_view(ds, index.shape(), ds.strides(), 0), gy, d, index))
+          if (!k.gather(make_view(ds, index.shape(), ds.strides(), 0), gy, d, index))
             fail_out_of_range("scatter_add", index, d, gy.shape()[d]);
           g.in[1] = ds;
         }
@@ -354,5 +329,75 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   }
   return out;
 }
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/index.py). Indices hold repeats,
+// so the backward sums of gather/index_select are exercised. -------------------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+int64_t dim_arg(const json& a) { return a.at("dim").get<int64_t>(); }
+
+Tensor indices(Generator& g, const Shape& shape, int64_t bound, DType dt = DType::i64) {
+  return Tensor::randint(shape, 0, bound, dt, &g);
+}
+
+SSM_OP_INFO({.name = "gather",
+             .nodes = {OpId::gather},
+             .run = [](const Tensors& in, const json& a) { return Tensors{gather(in[0], dim_arg(a), in[1])}; },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"dim 0, index longer than x", {randn(g, {3, 4}), indices(g, {5, 4}, 3)}, {{"dim", 0}}},
+                   {"index smaller than x", {randn(g, {3, 5}), indices(g, {2, 3}, 5)}, {{"dim", 1}}},
+                   {"3-d, negative dim", {randn(g, {2, 3, 4}), indices(g, {2, 3, 6}, 4)}, {{"dim", -1}}},
+                   {"non-contiguous, int32 index",
+                    {noncontig(randn(g, {4, 3})), noncontig(indices(g, {4, 3}, 4, DType::i32))},
+                    {{"dim", 0}}},
+                   {"0-dim", {randn(g, {}), Tensor::scalar(0, DType::i64)}, {{"dim", 0}}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "index_select",
+             .nodes = {OpId::index_select},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{index_select(in[0], dim_arg(a), in[1])};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"dim 0, repeats",
+                    {randn(g, {4, 3}), Tensor::from_vector(std::vector<int64_t>{3, 0, 3, 1, 1}, {5})},
+                    {{"dim", 0}}},
+                   {"middle dim, int32 index",
+                    {randn(g, {2, 5, 3}), Tensor::from_vector(std::vector<int32_t>{4, 0, 2, 4}, {4})},
+                    {{"dim", 1}}},
+                   {"non-contiguous x and index",
+                    {noncontig(randn(g, {3, 4})), noncontig(indices(g, {6}, 4))}, {{"dim", -1}}},
+                   {"0-dim index", {randn(g, {3, 4}), Tensor::scalar(2, DType::i64)}, {{"dim", 1}}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "scatter_add",
+             .nodes = {OpId::scatter_add},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{scatter_add(in[0], dim_arg(a), in[1], in[2])};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"dim 0, collisions", {randn(g, {3, 4}), indices(g, {5, 4}, 3), randn(g, {5, 4})},
+                    {{"dim", 0}}},
+                   {"src larger than index",
+                    {randn(g, {3, 5}), indices(g, {2, 3}, 5), randn(g, {4, 4})}, {{"dim", 1}}},
+                   {"non-contiguous, int32 index, negative dim",
+                    {noncontig(randn(g, {4, 3})), noncontig(indices(g, {4, 3}, 3, DType::i32)),
+                     noncontig(randn(g, {4, 3}))},
+                    {{"dim", -1}}},
+                   {"0-dim", {randn(g, {}), Tensor::scalar(0, DType::i64), randn(g, {})}, {{"dim", 0}}},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

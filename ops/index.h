@@ -25,4 +25,22 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // x and src.
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/index.cpp, CUDA in ops/cuda/index.cpp ----------------
+
+struct IndexKernels {
+  // Gathers move bits, so every dtype; scatter_add's dtypes (floating, int32, int64) are the op's
+  // check.
+  bool (*supports)(DType x_dtype);
+  // out[p] = x[p with its dim-d coordinate replaced by index[p]], for every position p of index's
+  // shape (index may be a broadcast view; out any strides, x's dtype). Out-of-range entries are
+  // skipped: returns false when there was one (the op raises the error).
+  bool (*gather)(const Tensor& out, const Tensor& x, int d, const Tensor& index);
+  // out = x, then out[p with its dim-d coordinate replaced by index[p]] += src[p] for every
+  // position p of index's shape, each position's run along d summed in order (src: (at least)
+  // index's shape, x's dtype). Sums in acc_dtype (x's, or float32 for 16-bit x), out a new tensor
+  // in x's dtype. Returns false, out unset, when an index was out of range (the op raises).
+  bool (*scatter_add)(const Tensor& x, int d, const Tensor& index, const Tensor& src,
+                      DType acc_dtype, Tensor& out);
+};
+
 }  // namespace ssm

@@ -9,28 +9,47 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/join_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
 namespace {
 
-#ifdef SSM_WITH_CUDA
-// On CUDA, cat, its backward and split's backward are one kernel each (ops/cuda/join.cu), and
-// cat's backward hands out contiguous pieces instead of views of g.
-cuda::JoinPiece piece(const Tensor& t, int64_t start, int64_t n) {
-  cuda::JoinPiece p;
-  p.start = start;
-  p.n = n;
-  if (!t.defined()) return p;
-  p.p = t.raw_data();
-  for (int k = 0; k < t.dim(); ++k) p.stride[k] = t.strides()[k];
-  return p;
+// ---- CPU kernels ----------------------------------------------------------------------------
+
+// Each piece copied into its window of big (core's copy_, any layout), or zeros.
+void cpu_join(const Tensor& big, int d, const std::vector<Tensor>& pieces,
+              const std::vector<int64_t>& sizes) {
+  int64_t at = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    Shape s = big.shape();
+    s[d] = sizes[i];
+    Tensor window = make_view(big, s, big.strides(), big.offset() + at * big.strides()[d]);
+    if (pieces[i].defined())
+      window.copy_(pieces[i]);
+    else
+      window.zero_();
+    at += sizes[i];
+  }
 }
-#endif
+
+// Views of gy, no copy.
+std::vector<Tensor> cpu_windows(const Tensor& gy, int d, const std::vector<int64_t>& sizes,
+                                const std::vector<bool>& wanted) {
+  std::vector<Tensor> out(sizes.size());
+  int64_t start = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (wanted[i]) out[i] = gy.narrow(d, start, sizes[i]);
+    start += sizes[i];
+  }
+  return out;
+}
+
+bool all_dtypes(DType) { return true; }
+
+const JoinKernels kCpuKernels = {all_dtypes, cpu_join, cpu_windows};
+SSM_REGISTER_KERNELS(JoinKernels, cpu, kCpuKernels);
 
 // Views of x: piece i is [start_i, start_i + sizes[i]) along d, recorded as one split Node.
 std::vector<Tensor> split_views(const Tensor& x, const std::vector<int64_t>& sizes, int d) {
@@ -44,35 +63,14 @@ std::vector<Tensor> split_views(const Tensor& x, const std::vector<int64_t>& siz
     start += n;
   }
   if (needs_grad({x})) {
+    const JoinKernels& k = kernels<JoinKernels>("split", x);
     Shape in_shape = x.shape();
     DType dtype = x.dtype();
     Device device = x.device();
     record(OpId::split, std::span<const Tensor>(&x, 1), outs,
-           [sizes, d, in_shape, dtype, device](Grads& g) {
+           [sizes, d, in_shape, dtype, device, &k](Grads& g) {
              Tensor dx = Tensor::empty(in_shape, dtype, device);
-#ifdef SSM_WITH_CUDA
-             if (device.is_cuda()) {
-               std::vector<cuda::JoinPiece> pieces;
-               int64_t start = 0;
-               for (size_t i = 0; i < sizes.size(); ++i) {
-                 pieces.push_back(piece(g.out[i], start, sizes[i]));
-                 start += sizes[i];
-               }
-               cuda::join_copy(true, dx.raw_data(), dx.shape(), dx.strides(), d, pieces,
-                               dx.element_size(), device.index);
-               g.in[0] = dx;
-               return;
-             }
-#endif
-             int64_t at = 0;
-             for (size_t i = 0; i < sizes.size(); ++i) {
-               Tensor window = dx.narrow(d, at, sizes[i]);
-               if (g.out[i].defined())
-                 window.copy_(g.out[i]);
-               else
-                 window.zero_();
-               at += sizes[i];
-             }
+             k.join(dx, d, std::vector<Tensor>(g.out.begin(), g.out.end()), sizes);
              g.in[0] = dx;
            });
   }
@@ -95,9 +93,6 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     check_same_device(first, t, "cat");
-#ifndef SSM_WITH_CUDA
-    SSM_CHECK(t.device().is_cpu(), "cat: no CUDA kernel in this build for ", describe(t));
-#endif
     SSM_CHECK(t.dtype() == first.dtype(), "cat: tensor ", i, " has dtype ", t.dtype(),
               " but tensor 0 has ", first.dtype(), " (", describe(t), " vs ", describe(first),
               "); convert with .to() first");
@@ -110,57 +105,19 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     total += t.shape()[d];
   }
   shape[d] = total;
+  const JoinKernels& k = kernels<JoinKernels>("cat", first);
   Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   std::vector<int64_t> sizes;
   for (const Tensor& t : tensors) sizes.push_back(t.shape()[d]);
-#ifdef SSM_WITH_CUDA
-  if (out.device().is_cuda()) {
-    std::vector<cuda::JoinPiece> pieces;
-    int64_t at = 0;
-    for (const Tensor& t : tensors) {
-      pieces.push_back(piece(t, at, t.shape()[d]));
-      at += t.shape()[d];
-    }
-    cuda::join_copy(true, out.raw_data(), out.shape(), out.strides(), d, pieces,
-                    out.element_size(), out.device().index);
-  }
-#endif
-  if (out.device().is_cpu()) {
-    int64_t at = 0;
-    for (const Tensor& t : tensors) {
-      Tensor window = make_view(out, t.shape(), out.strides(), at * out.strides()[d]);
-      window.copy_(t);
-      at += t.shape()[d];
-    }
-  }
+  k.join(out, d, tensors, sizes);
   // d tensors[i] = g[start_i : start_i + n_i] along d.
   if (needs_grad(std::span<const Tensor>(tensors))) {
-    record(OpId::cat, tensors, std::span<Tensor>(&out, 1), [sizes, d](Grads& g) {
-#ifdef SSM_WITH_CUDA
-      const Tensor& gy = g.out[0];
-      if (gy.device().is_cuda()) {
-        std::vector<cuda::JoinPiece> pieces;
-        int64_t at = 0;
-        for (size_t i = 0; i < sizes.size(); ++i) {
-          Tensor gi;
-          if (g.needs(i)) {
-            Shape s = gy.shape();
-            s[d] = sizes[i];
-            g.in[i] = gi = Tensor::empty(s, gy.dtype(), gy.device());
-          }
-          pieces.push_back(piece(gi, at, sizes[i]));
-          at += sizes[i];
-        }
-        cuda::join_copy(false, gy.raw_data(), gy.shape(), gy.strides(), d, pieces,
-                        gy.element_size(), gy.device().index);
-        return;
-      }
-#endif
-      int64_t start = 0;
-      for (size_t i = 0; i < sizes.size(); ++i) {
-        if (g.needs(i)) g.in[i] = g.out[0].narrow(d, start, sizes[i]);
-        start += sizes[i];
-      }
+    record(OpId::cat, tensors, std::span<Tensor>(&out, 1), [sizes, d, &k](Grads& g) {
+      std::vector<bool> wanted(sizes.size());
+      for (size_t i = 0; i < sizes.size(); ++i) wanted[i] = g.needs(i);
+      std::vector<Tensor> pieces = k.windows(g.out[0], d, sizes, wanted);
+      for (size_t i = 0; i < sizes.size(); ++i)
+        if (wanted[i]) g.in[i] = pieces[i];
     });
   }
   return out;
@@ -220,5 +177,86 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   if (n == 0) return split(x, std::vector<int64_t>(size_t(chunks), 0), d);
   return split(x, (n + chunks - 1) / chunks, d);
 }
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/join.py) ------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+int64_t dim_arg(const json& a) { return a.at("dim").get<int64_t>(); }
+
+// Keeps only the outputs listed in args["keep"] (all when absent): the others get no gradient.
+Tensors keep(const Tensors& outs, const json& a) {
+  if (!a.contains("keep")) return outs;
+  Tensors kept;
+  for (int64_t i : a.at("keep").get<std::vector<int64_t>>()) kept.push_back(outs[size_t(i)]);
+  return kept;
+}
+
+SSM_OP_INFO({.name = "cat",
+             .nodes = {OpId::cat},
+             .run = [](const Tensors& in, const json& a) { return Tensors{cat(in, dim_arg(a))}; },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"dim 0", {randn(g, {2, 3}), randn(g, {4, 3})}, {{"dim", 0}}},
+                   {"three tensors, negative dim",
+                    {randn(g, {2, 3, 1}), randn(g, {2, 3, 4}), randn(g, {2, 3, 2})}, {{"dim", -1}}},
+                   {"non-contiguous", {noncontig(randn(g, {3, 4})), randn(g, {3, 2})}, {{"dim", 1}}},
+                   {"empty piece", {randn(g, {2, 3}), randn(g, {0, 3}), randn(g, {1, 3})}, {{"dim", 0}}},
+                   {"single tensor", {randn(g, {5})}, {{"dim", 0}}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "stack",
+             .nodes = {OpId::cat, OpId::view},
+             .run = [](const Tensors& in, const json& a) { return Tensors{stack(in, dim_arg(a))}; },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"new leading dim", {randn(g, {2, 3}), randn(g, {2, 3}), randn(g, {2, 3})}, {{"dim", 0}}},
+                   {"new last dim, non-contiguous", {noncontig(randn(g, {3, 4})), randn(g, {3, 4})},
+                    {{"dim", -1}}},
+                   {"middle dim", {randn(g, {2, 5}), randn(g, {2, 5})}, {{"dim", 1}}},
+                   {"0-dim tensors", {randn(g, {}), randn(g, {}), randn(g, {})}, {{"dim", 0}}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "split",
+             .nodes = {OpId::split},
+             .run = [](const Tensors& in, const json& a) {
+               const json& s = a.at("split");
+               Tensors outs = s.is_array() ? split(in[0], s.get<std::vector<int64_t>>(), dim_arg(a))
+                                           : split(in[0], s.get<int64_t>(), dim_arg(a));
+               return keep(outs, a);
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"even", {randn(g, {6, 4})}, {{"split", 2}, {"dim", 0}}},
+                   {"uneven, negative dim", {randn(g, {3, 7})}, {{"split", 3}, {"dim", -1}}},
+                   {"sizes with an empty piece", {randn(g, {5, 3})},
+                    {{"split", {1, 0, 4}}, {"dim", 0}}},
+                   {"non-contiguous", {noncontig(randn(g, {4, 6}))}, {{"split", {2, 4}}, {"dim", 1}}},
+                   {"unused pieces get zeros", {randn(g, {6, 2})},
+                    {{"split", 2}, {"dim", 0}, {"keep", {0, 2}}}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "chunk",
+             .nodes = {OpId::split},
+             .run = [](const Tensors& in, const json& a) {
+               return chunk(in[0], a.at("chunks").get<int64_t>(), dim_arg(a));
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"uneven", {randn(g, {7, 3})}, {{"chunks", 3}, {"dim", 0}}},
+                   {"fewer pieces than chunks", {randn(g, {3, 6})}, {{"chunks", 4}, {"dim", 1}}},
+                   {"non-contiguous, negative dim", {noncontig(randn(g, {4, 5}))},
+                    {{"chunks", 2}, {"dim", -2}}},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

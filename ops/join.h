@@ -31,4 +31,19 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& split_siz
 // run out, as torch.chunk); when n == 0, exactly `chunks` empty pieces.
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/join.cpp, CUDA in ops/cuda/join.cpp ------------------
+
+struct JoinKernels {
+  bool (*supports)(DType dtype);  // every dtype: elements move as bits
+  // big = the pieces laid end to end along dim d, piece i filling sizes[i] entries; an undefined
+  // piece reads as zeros (cat's forward; split's backward, where a piece got no gradient).
+  // big: fresh, contiguous; pieces: big's dtype, any strides.
+  void (*join)(const Tensor& big, int d, const std::vector<Tensor>& pieces,
+               const std::vector<int64_t>& sizes);
+  // cat's backward: window i of gy along d (sizes[i] entries) for every i with wanted[i], else
+  // an undefined tensor. CPU: views of gy; CUDA: contiguous copies, all made by one kernel.
+  std::vector<Tensor> (*windows)(const Tensor& gy, int d, const std::vector<int64_t>& sizes,
+                                 const std::vector<bool>& wanted);
+};
+
 }  // namespace ssm

@@ -12,44 +12,17 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/reduce_to.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise_kernel.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/matmul_cuda.h"
-#endif
+#include "ops/op_info.h"
 
 namespace ssm {
 
+// ---- operand layouts (shared with the CUDA table) -----------------------------------------------
+
+namespace matmul_layout {
+
 namespace {
-
-void check_cpu(const Tensor& t, const char* op) {
-#ifdef SSM_WITH_CUDA
-  (void)t;
-  (void)op;
-#else
-  SSM_CHECK(t.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(t));
-#endif
-}
-
-void check_operands(const Tensor& a, const Tensor& b, const char* op, const char* an,
-                    const char* bn) {
-  check_defined(a, op, an);
-  check_defined(b, op, bn);
-  check_same_device(a, b, op);
-  check_cpu(a, op);
-  SSM_CHECK(is_floating(a.dtype()), op, ": ", an, " must be a floating tensor, got ", describe(a));
-  SSM_CHECK(a.dtype() == b.dtype(), op, ": ", an, " and ", bn, " must have the same dtype, got ",
-            describe(a), " and ", describe(b));
-}
-
-// ---- the GEMM layer -------------------------------------------------------------------------
-
-// How BLAS reads a (rows, cols) view: row-major with leading dim `ld`, or the transpose of a
-// row-major (cols, rows) matrix.
-struct BlasMat {
-  bool trans;
-  int64_t ld;
-};
 
 std::optional<BlasMat> blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
   if ((cols == 1 || s1 == 1) && (rows == 1 || s0 >= std::max<int64_t>(cols, 1)))
@@ -59,13 +32,63 @@ std::optional<BlasMat> blas_layout(int64_t rows, int64_t cols, int64_t s0, int64
   return std::nullopt;
 }
 
+}  // namespace
+
 std::optional<BlasMat> blas_layout(const Tensor& t) {
   int n = t.dim();
   return blas_layout(t.size(n - 2), t.size(n - 1), t.stride(n - 2), t.stride(n - 1));
 }
 
-// `t` (..., rows, cols) itself when BLAS can read its matrices in place, else a contiguous copy.
 Tensor blas_ready(const Tensor& t) { return blas_layout(t) ? t : t.contiguous(); }
+
+std::optional<Tensor> fold_batch(const Tensor& t, int into) {
+  int nb = t.dim() - 2, d_into = t.dim() + into;
+  int64_t size = 1, stride = t.stride(d_into);
+  int64_t expect = -1;  // stride the next outer dim must have; -1 while no dim of size > 1 seen
+  for (int d = d_into; d >= 0; d = d == d_into ? nb - 1 : d - 1) {
+    if (t.size(d) != 1) {
+      if (expect >= 0 && t.stride(d) != expect) return std::nullopt;
+      if (expect < 0) stride = t.stride(d);
+      expect = t.stride(d) * t.size(d);
+      size *= t.size(d);
+    }
+    if (d == 0) break;
+  }
+  Shape shape{t.size(-2), t.size(-1)}, strides{t.stride(-2), t.stride(-1)};
+  shape[into + 2] = size;
+  strides[into + 2] = stride;
+  return make_view(t, shape, strides, t.offset());
+}
+
+bool batch_strides_zero(const Tensor& t) {
+  for (int d = 0; d < t.dim() - 2; ++d)
+    if (t.size(d) != 1 && t.stride(d) != 0) return false;
+  return true;
+}
+
+Shape batch_of(const Tensor& t) {
+  Shape s;
+  for (int d = 0; d < t.dim() - 2; ++d) s.push_back(t.size(d));
+  return s;
+}
+
+Shape with_matrix(Shape batch, int64_t rows, int64_t cols) {
+  batch.push_back(rows);
+  batch.push_back(cols);
+  return batch;
+}
+
+Tensor last2(const Tensor& t) {
+  return make_view(t, {t.size(-2), t.size(-1)}, {t.stride(-2), t.stride(-1)}, t.offset());
+}
+
+}  // namespace matmul_layout
+
+using namespace matmul_layout;
+
+namespace {
+
+// ---- the CPU GEMM layer (OpenBLAS) ----------------------------------------------------------
 
 void check_blas_size(int64_t v, const char* op) {
   SSM_CHECK(v <= INT_MAX, op, ": a matrix dim or leading dim of ", v,
@@ -119,33 +142,6 @@ void gemm(BlasMat a, BlasMat b, int64_t M, int64_t N, int64_t K, const T* A, con
                 beta, C, int(ldc));
 }
 
-// `t` (batch..., rows, cols) viewed as one matrix with the batch dims folded into dim `into`
-// (rows: -2, cols: -1; the batch index is the major part), when the strides allow it.
-std::optional<Tensor> fold_batch(const Tensor& t, int into) {
-  int nb = t.dim() - 2, d_into = t.dim() + into;
-  int64_t size = 1, stride = t.stride(d_into);
-  int64_t expect = -1;  // stride the next outer dim must have; -1 while no dim of size > 1 seen
-  for (int d = d_into; d >= 0; d = d == d_into ? nb - 1 : d - 1) {
-    if (t.size(d) != 1) {
-      if (expect >= 0 && t.stride(d) != expect) return std::nullopt;
-      if (expect < 0) stride = t.stride(d);
-      expect = t.stride(d) * t.size(d);
-      size *= t.size(d);
-    }
-    if (d == 0) break;
-  }
-  Shape shape{t.size(-2), t.size(-1)}, strides{t.stride(-2), t.stride(-1)};
-  shape[into + 2] = size;
-  strides[into + 2] = stride;
-  return make_view(t, shape, strides, t.offset());
-}
-
-bool batch_strides_zero(const Tensor& t) {
-  for (int d = 0; d < t.dim() - 2; ++d)
-    if (t.size(d) != 1 && t.stride(d) != 0) return false;
-  return true;
-}
-
 // Leading dim of a row-major result matrix c (rows, cols).
 int64_t ld_of(const Tensor& c) {
   return c.size(0) == 1 ? std::max<int64_t>(c.size(1), 1) : c.stride(0);
@@ -176,9 +172,6 @@ void gemm_batched(const Tensor& A, const Tensor& B, const Tensor& C, bool accumu
     for (int64_t v : {a.size(0), a.size(1), la.ld, lb.ld, ldc}) check_blas_size(v, op);
     gemm<T>(la, lb, c.size(0), c.size(1), a.size(1), static_cast<const T*>(a.raw_data()),
             static_cast<const T*>(b.raw_data()), beta, static_cast<T*>(c.raw_data()), ldc);
-  };
-  auto last2 = [](const Tensor& t) {
-    return make_view(t, {t.size(-2), t.size(-1)}, {t.stride(-2), t.stride(-1)}, t.offset());
   };
 
   // Whole batches as one GEMM: a shared B with the batch folded into the rows of A and C (the
@@ -227,204 +220,17 @@ void gemm_batched(const Tensor& A, const Tensor& B, const Tensor& C, bool accumu
   for (int64_t i = 0; i < nbatch; ++i) one(i);
 }
 
-Shape batch_of(const Tensor& t) {
-  Shape s;
-  for (int d = 0; d < t.dim() - 2; ++d) s.push_back(t.size(d));
-  return s;
-}
+// ---- CPU kernels ----------------------------------------------------------------------------
 
-Shape with_matrix(Shape batch, int64_t rows, int64_t cols) {
-  batch.push_back(rows);
-  batch.push_back(cols);
-  return batch;
-}
-
-
-#ifdef SSM_WITH_CUDA
-// ---- CUDA: the same products through cuBLASLt / cuBLAS (ops/cuda/matmul.cu) ------------------
-
-Tensor last2(const Tensor& t) {
-  return make_view(t, {t.size(-2), t.size(-1)}, {t.stride(-2), t.stride(-1)}, t.offset());
-}
-
-// A BLAS-readable (rows, cols) view as a GEMM operand, `off` elements further on.
-cuda::GemmOperand operand(const Tensor& m, int64_t batch_stride, int64_t off = 0) {
-  BlasMat l = *blas_layout(m);
-  const char* p = static_cast<const char*>(m.raw_data()) + off * m.element_size();
-  return {p, l.trans, l.ld, batch_stride};
-}
-
-// The single stride that walks t's batch dims in row-major order, when there is one (0 when
-// every batch dim is broadcast).
-std::optional<int64_t> one_batch_stride(const Tensor& t) {
-  int64_t expect = -1, stride = 0;
-  for (int d = t.dim() - 3; d >= 0; --d) {
-    if (t.size(d) == 1) continue;
-    if (expect >= 0 && t.stride(d) != expect) return std::nullopt;
-    if (expect < 0) stride = t.stride(d);
-    expect = t.stride(d) * t.size(d);
-  }
-  return stride;
-}
-
-// Element offset of batch index i (row-major over the batch dims) in t.
-int64_t batch_offset(const Tensor& t, int64_t i) {
-  int64_t off = 0;
-  for (int d = t.dim() - 3; d >= 0; --d) {
-    off += (i % t.size(d)) * t.stride(d);
-    i /= t.size(d);
-  }
-  return off;
-}
-
-// product() on the device; `bias` (N, contiguous) is added to every row (linear's forward).
-// Shapes that fold into one GEMM run as one; a batch whose operands each step by one stride runs
-// as one strided-batched GEMM; anything else as one GEMM per batch index. Sums over broadcast
-// batch dims of 16-bit operands are kept in float32 and rounded once; with f32_out they are not
-// rounded at all (the result is float32).
-Tensor product_cuda(Tensor A, Tensor B, const Shape& target_batch, const char* op,
-                    const Tensor& bias = Tensor(), bool f32_out = false) {
-  DType dt = A.dtype();
-  const DType rdt = f32_out && (dt == DType::bf16 || dt == DType::f16) ? DType::f32 : dt;
-  Device dev = A.device();
-  A = blas_ready(A);
-  B = blas_ready(B);
-  Shape full = broadcast_shapes(batch_of(A), batch_of(B), op);
-  full = broadcast_shapes(full, target_batch, op);
-  int64_t M = A.size(-2), K = A.size(-1), N = B.size(-1);
-  Shape out_shape = with_matrix(target_batch, M, N);
-  Tensor R = Tensor::empty(out_shape, rdt, dev);
-  if (R.numel() == 0) return R;
-  int64_t nfull = Shape(full).numel();
-  if (K == 0 || nfull == 0) {  // empty sums
-    if (bias.defined())
-      cuda::fill_rows(R.raw_data(), bias.raw_data(), rdt, R.numel() / N, N, dev.index);
-    else
-      R.zero_();
-    return R;
-  }
-  Tensor Ae = broadcast_view(A, with_matrix(full, M, K));
-  Tensor Be = broadcast_view(B, with_matrix(full, K, N));
-  cuda::GemmCall c;
-  c.device = dev.index;
-  c.dtype = dt;
-  c.c_dtype = rdt;
-  c.N = N;
-  c.K = K;
-  c.ldc = N;
-  c.c = R.raw_data();
-  c.bias = bias.defined() ? bias.raw_data() : nullptr;
-  if (Shape(target_batch).numel() == nfull) {
-    // x (..., K) @ W: the batch folded into the rows of A and C.
-    if (nfull == 1 || batch_strides_zero(Be)) {
-      auto a = fold_batch(Ae, -2);
-      if (a && blas_layout(*a)) {
-        c.M = a->size(0);
-        c.a = operand(*a, 0);
-        c.b = operand(last2(Be), 0);
-        cuda::gemm(c);
-        return R;
-      }
-    }
-    c.M = M;
-    c.c_batch_stride = M * N;
-    auto sa = one_batch_stride(Ae), sb = one_batch_stride(Be);
-    if (sa && sb) {
-      c.batch = nfull;
-      c.a = operand(last2(Ae), *sa);
-      c.b = operand(last2(Be), *sb);
-      cuda::gemm(c);
-      return R;
-    }
-    for (int64_t i = 0; i < nfull; ++i) {
-      c.a = operand(last2(Ae), 0, batch_offset(Ae, i));
-      c.b = operand(last2(Be), 0, batch_offset(Be, i));
-      c.c = static_cast<char*>(R.raw_data()) + i * M * N * R.element_size();
-      cuda::gemm(c);
-    }
-    return R;
-  }
-  // dW = sum_i A_i^T G_i: one GEMM with the batch folded into the contracted dim.
-  c.M = M;
-  if (Shape(target_batch).numel() == 1) {
-    auto a = fold_batch(Ae, -1), b = fold_batch(Be, -2);
-    if (a && b && blas_layout(*a) && blas_layout(*b)) {
-      c.K = a->size(1);
-      c.a = operand(*a, 0);
-      c.b = operand(*b, 0);
-      cuda::gemm(c);
-      return R;
-    }
-  }
-  // Products summed into their C matrix in batch order.
-  bool lowp = rdt == DType::bf16 || rdt == DType::f16;
-  Tensor acc = lowp ? Tensor::empty(out_shape, DType::f32, dev) : R;
-  Tensor Ce = broadcast_view(acc, with_matrix(full, M, N));
-  c.c_dtype = acc.dtype();
-  for (int64_t i = 0; i < nfull; ++i) {
-    bool first = true;
-    for (int64_t d = Ce.dim() - 3, j = i; d >= 0; --d) {
-      first &= Ce.stride(d) != 0 || j % Ce.size(d) == 0;
-      j /= Ce.size(d);
-    }
-    c.a = operand(last2(Ae), 0, batch_offset(Ae, i));
-    c.b = operand(last2(Be), 0, batch_offset(Be, i));
-    c.c = static_cast<char*>(acc.raw_data()) + batch_offset(Ce, i) * acc.element_size();
-    c.accumulate = !first;
-    cuda::gemm(c);
-  }
-  if (lowp)
-    cuda::cast_from_f32(static_cast<const float*>(acc.raw_data()), R.raw_data(), dt, R.numel(),
-                        dev.index);
-  return R;
-}
-#endif
-
-#ifdef SSM_WITH_CUDA
-// into += A B for 2-D A (M, K) and B (K, N) on the device, into (M, N) contiguous in A's dtype,
-// as one GEMM accumulating in its epilogue (one rounding of the sum). False (nothing done) where
-// the operands do not take that one GEMM.
-bool product_into_cuda(Tensor A, Tensor B, const Tensor& into) {
-  if (A.dim() != 2 || B.dim() != 2 || A.dtype() == DType::f64 || into.dtype() != A.dtype() ||
-      !into.is_contiguous() || into.shape() != Shape{A.size(0), B.size(1)} || A.size(1) == 0 ||
-      into.numel() == 0)
-    return false;
-  A = blas_ready(A);
-  B = blas_ready(B);
-  if (!blas_layout(A)) return false;
-  cuda::GemmCall c;
-  c.device = A.device().index;
-  c.dtype = c.c_dtype = A.dtype();
-  c.M = A.size(0);
-  c.N = B.size(1);
-  c.K = A.size(1);
-  c.ldc = c.N;
-  c.c = into.raw_data();
-  c.a = operand(A, 0);
-  c.b = operand(B, 0);
-  c.accumulate = true;
-  cuda::gemm(c);
-  return true;
-}
-#endif
-
-// sum over the broadcast batch of A[i] B[i], as a new tensor of shape target_batch + (M, N),
-// where target_batch is the full batch shape (forward) or an operand's batch shape (backward:
-// the batch dims that operand was broadcast on are summed). A, B: no autograd history. f32_out:
-// 16-bit operands give a float32 result (their float32 sums, not rounded).
-Tensor product(Tensor A, Tensor B, const Shape& target_batch, const char* op,
-               bool f32_out = false) {
-  NoGradGuard ng;
-#ifdef SSM_WITH_CUDA
-  if (A.device().is_cuda()) return product_cuda(A, B, target_batch, op, Tensor(), f32_out);
-#endif
-  DType dt = A.dtype();
+// The batched product on OpenBLAS; bf16 / f16 multiply in float32 and round once.
+Tensor cpu_product(const Tensor& a, const Tensor& b, const Shape& target_batch, const char* op,
+                   bool f32_out) {
+  DType dt = a.dtype();
   if (dt != DType::f32 && dt != DType::f64) {  // bf16 / f16: multiply in float32, round once
-    Tensor r = product(A.to(DType::f32), B.to(DType::f32), target_batch, op);
+    Tensor r = cpu_product(a.to(DType::f32), b.to(DType::f32), target_batch, op, false);
     return f32_out ? r : r.to(dt);
   }
-  A = blas_ready(A);
-  B = blas_ready(B);
+  Tensor A = blas_ready(a), B = blas_ready(b);
   Shape full = broadcast_shapes(batch_of(A), batch_of(B), op);
   full = broadcast_shapes(full, target_batch, op);
   int64_t M = A.size(-2), K = A.size(-1), N = B.size(-1);
@@ -439,75 +245,6 @@ Tensor product(Tensor A, Tensor B, const Shape& target_batch, const char* op,
   else
     gemm_batched<double>(Ae, Be, Ce, false, op);
   return R;
-}
-
-Tensor mT(const Tensor& t) { return t.transpose(-2, -1); }
-
-}  // namespace
-
-// ---- matmul -------------------------------------------------------------------------------------
-
-// Forward: 1-D operands are promoted ((K) -> (1, K) for a, (K) -> (K, 1) for b) and the batched
-// product runs on the promoted views; the added dims are left out of the result's shape.
-// Backward on the promoted views: dA = g B^T, dB = A^T g, each summed to its operand's batch.
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_operands(a, b, "matmul", "a", "b");
-  SSM_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got a ",
-            describe(a), " and b ", describe(b));
-  bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
-  Tensor A = a_vec ? a.detach().unsqueeze(0) : a.detach();
-  Tensor B = b_vec ? b.detach().unsqueeze(-1) : b.detach();
-  SSM_CHECK(A.size(-1) == B.size(-2), "matmul: cannot multiply a of shape ", a.shape(),
-            " by b of shape ", b.shape(), ": the contracted dims differ (", A.size(-1), " vs ",
-            B.size(-2), ")");
-  Shape ab = batch_of(A), bb = batch_of(B);
-  int nb = std::max(ab.size(), bb.size());
-  Shape batch;
-  for (int i = 0; i < nb; ++i) {
-    int ia = i - (nb - ab.size()), ib = i - (nb - bb.size());
-    int64_t da = ia >= 0 ? ab[ia] : 1, db = ib >= 0 ? bb[ib] : 1;
-    SSM_CHECK(da == db || da == 1 || db == 1, "matmul: the batch dims of a of shape ", a.shape(),
-              " and b of shape ", b.shape(), " do not broadcast (", da, " vs ", db, ")");
-    batch.push_back(da == 1 ? db : da);
-  }
-  Tensor C = product(A, B, batch, "matmul");
-  Shape out_shape = batch;
-  if (!a_vec) out_shape.push_back(A.size(-2));
-  if (!b_vec) out_shape.push_back(B.size(-1));
-  Tensor out = make_view(C, out_shape, contiguous_strides(out_shape), 0);
-  if (needs_grad({a, b})) {
-    Saved sa(a), sb(b);
-    Shape c_shape = C.shape();
-    record(OpId::matmul, {a, b}, out, [sa, sb, a_vec, b_vec, c_shape](Grads& g) {
-      const Tensor &av = sa.get(), &bv = sb.get();
-      Tensor A = a_vec ? av.unsqueeze(0) : av, B = b_vec ? bv.unsqueeze(-1) : bv;
-      Tensor go = g.out[0].dtype() == av.dtype() ? g.out[0] : g.out[0].to(av.dtype());
-      Tensor G = go.reshape(c_shape);
-      if (g.needs(0)) g.in[0] = product(G, mT(B), batch_of(A), "matmul").view(av.shape());
-      if (g.needs(1)) g.in[1] = product(mT(A), G, batch_of(B), "matmul").view(bv.shape());
-    });
-  }
-  return out;
-}
-
-Tensor bmm(const Tensor& a, const Tensor& b) {
-  check_defined(a, "bmm", "a");
-  check_defined(b, "bmm", "b");
-  SSM_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D tensors (B, M, K) and (B, K, N), got ",
-            describe(a), " and ", describe(b));
-  SSM_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ: a of shape ", a.shape(),
-            " and b of shape ", b.shape());
-  return matmul(a, b);
-}
-
-// ---- linear -------------------------------------------------------------------------------------
-
-namespace {
-
-// x (..., I) as matrices (batch..., rows, I) without autograd history: 1-D x is one row.
-Tensor as_matrices(const Tensor& x) {
-  Tensor d = x.detach();
-  return d.dim() == 1 ? d.unsqueeze(0) : d;
 }
 
 // Y (batch..., rows, O) = X (batch..., rows, I) W^T (+ bias), all float32 or float64, Y fresh.
@@ -535,22 +272,116 @@ void linear_kernel(const Tensor& X, const Tensor& w, const Tensor& bias, Tensor&
   gemm_batched<T>(blas_ready(X), Wt, Y, has_bias, "linear");
 }
 
+// bf16 / f16: the GEMM and the bias add in float32, rounded once.
+Tensor cpu_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  Tensor X = x, w = weight, b = bias;
+  DType dt = x.dtype(), cdt = compute_dtype(dt);
+  if (cdt != dt) {
+    X = X.to(cdt);
+    w = w.to(cdt);
+    if (b.defined()) b = b.to(cdt);
+  }
+  Tensor Y = Tensor::empty(with_matrix(batch_of(X), X.size(-2), w.size(0)), cdt);
+  if (cdt == DType::f32)
+    linear_kernel<float>(X, w, b, Y);
+  else
+    linear_kernel<double>(X, w, b, Y);
+  return cdt != dt ? Y.to(dt) : Y;
+}
+
+Tensor cpu_bias_grad(const Tensor& g) { return sum_kernel(g, (1u << (g.dim() - 1)) - 1, false); }
+
+const MatmulKernels kCpuKernels = {floating_dtypes, cpu_product, cpu_linear, cpu_bias_grad,
+                                   nullptr};
+SSM_REGISTER_KERNELS(MatmulKernels, cpu, kCpuKernels);
+
+// ---- shared by the ops --------------------------------------------------------------------------
+
+void check_operands(const Tensor& a, const Tensor& b, const char* op, const char* an,
+                    const char* bn) {
+  check_defined(a, op, an);
+  check_defined(b, op, bn);
+  check_same_device(a, b, op);
+  SSM_CHECK(is_floating(a.dtype()), op, ": ", an, " must be a floating tensor, got ", describe(a));
+  SSM_CHECK(a.dtype() == b.dtype(), op, ": ", an, " and ", bn, " must have the same dtype, got ",
+            describe(a), " and ", describe(b));
+}
+
+// k.product without autograd history (see MatmulKernels::product).
+Tensor product(const MatmulKernels& k, const Tensor& A, const Tensor& B, const Shape& target_batch,
+               const char* op, bool f32_out = false) {
+  NoGradGuard ng;
+  return k.product(A, B, target_batch, op, f32_out);
+}
+
+Tensor mT(const Tensor& t) { return t.transpose(-2, -1); }
+
 }  // namespace
+
+// ---- matmul -------------------------------------------------------------------------------------
+
+// Forward: 1-D operands are promoted ((K) -> (1, K) for a, (K) -> (K, 1) for b) and the batched
+// product runs on the promoted views; the added dims are left out of the result's shape.
+// Backward on the promoted views: dA = g B^T, dB = A^T g, each summed to its operand's batch.
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "matmul", "a", "b");
+  const MatmulKernels& k = kernels<MatmulKernels>("matmul", a);
+  SSM_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got a ",
+            describe(a), " and b ", describe(b));
+  bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+  Tensor A = a_vec ? a.detach().unsqueeze(0) : a.detach();
+  Tensor B = b_vec ? b.detach().unsqueeze(-1) : b.detach();
+  SSM_CHECK(A.size(-1) == B.size(-2), "matmul: cannot multiply a of shape ", a.shape(),
+            " by b of shape ", b.shape(), ": the contracted dims differ (", A.size(-1), " vs ",
+            B.size(-2), ")");
+  Shape ab = batch_of(A), bb = batch_of(B);
+  int nb = std::max(ab.size(), bb.size());
+  Shape batch;
+  for (int i = 0; i < nb; ++i) {
+    int ia = i - (nb - ab.size()), ib = i - (nb - bb.size());
+    int64_t da = ia >= 0 ? ab[ia] : 1, db = ib >= 0 ? bb[ib] : 1;
+    SSM_CHECK(da == db || da == 1 || db == 1, "matmul: the batch dims of a of shape ", a.shape(),
+              " and b of shape ", b.shape(), " do not broadcast (", da, " vs ", db, ")");
+    batch.push_back(da == 1 ? db : da);
+  }
+  Tensor C = product(k, A, B, batch, "matmul");
+  Shape out_shape = batch;
+  if (!a_vec) out_shape.push_back(A.size(-2));
+  if (!b_vec) out_shape.push_back(B.size(-1));
+  Tensor out = make_view(C, out_shape, contiguous_strides(out_shape), 0);
+  if (needs_grad({a, b})) {
+    Saved sa(a), sb(b);
+    Shape c_shape = C.shape();
+    record(OpId::matmul, {a, b}, out, [sa, sb, a_vec, b_vec, c_shape, &k](Grads& g) {
+      const Tensor &av = sa.get(), &bv = sb.get();
+      Tensor A = a_vec ? av.unsqueeze(0) : av, B = b_vec ? bv.unsqueeze(-1) : bv;
+      Tensor go = g.out[0].dtype() == av.dtype() ? g.out[0] : g.out[0].to(av.dtype());
+      Tensor G = go.reshape(c_shape);
+      if (g.needs(0)) g.in[0] = product(k, G, mT(B), batch_of(A), "matmul").view(av.shape());
+      if (g.needs(1)) g.in[1] = product(k, mT(A), G, batch_of(B), "matmul").view(bv.shape());
+    });
+  }
+  return out;
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_defined(a, "bmm", "a");
+  check_defined(b, "bmm", "b");
+  SSM_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expects 3-D tensors (B, M, K) and (B, K, N), got ",
+            describe(a), " and ", describe(b));
+  SSM_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ: a of shape ", a.shape(),
+            " and b of shape ", b.shape());
+  return matmul(a, b);
+}
+
+// ---- linear -------------------------------------------------------------------------------------
 
 namespace {
 
-// db = sum over every dim of g but the last.
-Tensor bias_grad(const Tensor& go) {
-#ifdef SSM_WITH_CUDA
-  if (go.device().is_cuda()) {
-    int64_t O = go.size(-1), R = O == 0 ? 0 : go.numel() / O;
-    Tensor g2 = go.is_contiguous() ? go : go.contiguous();
-    Tensor db = Tensor::empty({O}, go.dtype(), go.device());
-    cuda::sum_rows(g2.raw_data(), O, db.raw_data(), go.dtype(), R, O, go.device().index);
-    return db;
-  }
-#endif
-  return sum_kernel(go, (1u << (go.dim() - 1)) - 1, false);
+// x (..., I) as matrices (batch..., rows, I) without autograd history: 1-D x is one row.
+Tensor as_matrices(const Tensor& x) {
+  Tensor d = x.detach();
+  return d.dim() == 1 ? d.unsqueeze(0) : d;
 }
 
 }  // namespace
@@ -574,33 +405,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     SSM_CHECK(bias.dim() == 1 && bias.size(0) == O, "linear: bias must have shape (", O,
               ",) for weight of shape ", weight.shape(), ", got ", describe(bias));
   }
+  const MatmulKernels& k = kernels<MatmulKernels>("linear", x);
   Shape out_shape = x.shape();
   out_shape[out_shape.size() - 1] = O;
   Tensor y;
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    NoGradGuard ng;
-    Tensor X = as_matrices(x), b = bias.defined() ? bias.detach() : Tensor();
-    if (b.defined() && b.stride(0) != 1 && O > 1) b = b.contiguous();
-    Tensor Y = product_cuda(X, weight.detach().t(), batch_of(X), "linear", b);
-    y = make_view(Y, out_shape, contiguous_strides(out_shape), 0);
-  } else
-#endif
   {
     NoGradGuard ng;
-    Tensor X = as_matrices(x), w = weight.detach(), b = bias.defined() ? bias.detach() : Tensor();
-    DType dt = x.dtype(), cdt = compute_dtype(dt);
-    if (cdt != dt) {  // bf16 / f16: float32 GEMM and bias add, rounded once
-      X = X.to(cdt);
-      w = w.to(cdt);
-      if (b.defined()) b = b.to(cdt);
-    }
-    Tensor Y = Tensor::empty(with_matrix(batch_of(X), X.size(-2), O), cdt);
-    if (cdt == DType::f32)
-      linear_kernel<float>(X, w, b, Y);
-    else
-      linear_kernel<double>(X, w, b, Y);
-    if (cdt != dt) Y = Y.to(dt);
+    Tensor X = as_matrices(x), b = bias.defined() ? bias.detach() : Tensor();
+    Tensor Y = k.linear(X, weight.detach(), b);
     y = make_view(Y, out_shape, contiguous_strides(out_shape), 0);
   }
   if (needs_grad({x, weight, bias})) {
@@ -609,27 +421,28 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     // A 16-bit cast of a float32 master weight (autocast) gets dW in float32 straight from the
     // GEMM's float32 sums: no rounding to 16 bits, and no cast kernel on the way back.
     const bool dw_f32 = is_16bit_cast_of_f32_leaf(weight);
-    record(OpId::linear, {x, weight, bias}, y, [sx, sw, has_bias, dw_f32](Grads& g) {
+    record(OpId::linear, {x, weight, bias}, y, [sx, sw, has_bias, dw_f32, &k](Grads& g) {
       const Tensor &xv = sx.get(), &wv = sw.get();
       Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
       Tensor X = as_matrices(xv);                                             // (batch..., rows, I)
       Tensor G = go.reshape(with_matrix(batch_of(X), X.size(-2), wv.size(0)));  // (batch..., rows, O)
       if (g.needs(0)) {
-#ifdef SSM_WITH_CUDA
         // dx added into the gradient the input's other consumers passed back (Grads::prior), in
-        // the GEMM's epilogue: Mamba's x_proj input also feeds the scan, whose du it joins.
+        // the GEMM's epilogue where the backend has one: Mamba's x_proj input also feeds the
+        // scan, whose du it joins.
         const Tensor& acc = g.prior.empty() ? Tensor() : g.prior[0];
         const int64_t rows = G.numel() / std::max<int64_t>(wv.size(0), 1);
-        if (acc.defined() && acc.device().is_cuda() && acc.shape() == xv.shape() &&
-            G.is_contiguous() &&
-            product_into_cuda(G.view(Shape{rows, wv.size(0)}), wv, acc.view(Shape{rows, wv.size(1)}))) {
+        if (k.product_into && acc.defined() && acc.device() == xv.device() &&
+            acc.shape() == xv.shape() && G.is_contiguous() &&
+            k.product_into(G.view(Shape{rows, wv.size(0)}), wv,
+                           acc.view(Shape{rows, wv.size(1)}))) {
           g.in[0] = acc;
-        } else
-#endif
-          g.in[0] = product(G, wv, batch_of(X), "linear").view(xv.shape());
+        } else {
+          g.in[0] = product(k, G, wv, batch_of(X), "linear").view(xv.shape());
+        }
       }
-      if (g.needs(1)) g.in[1] = product(mT(G), X, {}, "linear", dw_f32);
-      if (has_bias && g.needs(2)) g.in[2] = bias_grad(go);
+      if (g.needs(1)) g.in[1] = product(k, mT(G), X, {}, "linear", dw_f32);
+      if (has_bias && g.needs(2)) g.in[2] = k.bias_grad(go);
     });
   }
   return y;
@@ -653,5 +466,70 @@ void set_allow_tf32(bool on) { tf32_flag() = on ? 1 : 0; }
 bool allow_tf32() { return tf32_flag() != 0; }
 
 }  // namespace cuda
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/matmul.py). The layout cases
+// (transposed operands go to BLAS as CblasTrans, strided ones are copied) exist only here: the
+// fixtures store contiguous inputs. ------------------------------------------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+// A (rows, cols) view with strides (2 cols, 2): neither row-major nor transposed, so copied.
+Tensor strided(Generator& g, int64_t rows, int64_t cols) {
+  return randn(g, {rows, 2 * cols}).slice(1, 0, 2 * cols, 2);
+}
+
+SSM_OP_INFO({.name = "matmul",
+             .nodes = {OpId::matmul},
+             .run = [](const Tensors& in, const json&) { return Tensors{matmul(in[0], in[1])}; },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"2-d", {randn(g, {3, 4}), randn(g, {4, 5})}},
+                   {"dot", {randn(g, {4}), randn(g, {4})}},
+                   {"matrix-vector", {randn(g, {3, 4}), randn(g, {4})}},
+                   {"vector-matrix", {randn(g, {4}), randn(g, {4, 5})}},
+                   {"batch broadcast", {randn(g, {2, 1, 3, 4}), randn(g, {5, 4, 2})}},
+                   {"batched @ 2-d", {randn(g, {2, 3, 4}), randn(g, {4, 5})}},
+                   {"2-d @ batched", {randn(g, {3, 4}), randn(g, {2, 4, 5})}},
+                   {"vector @ batched", {randn(g, {4}), randn(g, {2, 4, 3})}},
+                   {"batched @ vector", {randn(g, {2, 3, 4}), randn(g, {4})}},
+                   {"size-1 batch broadcast", {randn(g, {1, 3, 4}), randn(g, {3, 4, 2})}},
+                   {"transposed operands", {noncontig(randn(g, {3, 4})), noncontig(randn(g, {2, 4, 5}))}},
+                   {"strided operands", {strided(g, 3, 4), strided(g, 4, 2)}},
+                   {"1 x 1 result", {randn(g, {1, 5}), randn(g, {5, 1})}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "bmm",
+             .nodes = {OpId::matmul},
+             .run = [](const Tensors& in, const json&) { return Tensors{bmm(in[0], in[1])}; },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"contiguous", {randn(g, {2, 3, 4}), randn(g, {2, 4, 5})}},
+                   {"transposed", {noncontig(randn(g, {3, 2, 4})), noncontig(randn(g, {3, 4, 3}))}},
+               };
+             }});
+
+SSM_OP_INFO({.name = "linear",
+             .nodes = {OpId::linear},
+             .run = [](const Tensors& in, const json&) {
+               return Tensors{in.size() > 2 ? linear(in[0], in[1], in[2]) : linear(in[0], in[1])};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"3-d input, bias", {randn(g, {2, 3, 4}), randn(g, {5, 4}), randn(g, {5})}},
+                   {"2-d, no bias", {randn(g, {3, 4}), randn(g, {5, 4})}},
+                   {"1-d input", {randn(g, {4}), randn(g, {3, 4}), randn(g, {3})}},
+                   {"transposed input and weight",
+                    {noncontig(randn(g, {5, 4})), noncontig(randn(g, {3, 4})), randn(g, {3})}},
+                   {"3-d input that cannot be flattened in place",
+                    {noncontig(randn(g, {2, 3, 4})), randn(g, {2, 4})}},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -11,12 +11,9 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 #include "ops/reduce.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/nd_index.h"
-#include "ops/cuda/norm_cuda.h"
-#endif
 
 namespace ssm {
 
@@ -117,36 +114,30 @@ void norm_backward(const T* x, const T* g, const acc_t<T>* mean, const acc_t<T>*
   });
 }
 
-struct NormGrads {
-  Tensor dx, dw, db;
-};
-
-// Runs norm_backward and sums the block partials in block order (in double).
-NormGrads norm_backward_all(const Tensor& x2, const Tensor& g2, const Tensor& mean,
-                            const Tensor& rstd, const Tensor& weight, bool need_dx,
-                            bool need_params, bool rms) {
+// Runs norm_backward on x2, g2 (R, D) contiguous into dx (R, D), dw, db (D), each null when not
+// wanted, and sums the block partials in block order (in double).
+void norm_backward_all(const Tensor& x2, const Tensor& g2, const Tensor& mean, const Tensor& rstd,
+                       const Tensor& weight, const Tensor& dx, const Tensor& dw, const Tensor& db,
+                       bool rms) {
   int64_t R = x2.size(0), D = x2.size(1);
+  bool need_params = dw.defined() || db.defined();
   // At most 64 blocks of rows: the partials stay small, and the block boundaries (so the sums)
   // depend only on R.
   int64_t rows_per_blk = std::max<int64_t>(1, (R + 63) / 64);
   int64_t nblk = (R + rows_per_blk - 1) / rows_per_blk;
-  NormGrads out;
   SSM_DISPATCH_FLOAT(x2.dtype(), rms ? "rms_norm" : "layer_norm", [&] {
     using A = acc_t<scalar_t>;
     std::vector<A> w = param_vector<A>(weight, D, A(1));
     std::vector<A> part(need_params ? size_t(nblk * 2 * D) : 0);
-    if (need_dx) out.dx = Tensor::empty(x2.shape(), x2.dtype());
     norm_backward<scalar_t>(static_cast<const scalar_t*>(x2.raw_data()),
                             static_cast<const scalar_t*>(g2.raw_data()),
                             rms ? nullptr : static_cast<const A*>(mean.raw_data()),
                             static_cast<const A*>(rstd.raw_data()), w.data(),
-                            need_dx ? static_cast<scalar_t*>(out.dx.raw_data()) : nullptr,
+                            dx.defined() ? static_cast<scalar_t*>(dx.raw_data()) : nullptr,
                             need_params ? part.data() : nullptr, rows_per_blk, R, D, rms);
     if (!need_params) return;
-    out.dw = Tensor::empty({D}, x2.dtype());
-    out.db = Tensor::empty({D}, x2.dtype());
-    auto* dw = static_cast<scalar_t*>(out.dw.raw_data());
-    auto* db = static_cast<scalar_t*>(out.db.raw_data());
+    auto* dwp = dw.defined() ? static_cast<scalar_t*>(dw.raw_data()) : nullptr;
+    auto* dbp = db.defined() ? static_cast<scalar_t*>(db.raw_data()) : nullptr;
     parallel_for(0, D, 4096, [&](int64_t d0, int64_t d1) {
       for (int64_t d = d0; d < d1; ++d) {
         double sw = 0, sb = 0;
@@ -154,12 +145,11 @@ NormGrads norm_backward_all(const Tensor& x2, const Tensor& g2, const Tensor& me
           sw += double(part[size_t(k * 2 * D + d)]);
           sb += double(part[size_t(k * 2 * D + D + d)]);
         }
-        dw[d] = Scalar<scalar_t>::store(A(sw));
-        db[d] = Scalar<scalar_t>::store(A(sb));
+        if (dwp) dwp[d] = Scalar<scalar_t>::store(A(sw));
+        if (dbp) dbp[d] = Scalar<scalar_t>::store(A(sb));
       }
     });
   });
-  return out;
 }
 
 // ---- add_rms_norm / add_layer_norm on the CPU ----------------------------------------------------
@@ -248,6 +238,89 @@ void with_residual_type(DType rdt, F&& f) {
     f(std::type_identity<acc_t<T>>{});
 }
 
+// ---- CPU kernels ----------------------------------------------------------------------------
+
+const void* ptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+void* mut_ptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+
+void cpu_forward(const NormArgs& a, const Tensor& y, const NormStats& s) {
+  NoGradGuard ng;
+  const Tensor& x = a.x;
+  int64_t D = x.size(-1), R = D == 0 ? 0 : x.numel() / D;
+  Tensor x2 = x.detach().contiguous();
+  SSM_DISPATCH_FLOAT(x.dtype(), a.rms ? "rms_norm" : "layer_norm", [&] {
+    using A = acc_t<scalar_t>;
+    std::vector<A> w = param_vector<A>(a.weight, D, A(1)), b = param_vector<A>(a.bias, D, A(0));
+    norm_forward<scalar_t>(static_cast<const scalar_t*>(x2.raw_data()),
+                           static_cast<scalar_t*>(y.raw_data()), static_cast<A*>(mut_ptr(s.mean)),
+                           static_cast<A*>(s.rstd.raw_data()), w.data(), b.data(), R, D, a.eps,
+                           a.rms);
+  });
+}
+
+// The output gradient is taken to x's dtype first.
+void cpu_backward(const NormArgs& a, const NormStats& s, const Tensor& gy, const Tensor& dx,
+                  const Tensor& dw, const Tensor& db) {
+  const Tensor& xv = a.x;
+  int64_t D = xv.size(-1);
+  Tensor go = gy.dtype() == xv.dtype() ? gy : gy.to(xv.dtype());
+  Tensor x2 = xv.contiguous().reshape({-1, D}), g2 = go.contiguous().reshape({-1, D});
+  norm_backward_all(x2, g2, s.mean, s.rstd, a.weight, dx, dw, db, a.rms);
+}
+
+void cpu_add_forward(const AddNormArgs& a, const Tensor& y, const Tensor& r, const NormStats& s) {
+  int64_t D = a.x.size(-1), rows = D == 0 ? 0 : a.x.numel() / D;
+  SSM_DISPATCH_FLOAT(a.x.dtype(), a.rms ? "add_rms_norm" : "add_layer_norm", [&] {
+    using T = scalar_t;
+    using A = acc_t<T>;
+    std::vector<A> w = param_vector<A>(a.weight, D, A(1)), b = param_vector<A>(a.bias, D, A(0));
+    with_residual_type<T>(r.dtype(), [&]<class Res>(std::type_identity<Res>) {
+      add_norm_forward<T, Res>(static_cast<const T*>(a.x.raw_data()),
+                               static_cast<const Res*>(ptr(a.residual)), w.data(),
+                               a.bias.defined() ? b.data() : nullptr, static_cast<T*>(y.raw_data()),
+                               static_cast<Res*>(r.raw_data()), static_cast<A*>(mut_ptr(s.mean)),
+                               static_cast<A*>(s.rstd.raw_data()), rows, D, a.eps, a.rms);
+    });
+  });
+}
+
+void cpu_add_backward(const Tensor& rv, const Tensor& wv, const NormStats& s, const Tensor& gy,
+                      const Tensor& gr, const Tensor& dx, const Tensor& dres, const Tensor& dw) {
+  const bool rms = !s.mean.defined();
+  int64_t D = rv.size(-1), rows = D == 0 ? 0 : rv.numel() / D;
+  bool need_w = dw.defined();
+  // At most 64 blocks of rows, as in norm_backward_all: the sums depend only on rows.
+  int64_t rows_per_blk = std::max<int64_t>(1, (rows + 63) / 64);
+  int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
+  SSM_DISPATCH_FLOAT(gy.dtype(), rms ? "add_rms_norm" : "add_layer_norm", [&] {
+    using T = scalar_t;
+    using A = acc_t<T>;
+    std::vector<A> w = param_vector<A>(wv, D, A(1));
+    std::vector<A> part(need_w ? size_t(nblk * D) : 0);
+    with_residual_type<T>(rv.dtype(), [&]<class Res>(std::type_identity<Res>) {
+      add_norm_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
+                                static_cast<const T*>(gy.raw_data()),
+                                static_cast<const Res*>(ptr(gr)),
+                                static_cast<const A*>(ptr(s.mean)),
+                                static_cast<const A*>(s.rstd.raw_data()), w.data(),
+                                static_cast<T*>(mut_ptr(dx)), static_cast<Res*>(mut_ptr(dres)),
+                                need_w ? part.data() : nullptr, rows_per_blk, rows, D);
+    });
+    if (!need_w) return;
+    // Block partials added in block order, in double; stored in the weight's dtype.
+    std::vector<double> sum(size_t(D), 0.0);
+    for (int64_t k = 0; k < nblk; ++k)
+      for (int64_t d = 0; d < D; ++d) sum[size_t(d)] += double(part[size_t(k * D + d)]);
+    Tensor(dw).copy_(Tensor::from_vector(sum, {D}));
+  });
+}
+
+const NormKernels kCpuKernels = {floating_dtypes, cpu_forward, cpu_backward, cpu_add_forward,
+                                 cpu_add_backward};
+SSM_REGISTER_KERNELS(NormKernels, cpu, kCpuKernels);
+
+// ---- checks and the shared forward / backward of the ops ----------------------------------------
+
 void check_param(const Tensor& x, const Tensor& p, const char* op, const char* name) {
   if (!p.defined()) return;
   check_same_device(x, p, op);
@@ -259,132 +332,38 @@ void check_param(const Tensor& x, const Tensor& p, const char* op, const char* n
 
 void check_input(const Tensor& x, double eps, const char* op) {
   check_defined(x, op, "input");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
-#endif
   SSM_CHECK(is_floating(x.dtype()), op, ": input must be a floating tensor, got ", describe(x));
   SSM_CHECK(x.dim() >= 1, op, ": input must have at least 1 dim (..., D), got ", describe(x));
   SSM_CHECK(eps >= 0 && std::isfinite(eps), op, ": eps must be finite and >= 0, got ", eps);
 }
 
-#ifdef SSM_WITH_CUDA
-// ---- CUDA (kernels in ops/cuda/norm.cu): x, g, weight and bias are read with their strides ------
-
-cuda::NormProblem cuda_problem(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                               double eps, bool rms) {
-  cuda::NormProblem p;
-  p.device = x.device().index;
-  p.dtype = x.dtype();
-  p.D = x.size(-1);
-  p.R = p.D == 0 ? 0 : x.numel() / p.D;
-  p.x = x.raw_data();
-  p.rows = cuda::nd_index(x, x.dim() - 1);
-  p.sd = x.stride(-1);
-  if (weight.defined()) {
-    p.w = weight.raw_data();
-    p.ws = weight.stride(0);
-  }
-  if (bias.defined()) {
-    p.b = bias.raw_data();
-    p.bs = bias.stride(0);
-  }
-  p.eps = eps;
-  p.rms = rms;
-  return p;
-}
-
-Tensor norm_forward_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
-                         bool rms, Tensor& mean, Tensor& rstd) {
-  cuda::NormProblem p = cuda_problem(x, weight, bias, eps, rms);
+// Forward of layer_norm / rms_norm: y, and the statistics saved for the backward.
+Tensor norm_forward_all(const NormKernels& k, const NormArgs& a, NormStats& s) {
+  const Tensor& x = a.x;
+  int64_t D = x.size(-1), R = D == 0 ? 0 : x.numel() / D;
   DType sdt = compute_dtype(x.dtype());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  mean = rms ? Tensor() : Tensor::empty({p.R}, sdt, x.device());
-  rstd = Tensor::empty({p.R}, sdt, x.device());
-  cuda::norm_forward(p, y.raw_data(), rms ? nullptr : mean.raw_data(), rstd.raw_data());
+  s.mean = a.rms ? Tensor() : Tensor::empty({R}, sdt, x.device());
+  s.rstd = Tensor::empty({R}, sdt, x.device());
+  k.forward(a, y, s);
   return y;
 }
 
-void norm_grads_cuda(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean,
-                     const Tensor& rstd, bool rms) {
-  const Tensor& go = g.out[0];
-  SSM_CHECK(go.dtype() == xv.dtype() && go.device() == xv.device(), rms ? "rms_norm" : "layer_norm",
-            ": backward expects the output gradient in the input's dtype and device, got ",
-            describe(go));
-  cuda::NormProblem p = cuda_problem(xv, wv, Tensor(), 0.0, rms);
+// The gradient tensors for x, weight and bias (inputs 0, 1, 2) as wanted.
+void norm_grads(const NormKernels& k, Grads& g, const NormArgs& a, const NormStats& s) {
+  const Tensor& xv = a.x;
   Device dev = xv.device();
-  int64_t D = p.D;
+  int64_t D = xv.size(-1);
   Tensor dx = g.needs(0) ? Tensor::empty(xv.shape(), xv.dtype(), dev) : Tensor();
-  Tensor dw = wv.defined() && g.needs(1) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
-  Tensor db = !rms && g.needs(2) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-  cuda::norm_backward(p, go.raw_data(), cuda::nd_index(go, go.dim() - 1), go.stride(-1),
-                      ptr(mean), rstd.raw_data(), ptr(dx), ptr(dw), ptr(db));
+  Tensor dw = a.weight.defined() && g.needs(1) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
+  Tensor db = !a.rms && g.needs(2) ? Tensor::empty({D}, xv.dtype(), dev) : Tensor();
+  k.backward(a, s, g.out[0], dx, dw, db);
   if (dx.defined()) g.in[0] = dx;
   if (dw.defined()) g.in[1] = dw;
   if (db.defined()) g.in[2] = db;
 }
 
-// add_rms_norm / add_layer_norm: the kernels read contiguous rows (x, residual, r and the
-// gradients are made contiguous here, a no-op for the model's activations).
-cuda::AddNormProblem add_norm_problem(DType xdt, DType rdt, const Tensor& weight,
-                                      const Tensor& bias, int64_t rows, int64_t D, Device dev,
-                                      double eps, bool rms) {
-  cuda::AddNormProblem p;
-  p.device = dev.index;
-  p.dtype = xdt;
-  p.rdtype = rdt;
-  p.wdtype = weight.defined() ? weight.dtype() : bias.defined() ? bias.dtype() : xdt;
-  p.R = rows;
-  p.D = D;
-  p.w = weight.defined() ? weight.raw_data() : nullptr;
-  p.b = bias.defined() ? bias.raw_data() : nullptr;
-  p.eps = eps;
-  p.rms = rms;
-  return p;
-}
-#endif
-
-// Forward of either norm; returns y and fills mean (layer_norm only) and rstd, shape (R).
-Tensor norm_forward_all(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
-                        bool rms, Tensor& mean, Tensor& rstd) {
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) return norm_forward_cuda(x, weight, bias, eps, rms, mean, rstd);
-#endif
-  NoGradGuard ng;
-  int64_t D = x.size(-1), R = D == 0 ? 0 : x.numel() / D;
-  Tensor x2 = x.detach().contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  DType sdt = compute_dtype(x.dtype());
-  mean = rms ? Tensor() : Tensor::empty({R}, sdt);
-  rstd = Tensor::empty({R}, sdt);
-  SSM_DISPATCH_FLOAT(x.dtype(), rms ? "rms_norm" : "layer_norm", [&] {
-    using A = acc_t<scalar_t>;
-    std::vector<A> w = param_vector<A>(weight, D, A(1)), b = param_vector<A>(bias, D, A(0));
-    norm_forward<scalar_t>(static_cast<const scalar_t*>(x2.raw_data()),
-                           static_cast<scalar_t*>(y.raw_data()),
-                           rms ? nullptr : static_cast<A*>(mean.raw_data()),
-                           static_cast<A*>(rstd.raw_data()), w.data(), b.data(), R, D, eps, rms);
-  });
-  return y;
-}
-
-// The gradient tensors for x (R rows of D, back in x's shape), weight and bias as needed.
-void norm_grads(Grads& g, const Tensor& xv, const Tensor& wv, const Tensor& mean,
-                const Tensor& rstd, bool rms) {
-#ifdef SSM_WITH_CUDA
-  if (xv.device().is_cuda()) return norm_grads_cuda(g, xv, wv, mean, rstd, rms);
-#endif
-  int64_t D = xv.size(-1);
-  Tensor go = g.out[0].dtype() == xv.dtype() ? g.out[0] : g.out[0].to(xv.dtype());
-  Tensor x2 = xv.contiguous().reshape({-1, D}), g2 = go.contiguous().reshape({-1, D});
-  bool need_params = (wv.defined() && g.needs(1)) || (!rms && g.needs(2));
-  NormGrads r = norm_backward_all(x2, g2, mean, rstd, wv, g.needs(0), need_params, rms);
-  if (g.needs(0)) g.in[0] = r.dx.view(xv.shape());
-  if (wv.defined() && g.needs(1)) g.in[1] = r.dw;
-  if (!rms && g.needs(2)) g.in[2] = r.db;
-}
-
-// ---- add_rms_norm / add_layer_norm: checks, forward and backward on either device ---------------
+// ---- add_rms_norm / add_layer_norm: checks, forward and backward ----------------------------
 
 // The dtype of r (see ops/norm.h), after checking x, residual, weight and bias against each other.
 DType add_norm_check(const char* op, const Tensor& x, const Tensor& residual, const Tensor& weight,
@@ -420,11 +399,13 @@ DType add_norm_check(const char* op, const Tensor& x, const Tensor& residual, co
 }
 
 struct AddNormForward {
-  Tensor y, r, mean, rstd;  // mean: layer norm only
+  Tensor y, r;
+  NormStats s;  // mean: layer norm only
 };
 
-AddNormForward add_norm_forward_all(const Tensor& x, const Tensor& residual, const Tensor& weight,
-                                    const Tensor& bias, double eps, DType rdt, bool rms) {
+AddNormForward add_norm_forward_all(const NormKernels& k, const Tensor& x, const Tensor& residual,
+                                    const Tensor& weight, const Tensor& bias, double eps, DType rdt,
+                                    bool rms) {
   NoGradGuard ng;
   Device dev = x.device();
   int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
@@ -432,41 +413,18 @@ AddNormForward add_norm_forward_all(const Tensor& x, const Tensor& residual, con
   Tensor res2 = residual.defined() ? residual.detach().contiguous() : Tensor();
   DType sdt = compute_dtype(x.dtype());
   AddNormForward out{Tensor::empty(x.shape(), x.dtype(), dev), Tensor::empty(x.shape(), rdt, dev),
-                     rms ? Tensor() : Tensor::empty({rows}, sdt, dev), Tensor::empty({rows}, sdt, dev)};
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-#ifdef SSM_WITH_CUDA
-  if (dev.is_cuda()) {
-    Tensor w2 = weight.defined() ? weight.detach().contiguous() : Tensor();
-    Tensor b2 = bias.defined() ? bias.detach().contiguous() : Tensor();
-    cuda::add_norm_forward(add_norm_problem(x.dtype(), rdt, w2, b2, rows, D, dev, eps, rms),
-                           x2.raw_data(), ptr(res2), out.y.raw_data(), out.r.raw_data(),
-                           ptr(out.mean), out.rstd.raw_data());
-    return out;
-  }
-#endif
-  SSM_DISPATCH_FLOAT(x.dtype(), rms ? "add_rms_norm" : "add_layer_norm", [&] {
-    using T = scalar_t;
-    using A = acc_t<T>;
-    std::vector<A> w = param_vector<A>(weight, D, A(1)), b = param_vector<A>(bias, D, A(0));
-    with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
-      add_norm_forward<T, Res>(static_cast<const T*>(x2.raw_data()),
-                               static_cast<const Res*>(ptr(res2)), w.data(),
-                               bias.defined() ? b.data() : nullptr,
-                               static_cast<T*>(out.y.raw_data()), static_cast<Res*>(out.r.raw_data()),
-                               static_cast<A*>(ptr(out.mean)), static_cast<A*>(out.rstd.raw_data()),
-                               rows, D, eps, rms);
-    });
-  });
+                     {rms ? Tensor() : Tensor::empty({rows}, sdt, dev),
+                      Tensor::empty({rows}, sdt, dev)}};
+  k.add_forward({x2, res2, weight, bias, eps, rms}, out.y, out.r, out.s);
   return out;
 }
 
 // Inputs of the node: x (0), residual (1), weight (2) and, for the layer norm, bias (3); outputs
 // y (0) and r (1). rv, wv and bv are the saved r, weight and bias (bias: its dtype only);
-// mean is undefined for the RMSNorm.
-void add_norm_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& bv,
-                    const Tensor& mean, const Tensor& rstd, DType xdt) {
+// s.mean is undefined for the RMSNorm.
+void add_norm_grads(const NormKernels& k, Grads& g, const Tensor& rv, const Tensor& wv,
+                    const Tensor& bv, const NormStats& s, DType xdt) {
   NoGradGuard ng;
-  const bool rms = !mean.defined();
   Device dev = rv.device();
   DType rdt = rv.dtype();
   int64_t D = rv.size(-1), rows = D == 0 ? 0 : rv.numel() / D;
@@ -478,41 +436,7 @@ void add_norm_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& 
   Tensor dx = g.needs(0) ? Tensor::empty(rv.shape(), xdt, dev) : Tensor();
   Tensor dres = g.needs(1) ? Tensor::empty(rv.shape(), rdt, dev) : Tensor();
   Tensor dw = need_w ? Tensor::empty({D}, wv.dtype(), dev) : Tensor();
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-#ifdef SSM_WITH_CUDA
-  if (dev.is_cuda()) {
-    Tensor w2 = wv.defined() ? wv.contiguous() : Tensor();
-    cuda::add_norm_backward(add_norm_problem(xdt, rdt, w2, Tensor(), rows, D, dev, 0.0, rms),
-                            rv.raw_data(), gy.raw_data(), ptr(gr), ptr(mean), rstd.raw_data(),
-                            ptr(dx), ptr(dres), ptr(dw));
-  } else
-#endif
-  {
-    // At most 64 blocks of rows, as in norm_backward_all: the sums depend only on rows.
-    int64_t rows_per_blk = std::max<int64_t>(1, (rows + 63) / 64);
-    int64_t nblk = (rows + rows_per_blk - 1) / rows_per_blk;
-    SSM_DISPATCH_FLOAT(xdt, rms ? "add_rms_norm" : "add_layer_norm", [&] {
-      using T = scalar_t;
-      using A = acc_t<T>;
-      std::vector<A> w = param_vector<A>(wv, D, A(1));
-      std::vector<A> part(need_w ? size_t(nblk * D) : 0);
-      with_residual_type<T>(rdt, [&]<class Res>(std::type_identity<Res>) {
-        add_norm_backward<T, Res>(static_cast<const Res*>(rv.raw_data()),
-                                  static_cast<const T*>(gy.raw_data()),
-                                  static_cast<const Res*>(ptr(gr)),
-                                  static_cast<const A*>(ptr(mean)),
-                                  static_cast<const A*>(rstd.raw_data()), w.data(),
-                                  static_cast<T*>(ptr(dx)), static_cast<Res*>(ptr(dres)),
-                                  need_w ? part.data() : nullptr, rows_per_blk, rows, D);
-      });
-      if (!need_w) return;
-      // Block partials added in block order, in double; stored in the weight's dtype.
-      std::vector<double> sum(size_t(D), 0.0);
-      for (int64_t k = 0; k < nblk; ++k)
-        for (int64_t d = 0; d < D; ++d) sum[size_t(d)] += double(part[size_t(k * D + d)]);
-      dw.copy_(Tensor::from_vector(sum, {D}));
-    });
-  }
+  k.add_backward(rv, wv, s, gy, gr, dx, dres, dw);
   if (dx.defined()) g.in[0] = dx;
   if (dres.defined()) g.in[1] = dres;
   if (dw.defined()) g.in[2] = dw;
@@ -523,16 +447,19 @@ void add_norm_grads(Grads& g, const Tensor& rv, const Tensor& wv, const Tensor& 
 
 }  // namespace
 
+// ---- the ops ------------------------------------------------------------------------------------
+
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_input(x, eps, "layer_norm");
   check_param(x, weight, "layer_norm", "weight");
   check_param(x, bias, "layer_norm", "bias");
-  Tensor mean, rstd;
-  Tensor y = norm_forward_all(x, weight, bias, eps, false, mean, rstd);
+  const NormKernels& k = kernels<NormKernels>("layer_norm", x);
+  NormStats s;
+  Tensor y = norm_forward_all(k, {x, weight, bias, eps, false}, s);
   if (needs_grad({x, weight, bias})) {
     Saved sx(x), sw(weight);
-    record(OpId::layer_norm, {x, weight, bias}, y, [sx, sw, mean, rstd](Grads& g) {
-      norm_grads(g, sx.get(), sw.get(), mean, rstd, false);
+    record(OpId::layer_norm, {x, weight, bias}, y, [sx, sw, s, &k](Grads& g) {
+      norm_grads(k, g, {sx.get(), sw.get(), Tensor(), 0.0, false}, s);
     });
   }
   return y;
@@ -541,12 +468,14 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   check_input(x, eps, "rms_norm");
   check_param(x, weight, "rms_norm", "weight");
-  Tensor mean, rstd;
-  Tensor y = norm_forward_all(x, weight, Tensor(), eps, true, mean, rstd);
+  const NormKernels& k = kernels<NormKernels>("rms_norm", x);
+  NormStats s;
+  Tensor y = norm_forward_all(k, {x, weight, Tensor(), eps, true}, s);
   if (needs_grad({x, weight})) {
     Saved sx(x), sw(weight);
-    record(OpId::rms_norm, {x, weight}, y, [sx, sw, rstd](Grads& g) {
-      norm_grads(g, sx.get(), sw.get(), Tensor(), rstd, true);
+    Tensor rstd = s.rstd;
+    record(OpId::rms_norm, {x, weight}, y, [sx, sw, rstd, &k](Grads& g) {
+      norm_grads(k, g, {sx.get(), sw.get(), Tensor(), 0.0, true}, {Tensor(), rstd});
     });
   }
   return y;
@@ -555,15 +484,16 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
 std::pair<Tensor, Tensor> add_rms_norm(const Tensor& x, const Tensor& residual,
                                        const Tensor& weight, double eps, bool residual_in_fp32) {
   DType rdt = add_norm_check("add_rms_norm", x, residual, weight, Tensor(), eps, residual_in_fp32);
-  AddNormForward f = add_norm_forward_all(x, residual, weight, Tensor(), eps, rdt, true);
+  const NormKernels& k = kernels<NormKernels>("add_rms_norm", x);
+  AddNormForward f = add_norm_forward_all(k, x, residual, weight, Tensor(), eps, rdt, true);
   if (needs_grad({x, residual, weight})) {
     Saved sr(f.r), sw(weight);
     DType xdt = x.dtype();
-    Tensor rstd = f.rstd;
+    Tensor rstd = f.s.rstd;
     Tensor outs[2] = {f.y, f.r};
     const Tensor ins[3] = {x, residual, weight};
-    record(OpId::add_rms_norm, ins, outs, [sr, sw, rstd, xdt](Grads& g) {
-      add_norm_grads(g, sr.get(), sw.get(), Tensor(), Tensor(), rstd, xdt);
+    record(OpId::add_rms_norm, ins, outs, [sr, sw, rstd, xdt, &k](Grads& g) {
+      add_norm_grads(k, g, sr.get(), sw.get(), Tensor(), {Tensor(), rstd}, xdt);
     });
     return {outs[0], outs[1]};
   }
@@ -574,21 +504,191 @@ std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual
                                          const Tensor& weight, const Tensor& bias, double eps,
                                          bool residual_in_fp32) {
   DType rdt = add_norm_check("add_layer_norm", x, residual, weight, bias, eps, residual_in_fp32);
-  AddNormForward f = add_norm_forward_all(x, residual, weight, bias, eps, rdt, false);
+  const NormKernels& k = kernels<NormKernels>("add_layer_norm", x);
+  AddNormForward f = add_norm_forward_all(k, x, residual, weight, bias, eps, rdt, false);
   if (needs_grad({x, residual, weight, bias})) {
     Saved sr(f.r), sw(weight);
     DType xdt = x.dtype();
-    Tensor mean = f.mean, rstd = f.rstd;
+    NormStats s = f.s;
     // The bias's values do not enter the backward; an empty tensor of its dtype stands for it.
     Tensor bdt = bias.defined() ? Tensor::empty({0}, bias.dtype(), bias.device()) : Tensor();
     Tensor outs[2] = {f.y, f.r};
     const Tensor ins[4] = {x, residual, weight, bias};
-    record(OpId::add_layer_norm, ins, outs, [sr, sw, bdt, mean, rstd, xdt](Grads& g) {
-      add_norm_grads(g, sr.get(), sw.get(), bdt, mean, rstd, xdt);
+    record(OpId::add_layer_norm, ins, outs, [sr, sw, bdt, s, xdt, &k](Grads& g) {
+      add_norm_grads(k, g, sr.get(), sw.get(), bdt, s, xdt);
     });
     return {outs[0], outs[1]};
   }
   return {f.y, f.r};
 }
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/norm.py). weight, bias and
+// add_rms_norm's / add_layer_norm's residual are optional: args say which are present, and the
+// present ones follow x in the inputs. ------------------------------------------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+json ln_args(bool weight, bool bias, double eps = 1e-5) {
+  return {{"weight", weight}, {"bias", bias}, {"eps", eps}};
+}
+
+SSM_OP_INFO({.name = "layer_norm",
+             .nodes = {OpId::layer_norm},
+             .run = [](const Tensors& in, const json& a) {
+               size_t k = 1;
+               Tensor w = a.at("weight").get<bool>() ? in[k++] : Tensor();
+               Tensor b = a.at("bias").get<bool>() ? in[k++] : Tensor();
+               return Tensors{layer_norm(in[0], w, b, a.at("eps").get<double>())};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"weight and bias", {randn(g, {3, 8}), randn(g, {8}), randn(g, {8})}, ln_args(true, true)},
+                   {"3-d, no affine", {randn(g, {2, 3, 5})}, ln_args(false, false)},
+                   {"weight only, non-contiguous", {noncontig(randn(g, {4, 6})), randn(g, {6})},
+                    ln_args(true, false)},
+                   {"bias only, eps 1e-3", {randn(g, {5, 7}), randn(g, {7})}, ln_args(false, true, 1e-3)},
+                   {"1-d", {randn(g, {6}), randn(g, {6}), randn(g, {6})}, ln_args(true, true)},
+                   {"odd D with lanes and tail", {randn(g, {2, 19}), randn(g, {19}), randn(g, {19})},
+                    ln_args(true, true)},
+               };
+             }});
+
+json rms_args(bool weight, double eps = 1e-6) { return {{"weight", weight}, {"eps", eps}}; }
+
+SSM_OP_INFO({.name = "rms_norm",
+             .nodes = {OpId::rms_norm},
+             .run = [](const Tensors& in, const json& a) {
+               Tensor w = a.at("weight").get<bool>() ? in[1] : Tensor();
+               return Tensors{rms_norm(in[0], w, a.at("eps").get<double>())};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"weight", {randn(g, {3, 8}), randn(g, {8})}, rms_args(true)},
+                   {"3-d, no weight", {randn(g, {2, 3, 5})}, rms_args(false)},
+                   {"non-contiguous", {noncontig(randn(g, {4, 6})), randn(g, {6})}, rms_args(true)},
+                   {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6})}, rms_args(true, 1e-3)},
+                   {"odd D with lanes and tail", {randn(g, {2, 19}), randn(g, {19})}, rms_args(true)},
+               };
+             }});
+
+// The inputs of the fused add + norm ops after x, as the args say which are present (bias only
+// where the args have the key), and cast as the model casts them: with residual_in_fp32 the
+// residual stream is float32 (as a previous layer returned it), and with `param_fp32_key` set the
+// weight (and bias) are float32 master weights, as under autocast. Casting the sample's inputs (a
+// no-op in float64) makes the bf16 / f16 runs take the mixed-dtype paths the model takes.
+struct FusedNormInputs {
+  Tensor res, w, b;
+  bool fp32;
+};
+FusedNormInputs fused_norm_inputs(const Tensors& in, const json& a, const char* param_fp32_key) {
+  size_t k = 1;
+  FusedNormInputs f;
+  f.res = a.at("residual").get<bool>() ? in[k++] : Tensor();
+  f.w = a.at("weight").get<bool>() ? in[k++] : Tensor();
+  f.b = a.contains("bias") && a.at("bias").get<bool>() ? in[k++] : Tensor();
+  f.fp32 = a.at("residual_in_fp32").get<bool>();
+  DType wide = compute_dtype(in[0].dtype());
+  if (f.fp32 && f.res.defined()) f.res = f.res.to(wide);
+  if (a.at(param_fp32_key).get<bool>()) {
+    if (f.w.defined()) f.w = f.w.to(wide);
+    if (f.b.defined()) f.b = f.b.to(wide);
+  }
+  return f;
+}
+
+// Output 1 (r) is the float32 stream under residual_in_fp32; the rest keep the input's dtype.
+DType fused_norm_out_dtype(DType dt, size_t k, const json& a) {
+  return k == 1 && a.at("residual_in_fp32").get<bool>() ? compute_dtype(dt) : dt;
+}
+
+json add_rms_args(bool residual, bool weight, bool fp32, bool weight_fp32 = false,
+                  double eps = 1e-6) {
+  return {{"residual", residual}, {"weight", weight}, {"residual_in_fp32", fp32},
+          {"weight_fp32", weight_fp32}, {"eps", eps}};
+}
+
+// Both outputs, y and r, are returned, so the checks send gradients into both.
+SSM_OP_INFO({.name = "add_rms_norm",
+             .nodes = {OpId::add_rms_norm},
+             .run = [](const Tensors& in, const json& a) {
+               FusedNormInputs f = fused_norm_inputs(in, a, "weight_fp32");
+               auto [y, r] = add_rms_norm(in[0], f.res, f.w, a.at("eps").get<double>(), f.fp32);
+               return Tensors{y, r};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"residual and weight", {randn(g, {3, 8}), randn(g, {3, 8}), randn(g, {8})},
+                    add_rms_args(true, true, false)},
+                   {"residual_in_fp32, float32 weight",
+                    {randn(g, {2, 3, 8}), randn(g, {2, 3, 8}), randn(g, {8})},
+                    add_rms_args(true, true, true, true)},
+                   {"first layer: no residual, residual_in_fp32", {randn(g, {4, 6}), randn(g, {6})},
+                    add_rms_args(false, true, true)},
+                   {"no residual, no weight", {randn(g, {2, 5})}, add_rms_args(false, false, false)},
+                   {"non-contiguous x and residual",
+                    {noncontig(randn(g, {4, 6})), noncontig(randn(g, {4, 6})), randn(g, {6})},
+                    add_rms_args(true, true, true)},
+                   {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6}), randn(g, {6})},
+                    add_rms_args(true, true, false, false, 1e-3)},
+                   {"odd D with lanes and tail", {randn(g, {2, 37}), randn(g, {2, 37}), randn(g, {37})},
+                    add_rms_args(true, true, true, true)},
+                   // residual_in_fp32 here: a 16-bit r would add a rounding per row to the
+                   // weight gradient that the float64 reference does not have (70 rows of it).
+                   {"more rows than weight-gradient blocks",
+                    {randn(g, {70, 3}), randn(g, {70, 3}), randn(g, {3})},
+                    add_rms_args(true, true, true)},
+               };
+             },
+             .lowp_out_dtype = fused_norm_out_dtype});
+
+json add_ln_args(bool residual, bool weight, bool bias, bool fp32, bool param_fp32 = false,
+                 double eps = 1e-5) {
+  return {{"residual", residual}, {"weight", weight}, {"bias", bias}, {"residual_in_fp32", fp32},
+          {"param_fp32", param_fp32}, {"eps", eps}};
+}
+
+// As add_rms_norm, with a layer norm and an optional bias (a pre-norm Transformer block's add +
+// LayerNorm); param_fp32 makes the 16-bit runs use float32 weight and bias.
+SSM_OP_INFO({.name = "add_layer_norm",
+             .nodes = {OpId::add_layer_norm},
+             .run = [](const Tensors& in, const json& a) {
+               FusedNormInputs f = fused_norm_inputs(in, a, "param_fp32");
+               auto [y, r] = add_layer_norm(in[0], f.res, f.w, f.b, a.at("eps").get<double>(), f.fp32);
+               return Tensors{y, r};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"residual, weight and bias",
+                    {randn(g, {3, 8}), randn(g, {3, 8}), randn(g, {8}), randn(g, {8})},
+                    add_ln_args(true, true, true, false)},
+                   {"residual_in_fp32, float32 weight and bias",
+                    {randn(g, {2, 3, 8}), randn(g, {2, 3, 8}), randn(g, {8}), randn(g, {8})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"first layer: no residual, no bias", {randn(g, {4, 6}), randn(g, {6})},
+                    add_ln_args(false, true, false, true)},
+                   {"no residual, no affine", {randn(g, {2, 5})}, add_ln_args(false, false, false, false)},
+                   {"bias only, non-contiguous x and residual",
+                    {noncontig(randn(g, {4, 6})), noncontig(randn(g, {4, 6})), randn(g, {6})},
+                    add_ln_args(true, false, true, true)},
+                   {"1-d, eps 1e-3", {randn(g, {6}), randn(g, {6}), randn(g, {6}), randn(g, {6})},
+                    add_ln_args(true, true, true, false, false, 1e-3)},
+                   {"D of 16 (warp-per-row kernels on CUDA)",
+                    {randn(g, {3, 16}), randn(g, {3, 16}), randn(g, {16}), randn(g, {16})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"odd D with lanes and tail",
+                    {randn(g, {2, 37}), randn(g, {2, 37}), randn(g, {37}), randn(g, {37})},
+                    add_ln_args(true, true, true, true, true)},
+                   {"more rows than weight-gradient blocks",
+                    {randn(g, {70, 3}), randn(g, {70, 3}), randn(g, {3}), randn(g, {3})},
+                    add_ln_args(true, true, true, true)},
+               };
+             },
+             .lowp_out_dtype = fused_norm_out_dtype});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -66,4 +66,48 @@ std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual
                                          const Tensor& bias = Tensor(), double eps = 1e-5,
                                          bool residual_in_fp32 = false);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/norm.cpp, CUDA in ops/cuda/norm.cpp ------------------
+
+// layer_norm / rms_norm (rms): x (..., D) as given (possibly strided), weight and bias (D) in x's
+// dtype or undefined (no bias with rms).
+struct NormArgs {
+  Tensor x, weight, bias;
+  double eps = 0;
+  bool rms = false;
+};
+
+// add_layer_norm / add_rms_norm (rms): x (..., D) contiguous, R rows of D; residual contiguous
+// in x's shape and r's dtype, or undefined; weight and bias (D) in one dtype (x's or its compute
+// dtype), or undefined.
+struct AddNormArgs {
+  Tensor x, residual, weight, bias;
+  double eps = 0;
+  bool rms = false;
+};
+
+// The per-row statistics saved by a forward: mean (undefined for the RMSNorms) and rstd, each
+// (R) contiguous in the compute dtype.
+struct NormStats {
+  Tensor mean, rstd;
+};
+
+struct NormKernels {
+  bool (*supports)(DType x_dtype);
+  // y: x's shape, contiguous, x's dtype. The statistics are written too.
+  void (*forward)(const NormArgs& a, const Tensor& y, const NormStats& s);
+  // gy: the output gradient as it reaches the node. dx (x's shape), dweight and dbias (D):
+  // contiguous in x's dtype, each undefined when not wanted; written in full.
+  void (*backward)(const NormArgs& a, const NormStats& s, const Tensor& gy, const Tensor& dx,
+                   const Tensor& dweight, const Tensor& dbias);
+  // y in x's dtype and r in r's dtype: x's shape, contiguous. The statistics are written too.
+  void (*add_forward)(const AddNormArgs& a, const Tensor& y, const Tensor& r, const NormStats& s);
+  // r as the forward stored it; weight as given to the forward; gy contiguous in x's dtype; gr
+  // contiguous in r's dtype, or undefined (no gradient reached r). dx (x's dtype), dresidual (r's
+  // dtype), both r's shape, and dweight (D, weight's dtype): contiguous, each undefined when not
+  // wanted; written in full. The bias gradient is the op's (a sum of gy).
+  void (*add_backward)(const Tensor& r, const Tensor& weight, const NormStats& s, const Tensor& gy,
+                       const Tensor& gr, const Tensor& dx, const Tensor& dresidual,
+                       const Tensor& dweight);
+};
+
 }  // namespace ssm

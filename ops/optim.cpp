@@ -1,5 +1,5 @@
-// Multi-tensor optimizer ops: argument checks, the CPU loops, and the dispatch of CUDA tensors to
-// ops/cuda/optim.cu (one launch per call for the whole list).
+// Multi-tensor optimizer ops: argument checks over the kernel tables, and the CPU loops (the CUDA
+// table, one launch per call for the whole list, is ops/cuda/optim.cpp).
 #include "ops/optim.h"
 
 #include <cmath>
@@ -10,11 +10,8 @@
 #include "core/parallel.h"
 #include "core/reduce_to.h"
 #include "core/strided.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/optim_cuda.h"
-#endif
 
 namespace ssm {
 
@@ -45,6 +42,55 @@ void adamw_cpu(const Tensor& pt, const Tensor& gt, const Tensor& mt, const Tenso
   });
 }
 
+// ---- CPU kernels ----------------------------------------------------------------------------
+
+void cpu_adamw_step(const AdamWArgs& a) {
+  NoGradGuard ng;
+  for (size_t i = 0; i < a.params.size(); ++i) {
+    Tensor g = a.grads[i].is_contiguous() ? a.grads[i] : a.grads[i].contiguous();
+    double decay = 1 - a.lr[i] * a.weight_decay[i], step_size = a.lr[i] / a.bc1;
+    SSM_DISPATCH_FLOAT(a.params[i].dtype(), "adamw_step_", [&] {
+      using P = scalar_t;
+      SSM_DISPATCH_FLOAT(g.dtype(), "adamw_step_", [&] {
+        adamw_cpu<P, scalar_t>(a.params[i], g, a.exp_avg[i], a.exp_avg_sq[i], a.beta1, a.beta2,
+                               a.eps, decay, step_size, a.rbc2);
+      });
+    });
+    if (Tensor sh = a.shadows[i]; sh.defined()) sh.copy_(a.params[i]);
+  }
+}
+
+// The sum of each tensor's float64 sum(x * x), in list order.
+Tensor cpu_global_norm(const std::vector<Tensor>& tensors) {
+  double total = 0;
+  for (const Tensor& t : tensors) {
+    Tensor t64 = t.to(DType::f64);
+    total += sum_kernel(mul(t64, t64), (1u << t.dim()) - 1, false).item<double>();
+  }
+  return Tensor::scalar(std::sqrt(total), DType::f64);
+}
+
+void cpu_scale(const std::vector<Tensor>& tensors, double scale) {
+  for (const Tensor& t : tensors) {
+    SSM_DISPATCH_FLOAT(t.dtype(), "scale_", [&] {
+      using S = Scalar<scalar_t>;
+      const acc_t<scalar_t> s = S::load(S::store(acc_t<scalar_t>(scale)));
+      scalar_t* p = static_cast<scalar_t*>(t.raw_data());
+      for_each_strided<1>(t.shape(), {t.strides()},
+                          [&](const std::array<int64_t, 1>& off, int64_t k,
+                              const std::array<int64_t, 1>& st) {
+                            scalar_t* q = p + off[0];
+                            for (int64_t i = 0; i < k; ++i) q[i * st[0]] = S::store(S::load(q[i * st[0]]) * s);
+                          });
+    });
+  }
+}
+
+const OptimKernels kCpuKernels = {floating_dtypes, cpu_adamw_step, cpu_global_norm, cpu_scale};
+SSM_REGISTER_KERNELS(OptimKernels, cpu, kCpuKernels);
+
+// ---- shared by the ops --------------------------------------------------------------------------
+
 Device common_device(const std::vector<Tensor>& ts, const char* op) {
   Device dev = Device::cpu();
   bool first = true;
@@ -56,6 +102,14 @@ Device common_device(const std::vector<Tensor>& ts, const char* op) {
     first = false;
   }
   return dev;
+}
+
+// The kernels for the tensors' device (checked to be one); an empty list runs on the CPU.
+const OptimKernels& optim_kernels(const char* op, const std::vector<Tensor>& ts) {
+  common_device(ts, op);
+  for (const Tensor& t : ts)
+    if (t.defined()) return kernels<OptimKernels>(op, t);
+  return kCpuKernels;
 }
 
 }  // namespace
@@ -107,52 +161,14 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
               ") must be a contiguous bfloat16 / float16 tensor of its shape on its device, got ",
               describe(sh));
   }
-  auto shadow = [&](size_t i) { return i < shadows.size() ? shadows[i] : Tensor(); };
-  Device dev = common_device(all, "adamw_step_");
-#ifdef SSM_WITH_CUDA
-  if (dev.is_cuda()) {
-    std::vector<cuda::AdamWEntry> entries;
-    for (size_t i = 0; i < n; ++i) {
-      SSM_CHECK(grads[i].is_contiguous(), "adamw_step_: grad ", i, " (", describe(grads[i]),
-                ") must be contiguous on CUDA");
-      cuda::AdamWEntry e;
-      e.p = params[i].raw_data();
-      e.g = grads[i].raw_data();
-      e.m = exp_avg[i].raw_data();
-      e.v = exp_avg_sq[i].raw_data();
-      e.n = params[i].numel();
-      e.decay = 1 - lr[i] * weight_decay[i];
-      e.step_size = lr[i] / bc1;
-      e.p_dtype = params[i].dtype();
-      e.g_dtype = grads[i].dtype();
-      if (Tensor sh = shadow(i); sh.defined()) {
-        e.shadow = sh.raw_data();
-        e.shadow_dtype = sh.dtype();
-      }
-      entries.push_back(e);
-    }
-    cuda::adamw_step(entries, beta1, beta2, eps, rbc2, dev.index);
-  } else
-#endif
-  {
-    SSM_CHECK(dev.is_cpu(), "adamw_step_: no CUDA kernel in this build for ", describe(params[0]));
-    NoGradGuard ng;
-    for (size_t i = 0; i < n; ++i) {
-      Tensor g = grads[i].is_contiguous() ? grads[i] : grads[i].contiguous();
-      double decay = 1 - lr[i] * weight_decay[i], step_size = lr[i] / bc1;
-      SSM_DISPATCH_FLOAT(params[i].dtype(), "adamw_step_", [&] {
-        using P = scalar_t;
-        SSM_DISPATCH_FLOAT(g.dtype(), "adamw_step_", [&] {
-          adamw_cpu<P, scalar_t>(params[i], g, exp_avg[i], exp_avg_sq[i], beta1, beta2, eps, decay,
-                                 step_size, rbc2);
-        });
-      });
-      if (Tensor sh = shadow(i); sh.defined()) sh.copy_(params[i]);
-    }
-  }
+  const OptimKernels& k = optim_kernels("adamw_step_", all);
+  AdamWArgs a{params, grads, exp_avg, exp_avg_sq, lr, weight_decay, shadows, beta1, beta2, eps,
+              bc1, rbc2};
+  a.shadows.resize(n);
+  k.adamw_step(a);
   for (size_t i = 0; i < n; ++i) {
     for (const Tensor* t : {&params[i], &exp_avg[i], &exp_avg_sq[i]}) ++t->storage()->version;
-    if (Tensor sh = shadow(i); sh.defined()) ++sh.storage()->version;
+    if (const Tensor& sh = a.shadows[i]; sh.defined()) ++sh.storage()->version;
   }
 }
 
@@ -162,28 +178,9 @@ Tensor global_grad_norm(const std::vector<Tensor>& tensors) {
     SSM_CHECK(is_floating(t.dtype()), "global_grad_norm: expects floating tensors, got ",
               describe(t));
   }
-  Device dev = common_device(tensors, "global_grad_norm");
+  const OptimKernels& k = optim_kernels("global_grad_norm", tensors);
   NoGradGuard ng;
-#ifdef SSM_WITH_CUDA
-  if (dev.is_cuda()) {
-    std::vector<cuda::NormEntry> entries;
-    for (const Tensor& t : tensors) {
-      SSM_CHECK(t.is_contiguous(), "global_grad_norm: expects contiguous tensors on CUDA, got ",
-                describe(t));
-      entries.push_back({t.raw_data(), t.numel(), t.dtype()});
-    }
-    Tensor out = Tensor::empty(Shape{}, DType::f64, dev);
-    cuda::global_norm(entries, static_cast<double*>(out.raw_data()), dev.index);
-    return out;
-  }
-#endif
-  SSM_CHECK(dev.is_cpu(), "global_grad_norm: no CUDA kernel in this build for ", describe(tensors[0]));
-  double total = 0;
-  for (const Tensor& t : tensors) {
-    Tensor t64 = t.to(DType::f64);
-    total += sum_kernel(mul(t64, t64), (1u << t.dim()) - 1, false).item<double>();
-  }
-  return Tensor::scalar(std::sqrt(total), DType::f64);
+  return k.global_norm(tensors);
 }
 
 void scale_(const std::vector<Tensor>& tensors, double scale) {
@@ -191,33 +188,7 @@ void scale_(const std::vector<Tensor>& tensors, double scale) {
     check_defined(t, "scale_", "tensor");
     SSM_CHECK(is_floating(t.dtype()), "scale_: expects floating tensors, got ", describe(t));
   }
-  Device dev = common_device(tensors, "scale_");
-#ifdef SSM_WITH_CUDA
-  if (dev.is_cuda()) {
-    std::vector<cuda::NormEntry> entries;
-    for (const Tensor& t : tensors) {
-      SSM_CHECK(t.is_contiguous(), "scale_: expects contiguous tensors on CUDA, got ", describe(t));
-      entries.push_back({t.raw_data(), t.numel(), t.dtype()});
-    }
-    cuda::scale(entries, scale, dev.index);
-  } else
-#endif
-  {
-    SSM_CHECK(dev.is_cpu(), "scale_: no CUDA kernel in this build for ", describe(tensors[0]));
-    for (const Tensor& t : tensors) {
-      SSM_DISPATCH_FLOAT(t.dtype(), "scale_", [&] {
-        using S = Scalar<scalar_t>;
-        const acc_t<scalar_t> s = S::load(S::store(acc_t<scalar_t>(scale)));
-        scalar_t* p = static_cast<scalar_t*>(t.raw_data());
-        for_each_strided<1>(t.shape(), {t.strides()},
-                            [&](const std::array<int64_t, 1>& off, int64_t k,
-                                const std::array<int64_t, 1>& st) {
-                              scalar_t* q = p + off[0];
-                              for (int64_t i = 0; i < k; ++i) q[i * st[0]] = S::store(S::load(q[i * st[0]]) * s);
-                            });
-      });
-    }
-  }
+  optim_kernels("scale_", tensors).scale(tensors, scale);
   for (const Tensor& t : tensors) ++t.storage()->version;
 }
 

@@ -40,4 +40,32 @@ Tensor global_grad_norm(const std::vector<Tensor>& tensors);
 // is first rounded to t's dtype, the product taken in its compute type).
 void scale_(const std::vector<Tensor>& tensors, double scale);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/optim.cpp, CUDA in ops/cuda/optim.cpp ----------------
+
+// adamw_step_'s checked arguments: one grad, moment pair, lr and weight decay per param, and
+// shadows one per param (undefined where none).
+struct AdamWArgs {
+  const std::vector<Tensor>& params;
+  const std::vector<Tensor>& grads;
+  const std::vector<Tensor>& exp_avg;
+  const std::vector<Tensor>& exp_avg_sq;
+  const std::vector<double>& lr;
+  const std::vector<double>& weight_decay;
+  std::vector<Tensor> shadows;
+  double beta1, beta2, eps;
+  double bc1;   // 1 - beta1^step
+  double rbc2;  // 1 / sqrt(1 - beta2^step)
+};
+
+// The tensors are checked (defined, floating, one device); the ops bump the version counters.
+struct OptimKernels {
+  bool (*supports)(DType dtype);
+  // The update of adamw_step_, params, moments and shadows in place.
+  void (*adamw_step)(const AdamWArgs& a);
+  // global_grad_norm.
+  Tensor (*global_norm)(const std::vector<Tensor>& tensors);
+  // scale_, in place.
+  void (*scale)(const std::vector<Tensor>& tensors, double scale);
+};
+
 }  // namespace ssm

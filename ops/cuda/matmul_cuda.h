@@ -1,9 +1,11 @@
-// CUDA GEMMs for ops/matmul.cpp (CUDA builds only): plain-pointer launchers over cuBLASLt
-// (float32, bfloat16, float16) and cuBLAS (float64), and the small kernels linear needs.
+// CUDA GEMMs for matmul's CUDA table (ops/cuda/matmul.cpp, CUDA builds only): plain-pointer
+// launchers over cuBLASLt (float32, bfloat16, float16) and cuBLAS (float64), and the small kernels
+// linear needs.
 //
-// Matrices are described row-major, as ops/matmul.cpp's BlasMat: a (rows, cols) operand is either
-// row-major with leading dim `ld` (trans = false) or the transpose of a row-major (cols, rows)
-// matrix (trans = true); cuBLAS's column-major view is taken inside, so no operand is copied.
+// Matrices are described row-major, as matmul_layout::BlasMat (ops/matmul.h): a (rows, cols)
+// operand is either row-major with leading dim `ld` (trans = false) or the transpose of a
+// row-major (cols, rows) matrix (trans = true); cuBLAS's column-major view is taken inside, so no
+// operand is copied.
 // Precision: 16-bit operands multiply with float32 accumulation; float32 runs in full float32
 // unless ssm::cuda::allow_tf32() (ops/matmul.h); float64 in float64. Legacy default stream.
 #pragma once

@@ -13,7 +13,6 @@
 #include "core/cuda/runtime.h"
 #include "ops/op_info.h"
 #include "support/compare.h"
-#include "support/gradcheck.h"
 
 namespace ssm::testing {
 namespace {

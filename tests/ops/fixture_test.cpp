@@ -5,7 +5,6 @@
 #include "io/safetensors.h"
 #include "ops/op_info.h"
 #include "support/compare.h"
-#include "support/gradcheck.h"
 
 namespace ssm::testing {
 namespace {

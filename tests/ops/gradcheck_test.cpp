@@ -5,7 +5,6 @@
 #include <set>
 
 #include "ops/op_info.h"
-#include "support/compare.h"
 #include "support/gradcheck.h"
 
 namespace ssm::testing {

@@ -1,5 +1,6 @@
 // OpInfo entries for the core views, copies, casts and checkpoint (PyTorch side:
-// tools/fixtures/core.py).
+// tools/fixtures/core.py). They sit in ops/ rather than beside their code because core/ is below
+// ops/ and the op table.
 #include "ops/elementwise.h"
 #include "ops/op_info.h"
 
