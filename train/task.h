@@ -26,6 +26,8 @@ class Task {
   // positions) and "val_tokens"; tasks add their own ("val_accuracy", "val_bpb", ...).
   // max_batches > 0 evaluates only the first batches.
   virtual Metrics evaluate(const models::Model& model, int64_t max_batches) const = 0;
+  // The metrics of evaluate() that progress lines show beside val_loss ("val_accuracy").
+  virtual std::vector<std::string> shown_metrics() const { return {}; }
   virtual const data::Tokenizer& tokenizer() const = 0;
   virtual std::string describe() const = 0;
 };

@@ -71,7 +71,8 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
     s.add_choice("early_stopping_metric", &TrainingConfig::early_stopping_metric,
                  {"val_loss", "val_accuracy"},
                  "validation metric that picks the best model and drives early stopping; "
-                 "val_accuracy (whole-word accuracy) only for the Pig-Latin data sets");
+                 "val_accuracy only for data sets that report it (the Pig-Latin sets: whole-word "
+                 "accuracy)");
     s.add("gradient_checkpointing", &TrainingConfig::gradient_checkpointing,
           "recompute each layer's activations in backward to save memory");
     s.add("threads", &TrainingConfig::threads, at_least(0), "CPU threads; 0: all cores");
@@ -107,10 +108,13 @@ std::string fmt(double v, int prec = 4) {
   return os.str();
 }
 
-std::string describe_metrics(const Metrics& m) {
+// "val_loss 1.2345  val_accuracy 0.9000": the loss and the metrics the task shows.
+std::string describe_metrics(const Metrics& m, const Task& task) {
+  std::vector<std::string> keys = {"val_loss"};
+  for (const std::string& k : task.shown_metrics()) keys.push_back(k);
   std::string s;
-  for (const char* k : {"val_loss", "val_accuracy", "val_bpb"})
-    if (auto it = m.find(k); it != m.end()) s += std::string(s.empty() ? "" : "  ") + k + " " + fmt(it->second);
+  for (const std::string& k : keys)
+    if (auto it = m.find(k); it != m.end()) s += (s.empty() ? "" : "  ") + k + " " + fmt(it->second);
   return s;
 }
 
@@ -146,8 +150,9 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   LossScaler scaler(cfg.training.precision == Precision::fp16);
 
   const OptimizerConfig& oc = cfg.optimizer;
-  AdamW optimizer(param_groups(model.named_parameters(), oc), {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1],
-                                            .eps = oc.eps, .weight_decay = oc.weight_decay});
+  AdamW optimizer(param_groups(model.named_parameters(), oc),
+                  {.lr = oc.lr, .beta1 = oc.betas[0], .beta2 = oc.betas[1], .eps = oc.eps,
+                   .weight_decay = oc.weight_decay});
 
   const int64_t per_epoch = task.batches_per_epoch();
   const int64_t accum = cfg.training.grad_accum_steps;
@@ -223,7 +228,7 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     }
     if (schedule.on_eval(m.at("val_loss")))
       say("  learning rate reduced to x" + fmt(schedule.multiplier(state.step), 6) + " of the base");
-    say("step " + std::to_string(state.step) + "  " + describe_metrics(m) + (improved ? "  (best, saved)" : ""));
+    say("step " + std::to_string(state.step) + "  " + describe_metrics(m, task) + (improved ? "  (best, saved)" : ""));
     if (progress) progress->reset_step_timer();  // evaluation time is not step time
     int64_t patience = cfg.training.early_stopping_patience;
     return patience > 0 && state.evals_without_improvement >= patience;

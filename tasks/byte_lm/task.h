@@ -30,6 +30,7 @@ class ByteLMTask : public train::Task {
   int64_t batches_per_epoch() const override;
   models::Batch train_batch(int64_t epoch, int64_t index) const override;
   train::Metrics evaluate(const models::Model& model, int64_t max_batches) const override;
+  std::vector<std::string> shown_metrics() const override { return {"val_bpb"}; }
   const data::Tokenizer& tokenizer() const override { return tok_; }
   std::string describe() const override;
 
