@@ -1,9 +1,11 @@
-// cross_entropy: fused log-softmax + negative log-likelihood (+ label smoothing), forward and
-// backward.
+// cross_entropy: fused log-softmax + negative log-likelihood (+ label smoothing), defined once
+// over its kernel tables (checks, the one autograd record); the CPU kernels and the op's
+// test-table entry.
 //
-// The logits are brought to (M, C) rows, M = N * d1 * ..., with the class dim last (a view for
-// (N, C) contiguous logits, one copy otherwise). Forward keeps, per row, logsumexp (float64) and
-// nothing else; backward recomputes softmax from the logits.
+// The CPU kernels bring the logits to (M, C) rows, M = N * d1 * ..., with the class dim last (a
+// view for (N, C) contiguous logits, one copy otherwise); the CUDA table
+// (ops/cuda/cross_entropy.cpp) reads them in place with their strides. Forward keeps, per row,
+// logsumexp (float64) and nothing else; backward recomputes softmax from the logits.
 #include "ops/cross_entropy.h"
 
 #include <cmath>
@@ -13,11 +15,8 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/cross_entropy_cuda.h"
-#include "ops/cuda/nd_index.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -102,91 +101,99 @@ void backward_rows(const T* x, const int64_t* tgt, const double* lse, const doub
 }
 
 
-#ifdef SSM_WITH_CUDA
-// ---- CUDA (kernels in ops/cuda/cross_entropy.cu) ------------------------------------------------
-// Logits and target are read in place with their strides; the gradient is written in the layout
-// of the logits' contiguous copy. Saved: logits, target, per-row logsumexp and the count.
+// ---- CPU kernels ----------------------------------------------------------------------------
 
-// The rows of t: every dim but `cdim`, in order.
-cuda::NdIndex rows_without(const Shape& shape, const Shape& strides, int cdim) {
-  cuda::NdIndex ix;
-  for (int d = 0; d < shape.size(); ++d) {
-    if (d == cdim || shape[d] == 1) continue;
-    ix.size[ix.n] = shape[d];
-    ix.stride[ix.n] = strides[d];
-    ++ix.n;
-  }
-  return ix;
+// The logits' dims with the class dim moved last.
+Shape rows_perm(int ndim, int cdim) {
+  Shape perm;
+  for (int d = 0; d < ndim; ++d)
+    if (d != cdim) perm.push_back(d);
+  perm.push_back(cdim);
+  return perm;
 }
 
-cuda::CrossEntropyProblem ce_problem(const Tensor& logits, const Tensor& target,
-                                     const CrossEntropyOptions& o, int cdim, int64_t C, int64_t M) {
-  cuda::CrossEntropyProblem p;
-  p.device = logits.device().index;
-  p.dtype = logits.dtype();
-  p.M = M;
-  p.C = C;
-  p.x = logits.raw_data();
-  p.rows = rows_without(logits.shape(), logits.strides(), cdim);
-  p.cs = logits.stride(cdim);
-  p.target = target.raw_data();
-  p.target_i32 = target.dtype() == DType::i32;
-  p.trows = cuda::nd_index(target, target.dim());
-  p.ignore = o.ignore_index;
-  p.eps = o.label_smoothing;
-  p.reduction = o.reduction == Reduction::none ? 0 : o.reduction == Reduction::mean ? 1 : 2;
-  return p;
-}
-
-Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o,
-                          int cdim, const Shape& expected, int64_t C, int64_t M) {
-  Device dev = logits.device();
-  cuda::CrossEntropyProblem p = ce_problem(logits, target, o, cdim, C, M);
-  Tensor lse = Tensor::empty(Shape{M}, DType::f64, dev);
-  Tensor count = Tensor::empty(Shape{}, DType::i64, dev);
-  Tensor out = o.reduction == Reduction::none ? Tensor::empty(expected, logits.dtype(), dev)
-                                              : Tensor::empty(Shape{}, logits.dtype(), dev);
-  int64_t bad_value = 0;
-  int64_t bad = cuda::cross_entropy_forward(p, static_cast<double*>(lse.raw_data()),
-                                            static_cast<int64_t*>(count.raw_data()), out.raw_data(),
-                                            &bad_value);
-  SSM_CHECK(bad < 0, kOp, ": target at position ", position(bad, expected), " is ", bad_value,
-            ", outside [0, ", C, ") for C = ", C, " classes (and not ignore_index ",
-            o.ignore_index, ")");
-  if (needs_grad({logits})) {
-    Saved sx(logits), st(target);
-    CrossEntropyOptions opt = o;
-    record(OpId::cross_entropy, {logits}, out, [sx, st, lse, count, opt, cdim, C, M](Grads& g) {
-      const Tensor &xv = sx.get(), &tv = st.get();
-      Tensor go = g.out[0].is_contiguous() ? g.out[0] : g.out[0].contiguous();
-      SSM_CHECK(go.device() == xv.device() && is_floating(go.dtype()), kOp,
-                ": backward expects a floating output gradient on ", xv.device(), ", got ",
-                describe(go));
-      cuda::CrossEntropyProblem p = ce_problem(xv, tv, opt, cdim, C, M);
-      Tensor dx = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
-      cuda::cross_entropy_backward(p, static_cast<const double*>(lse.raw_data()),
-                                   static_cast<const int64_t*>(count.raw_data()), go.raw_data(),
-                                   go.dtype(), dx.raw_data(),
-                                   rows_without(dx.shape(), dx.strides(), cdim), dx.stride(cdim));
-      g.in[0] = dx;
-    });
+Tensor cpu_forward(const CrossEntropyArgs& a, const Tensor& logits, const Tensor& target,
+                   CrossEntropyState& state, int64_t& bad, int64_t& bad_value) {
+  NoGradGuard ng;  // the kernels build no graph; the op records its own node
+  const int64_t M = a.M, C = a.C, ignore = a.options.ignore_index;
+  const double eps = a.options.label_smoothing;
+  Tensor tgt = target.to(DType::i64).contiguous();
+  const int64_t* pt = static_cast<const int64_t*>(tgt.raw_data());
+  int64_t count = 0;
+  for (int64_t m = 0; m < M; ++m) {
+    if (pt[m] == ignore) continue;
+    if (pt[m] < 0 || pt[m] >= C) {
+      bad = m;
+      bad_value = pt[m];
+      return Tensor();
+    }
+    ++count;
   }
+
+  // x: (M, C), class dim last
+  Tensor x = logits.permute(rows_perm(logits.dim(), a.cdim)).contiguous().view(Shape{M, C});
+  Tensor lse = Tensor::empty(Shape{M}, DType::f64);
+  std::vector<double> loss(static_cast<size_t>(M));
+  SSM_DISPATCH_FLOAT(x.dtype(), kOp, [&] {
+    forward_rows<scalar_t>(static_cast<const scalar_t*>(x.raw_data()), pt, M, C, ignore, eps,
+                           static_cast<double*>(lse.raw_data()), loss.data());
+  });
+  Tensor out;
+  if (a.options.reduction == Reduction::none) {
+    out = Tensor::from_vector(loss, target.shape()).to(logits.dtype());
+  } else {
+    double total = 0;
+    for (double v : loss) total += v;  // in order: independent of the thread count
+    if (a.options.reduction == Reduction::mean) total /= double(count);  // 0 / 0 = NaN, as PyTorch
+    out = Tensor::scalar(total, logits.dtype());
+  }
+  state = {x, tgt, lse, Tensor::from_vector(std::vector<int64_t>{count}, Shape{})};
   return out;
 }
-#endif
+
+Tensor cpu_backward(const CrossEntropyArgs& a, const CrossEntropyState& state, const Tensor& gout) {
+  const Tensor& xv = state.logits;
+  const int64_t M = a.M, C = a.C;
+  const Reduction red = a.options.reduction;
+  Tensor w;  // per-row upstream gradient, for reduction none
+  double w_all = 0;
+  if (red == Reduction::none)
+    w = gout.to(DType::f64).contiguous();
+  else
+    w_all = gout.item<double>() /
+            (red == Reduction::mean ? double(state.count.item<int64_t>()) : 1.0);
+  Tensor dx = Tensor::empty(Shape{M, C}, xv.dtype());
+  SSM_DISPATCH_FLOAT(xv.dtype(), "backward", [&] {
+    backward_rows<scalar_t>(
+        static_cast<const scalar_t*>(xv.raw_data()),
+        static_cast<const int64_t*>(state.target.raw_data()),
+        static_cast<const double*>(state.lse.raw_data()),
+        w.defined() ? static_cast<const double*>(w.raw_data()) : nullptr, w_all, M, C,
+        a.options.ignore_index, a.options.label_smoothing, static_cast<scalar_t*>(dx.raw_data()));
+  });
+  // back to the logits' layout: x before flattening to (M, C), then the permutation undone
+  Shape perm = rows_perm(a.shape.size(), a.cdim), rows_shape, inverse;
+  inverse.resize(perm.size());
+  for (int i = 0; i < perm.size(); ++i) {
+    rows_shape.push_back(a.shape[int(perm[i])]);
+    inverse[int(perm[i])] = i;
+  }
+  return dx.view(rows_shape).permute(inverse);
+}
+
+const CrossEntropyKernels kCpuKernels = {floating_dtypes, cpu_forward, cpu_backward};
+SSM_REGISTER_KERNELS(CrossEntropyKernels, cpu, kCpuKernels);
 
 }  // namespace
 
+// ---- the op ---------------------------------------------------------------------------------
+
+// Forward and backward as stated in the header. Saved: the logits and the target (in the layout
+// of the backend's kernels), the per-row logsumexp and the count of non-ignored positions.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
   check_defined(logits, kOp, "logits");
   check_defined(target, kOp, "target");
-#ifdef SSM_WITH_CUDA
   check_same_device(logits, target, kOp);
-#else
-  SSM_CHECK(logits.device().is_cpu() && target.device().is_cpu(), kOp,
-            ": no CUDA kernel in this build (logits ", describe(logits), ", target ",
-            describe(target), ")");
-#endif
   SSM_CHECK(is_floating(logits.dtype()), kOp, ": logits must be a floating tensor, got ",
             describe(logits));
   SSM_CHECK(is_index(target.dtype()), kOp,
@@ -202,80 +209,80 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
             " does not match logits ", describe(logits), " (expected target shape ", expected,
             ": the logits' shape without the class dim ", cdim, ")");
   const int64_t C = logits.shape()[cdim], M = expected.numel();
-  const int64_t ignore = o.ignore_index;
-  const double eps = o.label_smoothing;
-#ifdef SSM_WITH_CUDA
-  if (logits.device().is_cuda()) return cross_entropy_cuda(logits, target, o, cdim, expected, C, M);
-#endif
-
-  Tensor tgt, x, lse, out;
-  Shape perm;
-  int64_t count = 0;
-  {
-    NoGradGuard ng;  // the kernels build no graph; the op records its own node below
-    tgt = target.to(DType::i64).contiguous();
-    const int64_t* pt = static_cast<const int64_t*>(tgt.raw_data());
-    for (int64_t m = 0; m < M; ++m) {
-      if (pt[m] == ignore) continue;
-      SSM_CHECK(pt[m] >= 0 && pt[m] < C, kOp, ": target at position ", position(m, expected),
-                " is ", pt[m], ", outside [0, ", C, ") for C = ", C,
-                " classes (and not ignore_index ", ignore, ")");
-      ++count;
-    }
-
-    // x: (M, C), class dim last
-    for (int d = 0; d < logits.dim(); ++d)
-      if (d != cdim) perm.push_back(d);
-    perm.push_back(cdim);
-    x = logits.permute(perm).contiguous().view(Shape{M, C});
-
-    lse = Tensor::empty(Shape{M}, DType::f64);
-    std::vector<double> loss(static_cast<size_t>(M));
-    SSM_DISPATCH_FLOAT(x.dtype(), kOp, [&] {
-      forward_rows<scalar_t>(static_cast<const scalar_t*>(x.raw_data()), pt, M, C, ignore, eps,
-                             static_cast<double*>(lse.raw_data()), loss.data());
-    });
-    if (o.reduction == Reduction::none) {
-      out = Tensor::from_vector(loss, expected).to(logits.dtype());
-    } else {
-      double total = 0;
-      for (double v : loss) total += v;  // in order: independent of the thread count
-      if (o.reduction == Reduction::mean) total /= double(count);  // 0 / 0 = NaN, as PyTorch
-      out = Tensor::scalar(total, logits.dtype());
-    }
-  }
-
+  const CrossEntropyKernels& k = kernels<CrossEntropyKernels>(kOp, logits);
+  CrossEntropyArgs a{logits.shape(), cdim, M, C, o};
+  CrossEntropyState state;
+  int64_t bad = -1, bad_value = 0;
+  Tensor out = k.forward(a, logits, target, state, bad, bad_value);
+  SSM_CHECK(bad < 0, kOp, ": target at position ", position(bad, expected), " is ", bad_value,
+            ", outside [0, ", C, ") for C = ", C, " classes (and not ignore_index ",
+            o.ignore_index, ")");
   if (needs_grad({logits})) {
-    Saved sx(x), st(tgt), sl(lse);
-    Shape rows_shape, inverse;  // x before flattening to (M, C), and the permutation back
-    inverse.resize(perm.size());
-    for (int i = 0; i < perm.size(); ++i) {
-      rows_shape.push_back(logits.shape()[int(perm[i])]);
-      inverse[int(perm[i])] = i;
-    }
-    Reduction red = o.reduction;
-    record(OpId::cross_entropy, {logits}, out,
-           [sx, st, sl, rows_shape, inverse, red, count, M, C, ignore, eps](Grads& g) {
-             const Tensor& xv = sx.get();
-             Tensor w;  // per-row upstream gradient, for reduction none
-             double w_all = 0;
-             if (red == Reduction::none)
-               w = g.out[0].to(DType::f64).contiguous();
-             else
-               w_all = g.out[0].item<double>() / (red == Reduction::mean ? double(count) : 1.0);
-             Tensor dx = Tensor::empty(Shape{M, C}, xv.dtype());
-             SSM_DISPATCH_FLOAT(xv.dtype(), "backward", [&] {
-               backward_rows<scalar_t>(
-                   static_cast<const scalar_t*>(xv.raw_data()),
-                   static_cast<const int64_t*>(st.get().raw_data()),
-                   static_cast<const double*>(sl.get().raw_data()),
-                   w.defined() ? static_cast<const double*>(w.raw_data()) : nullptr, w_all, M, C,
-                   ignore, eps, static_cast<scalar_t*>(dx.raw_data()));
-             });
-             g.in[0] = dx.view(rows_shape).permute(inverse);
-           });
+    Saved sx(state.logits), st(state.target);
+    Tensor lse = state.lse, count = state.count;
+    record(OpId::cross_entropy, {logits}, out, [a, sx, st, lse, count, &k](Grads& g) {
+      g.in[0] = k.backward(a, CrossEntropyState{sx.get(), st.get(), lse, count}, g.out[0]);
+    });
   }
   return out;
 }
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/cross_entropy.py) ----------------
+// The target is an integer input: only the logits are gradient-checked.
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+Reduction reduction_arg(const std::string& s) {
+  if (s == "none") return Reduction::none;
+  if (s == "sum") return Reduction::sum;
+  return Reduction::mean;
+}
+
+json args(const char* reduction, int64_t ignore_index = -100, double label_smoothing = 0.0) {
+  return {{"reduction", reduction}, {"ignore_index", ignore_index},
+          {"label_smoothing", label_smoothing}};
+}
+
+Tensor targets(std::vector<int64_t> v, const Shape& shape) { return Tensor::from_vector(v, shape); }
+
+SSM_OP_INFO({.name = "cross_entropy",
+             .nodes = {OpId::cross_entropy},
+             .run = [](const Tensors& in, const json& a) {
+               CrossEntropyOptions o;
+               o.ignore_index = a.at("ignore_index").get<int64_t>();
+               o.label_smoothing = a.at("label_smoothing").get<double>();
+               o.reduction = reduction_arg(a.at("reduction").get<std::string>());
+               return Tensors{cross_entropy(in[0], in[1], o)};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"(N, C) mean", {randn(g, {5, 4}), targets({3, 0, 1, 3, 2}, {5})}, args("mean")},
+                   {"ignore_index hits", {randn(g, {6, 3}), targets({2, -100, 0, 1, -100, 1}, {6})},
+                    args("mean")},
+                   {"ignore_index inside [0, C)", {randn(g, {5, 4}), targets({1, 0, 1, 3, 2}, {5})},
+                    args("mean", 1)},
+                   {"label smoothing", {randn(g, {4, 5}), targets({4, 0, -100, 2}, {4})},
+                    args("mean", -100, 0.2)},
+                   {"reduction none", {randn(g, {5, 4}), targets({0, -100, 3, 1, 2}, {5})},
+                    args("none")},
+                   {"reduction sum, smoothing", {randn(g, {5, 4}), targets({0, 2, 3, 1, -100}, {5})},
+                    args("sum", -100, 0.1)},
+                   {"(N, C, L) spatial", {randn(g, {2, 4, 3}), targets({0, 3, 1, 2, -100, 3}, {2, 3})},
+                    args("mean", -100, 0.1)},
+                   {"(N, C, L) none", {randn(g, {2, 3, 4}), targets({0, 2, 1, 2, 1, 0, 0, 2}, {2, 4})},
+                    args("none")},
+                   {"non-contiguous logits", {noncontig(randn(g, {5, 4})), targets({1, 3, 0, 0, 2}, {5})},
+                    args("mean")},
+                   {"unbatched (C)", {randn(g, {6}), targets({4}, {})}, args("mean")},
+                   {"int32 target", {randn(g, {3, 4}), targets({2, 0, 3}, {3}).to(DType::i32)},
+                    args("sum")},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -39,4 +39,37 @@ struct CrossEntropyOptions {
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      const CrossEntropyOptions& options = {});
 
+// ---- kernels (ops/dispatch.h): CPU in ops/cross_entropy.cpp, CUDA in ops/cuda/cross_entropy.cpp
+
+// The checked problem: logits of `shape` with the class dim `cdim`, M = the number of positions
+// (the target's elements), C classes.
+struct CrossEntropyArgs {
+  Shape shape;
+  int cdim = 1;
+  int64_t M = 0, C = 0;
+  CrossEntropyOptions options;
+};
+
+// What the forward keeps for the backward; each backend keeps the logits and the target in the
+// layout its backward reads.
+struct CrossEntropyState {
+  Tensor logits;  // CPU: the (M, C) rows, class dim last (a view or a copy); CUDA: as given
+  Tensor target;  // CPU: (M) int64, contiguous; CUDA: as given
+  Tensor lse;     // (M) float64: each position's logsumexp (0 where ignored)
+  Tensor count;   // 0-dim int64: the number of non-ignored positions
+};
+
+struct CrossEntropyKernels {
+  bool (*supports)(DType logits_dtype);
+  // The loss (the target's shape for reduction none, else 0-dim; logits' dtype) of logits and
+  // target (checked, as given), and the state for the backward. `bad` comes in as -1; for a
+  // target outside [0, C) that is not ignore_index it gets the first such position (row-major
+  // over the target) and `bad_value` that target, and the op raises the error.
+  Tensor (*forward)(const CrossEntropyArgs& a, const Tensor& logits, const Tensor& target,
+                    CrossEntropyState& state, int64_t& bad, int64_t& bad_value);
+  // dlogits (the logits' shape and dtype) from gout, the loss's gradient.
+  Tensor (*backward)(const CrossEntropyArgs& a, const CrossEntropyState& state,
+                     const Tensor& gout);
+};
+
 }  // namespace ssm

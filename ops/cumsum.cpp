@@ -1,4 +1,5 @@
-// cumsum: a running sum along one dim, in float64 for floating inputs (int64 for integers).
+// cumsum: a running sum along one dim, in float64 for floating inputs (int64 for integers),
+// defined once over its kernel tables; the CPU kernel and the op's test-table entry.
 //   cumsum -> Node "cumsum": dx = reverse cumsum of g, dx[l] = g[l] + ... + g[L-1]
 #include "ops/cumsum.h"
 
@@ -7,14 +8,17 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "ops/along_dim.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/cumsum_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
 namespace {
+
+// The kernels take the real dtypes: floating, integer and bool.
+bool real_dtypes(DType dt) { return is_floating(dt) || is_integral(dt); }
+
+// ---- CPU kernel -----------------------------------------------------------------------------
 
 // out = cumsum of x along d (from the end when `reverse`), accumulated in A. Threads split the
 // positions outside d; each position runs its sum in order, so results do not depend on them.
@@ -65,41 +69,35 @@ void cumsum_kernel(const Tensor& x, const Tensor& out, int d, bool reverse) {
   });
 }
 
-// A 0-dim tensor as a 1-element 1-D view of the same storage (no graph).
-Tensor as_1d(const Tensor& t) { return t.dim() == 0 ? make_view(t, Shape{1}, Shape{1}, t.offset()) : t; }
-
-Tensor cumsum_impl(const Tensor& x, int d, bool reverse) {
-  DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
-  Tensor out = Tensor::empty(x.shape(), out_dtype, x.device());
-  Tensor x1 = as_1d(x), out1 = as_1d(out);
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    SSM_CHECK(is_floating(x.dtype()) || is_integral(x.dtype()),
-              "cumsum: expects a real floating, integer or bool tensor, got ", describe(x));
-    Shape rest = x1.shape(), xs = x1.strides(), os = out1.strides();
-    rest.erase(d);
-    xs.erase(d);
-    os.erase(d);
-    cuda::cumsum(cuda::make_walk<2>(rest, {xs, os}), x1.raw_data(), x.dtype(), out1.raw_data(),
-                 out_dtype, x1.shape()[d], x1.strides()[d], out1.strides()[d], reverse,
-                 x.device().index);
-    return out;
-  }
-#endif
+void cpu_cumsum(const Tensor& x, int d, bool reverse, const Tensor& out) {
   if (is_floating(x.dtype())) {
     SSM_DISPATCH_FLOAT(x.dtype(), "cumsum", [&] {
-      cumsum_kernel<scalar_t, scalar_t, double>(x1, out1, d, reverse);
+      cumsum_kernel<scalar_t, scalar_t, double>(x, out, d, reverse);
     });
   } else {
     switch (x.dtype()) {
       // Unsigned sums wrap on overflow (as PyTorch's int64 sums do) instead of being UB.
-      case DType::i32: cumsum_kernel<int32_t, int64_t, uint64_t>(x1, out1, d, reverse); break;
-      case DType::i64: cumsum_kernel<int64_t, int64_t, uint64_t>(x1, out1, d, reverse); break;
-      case DType::b8: cumsum_kernel<bool, int64_t, uint64_t>(x1, out1, d, reverse); break;
+      case DType::i32: cumsum_kernel<int32_t, int64_t, uint64_t>(x, out, d, reverse); break;
+      case DType::i64: cumsum_kernel<int64_t, int64_t, uint64_t>(x, out, d, reverse); break;
+      case DType::b8: cumsum_kernel<bool, int64_t, uint64_t>(x, out, d, reverse); break;
       default:
         SSM_FAIL("cumsum: expects a real floating, integer or bool tensor, got ", describe(x));
     }
   }
+}
+
+const CumsumKernels kCpuKernels = {real_dtypes, cpu_cumsum};
+SSM_REGISTER_KERNELS(CumsumKernels, cpu, kCpuKernels);
+
+// ---- the op ---------------------------------------------------------------------------------
+
+// A 0-dim tensor as a 1-element 1-D view of the same storage (no graph).
+Tensor as_1d(const Tensor& t) { return t.dim() == 0 ? make_view(t, Shape{1}, Shape{1}, t.offset()) : t; }
+
+Tensor cumsum_impl(const CumsumKernels& k, const Tensor& x, int d, bool reverse) {
+  DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
+  Tensor out = Tensor::empty(x.shape(), out_dtype, x.device());
+  k.cumsum(as_1d(x), d, reverse, as_1d(out));
   return out;
 }
 
@@ -107,16 +105,44 @@ Tensor cumsum_impl(const Tensor& x, int d, bool reverse) {
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
   check_defined(x, "cumsum", "x");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), "cumsum: no CUDA kernel in this build for ", describe(x));
-#endif
   int d = wrap_dim(dim, x.dim(), "cumsum");
-  Tensor out = cumsum_impl(x, d, false);
+  SSM_CHECK(real_dtypes(x.dtype()), "cumsum: expects a real floating, integer or bool tensor, got ",
+            describe(x));
+  const CumsumKernels& k = kernels<CumsumKernels>("cumsum", x);
+  Tensor out = cumsum_impl(k, x, d, false);
   // dx[l] = sum_{m >= l} g[m]: each x[l] reaches every later output.
   if (needs_grad({x})) {
-    record(OpId::cumsum, {x}, out, [d](Grads& g) { g.in[0] = cumsum_impl(g.out[0], d, true); });
+    record(OpId::cumsum, {x}, out,
+           [d, &k](Grads& g) { g.in[0] = cumsum_impl(k, g.out[0], d, true); });
   }
   return out;
 }
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/cumsum.py) ------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+SSM_OP_INFO({.name = "cumsum",
+             .nodes = {OpId::cumsum},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{cumsum(in[0], a.at("dim").get<int64_t>())};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"last dim", {randn(g, {3, 5})}, {{"dim", 1}}},
+                   {"first dim", {randn(g, {4, 3})}, {{"dim", 0}}},
+                   {"3-d, negative dim", {randn(g, {2, 5, 3})}, {{"dim", -2}}},
+                   {"non-contiguous, dim 0", {noncontig(randn(g, {5, 4}))}, {{"dim", 0}}},
+                   {"non-contiguous, dim 1", {noncontig(randn(g, {5, 4}))}, {{"dim", 1}}},
+                   {"size-1 dim", {randn(g, {3, 1})}, {{"dim", 1}}},
+                   {"0-dim", {randn(g, {})}, {{"dim", 0}}},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -5,6 +5,7 @@
 // integers. Comparisons return bool tensors and are not differentiable.
 #pragma once
 
+#include <cstdint>
 #include <limits>
 #include <optional>
 
@@ -67,5 +68,33 @@ inline Tensor operator+(double a, const Tensor& b) { return add(b, a); }
 inline Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
 inline Tensor operator-(double a, const Tensor& b) { return add(neg(b), a); }
 inline Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+
+// ---- kernels (ops/dispatch.h): CPU in ops/elementwise.cpp, CUDA in ops/cuda/elementwise.cpp
+
+// The functions are named by the enums of ops/cuda/elementwise_cuda.h, which the CUDA launchers
+// take; the CPU table maps each to its functor of ops/unary_functors.h or its lambda.
+namespace cuda {
+enum class Unary : uint8_t;
+enum class Binary : uint8_t;
+}  // namespace cuda
+struct UnaryParams;  // ops/unary_functors.h
+
+// The ops check and convert the operands: the value operands of a call share one dtype (the
+// op's), inputs have the output's shape or broadcast to it (each backend expands them its own
+// way), and outputs are fresh contiguous tensors.
+struct ElementwiseKernels {
+  bool (*supports)(DType dtype);
+  // y = f(x); x and y of one dtype (floating; integer too for neg and abs) and shape.
+  void (*unary)(cuda::Unary op, const UnaryParams& p, const Tensor& x, const Tensor& y);
+  // dx = g f'(s), s = x or y as the functor's kUsesOutput says; g, s, dx of one floating dtype
+  // and shape.
+  void (*unary_backward)(cuda::Unary op, const UnaryParams& p, const Tensor& g, const Tensor& s,
+                         const Tensor& dx);
+  // out = f(a, b); a and b of one dtype (floating for div and the pow functions), out of that
+  // dtype (bool for the comparisons).
+  void (*binary)(cuda::Binary op, const Tensor& a, const Tensor& b, const Tensor& out);
+  // out = cond ? a : b; cond bool; a, b and out of one dtype.
+  void (*where)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+};
 
 }  // namespace ssm

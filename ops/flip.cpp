@@ -1,21 +1,29 @@
-// flip: a copy through a view with the flipped dims' strides negated.
+// flip: a copy through a view with the flipped dims' strides negated, defined once over its
+// kernel tables; the op's test-table entry.
 //   flip -> Node "flip": dx = flip(g, dims)
 #include "ops/flip.h"
 
 #include "core/autograd.h"
 #include "core/error.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/flip_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
+namespace {
+
+// Only bits move: every dtype.
+bool all_dtypes(DType) { return true; }
+
+void cpu_copy(const Tensor& src, const Tensor& out) { Tensor(out).copy_(src); }
+
+const FlipKernels kCpuKernels = {all_dtypes, cpu_copy};
+SSM_REGISTER_KERNELS(FlipKernels, cpu, kCpuKernels);
+
+}  // namespace
+
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   check_defined(x, "flip", "x");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), "flip: no CUDA kernel in this build for ", describe(x));
-#endif
   uint32_t seen = 0;
   std::vector<int64_t> wrapped;
   for (int64_t dim : dims) {
@@ -24,7 +32,8 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
     seen |= 1u << d;
     wrapped.push_back(d);
   }
-  // The same elements seen from the other end of each flipped dim; copy_ moves the bits.
+  const FlipKernels& k = kernels<FlipKernels>("flip", x);
+  // The same elements seen from the other end of each flipped dim; the kernel moves the bits.
   Shape strides = x.strides();
   int64_t offset = x.offset();
   for (int d = 0; d < x.dim(); ++d) {
@@ -33,18 +42,36 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
     strides[d] = -strides[d];
   }
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor view = make_view(x, x.shape(), strides, offset);
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda())
-    cuda::flip_copy(cuda::make_walk<2>(x.shape(), {out.strides(), view.strides()}), out.raw_data(),
-                    view.raw_data(), x.element_size(), x.device().index);
-  else
-#endif
-    out.copy_(view);
+  k.copy(make_view(x, x.shape(), strides, offset), out);
   if (needs_grad({x})) {
     record(OpId::flip, {x}, out, [wrapped](Grads& g) { g.in[0] = flip(g.out[0], wrapped); });
   }
   return out;
 }
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/flip.py) --------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+SSM_OP_INFO({.name = "flip",
+             .nodes = {OpId::flip},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{flip(in[0], a.at("dims").get<std::vector<int64_t>>())};
+             },
+             .samples = [](Generator& g) {
+               return std::vector<Sample>{
+                   {"first dim", {randn(g, {3, 4})}, {{"dims", {0}}}},
+                   {"two dims, negative", {randn(g, {2, 3, 4})}, {{"dims", {-1, 0}}}},
+                   {"non-contiguous, all dims", {noncontig(randn(g, {4, 3}))}, {{"dims", {0, 1}}}},
+                   {"no dims", {randn(g, {2, 3})}, {{"dims", json::array()}}},
+                   {"0-dim", {randn(g, {})}, {{"dims", {0}}}},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

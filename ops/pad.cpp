@@ -1,5 +1,6 @@
-// pad: every output row along the last dim is filled from one input row (or the fill value)
-// through per-dim coordinate maps; the middle of the row is a straight copy.
+// pad, defined once over its kernel tables: every output row along the last dim is filled from
+// one input row (or the fill value) through per-dim coordinate maps; the middle of the row is a
+// straight copy. At the bottom, the op's test-table entry.
 //   pad -> Node "pad": constant:  dx = pad(g, -pads), i.e. the window of g over x (0 where x
 //                                 was cropped)
 //                      reflect, replicate: dx[i] = sum of g[o] over the outputs o that read x[i],
@@ -12,11 +13,9 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "ops/dispatch.h"
 #include "ops/index.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/pad_cuda.h"
-#endif
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -113,6 +112,33 @@ void pad_kernel(const Tensor& x, const Tensor& out, const std::vector<std::vecto
   });
 }
 
+// ---- CPU kernel -----------------------------------------------------------------------------
+
+// Only bits move: every dtype.
+bool all_dtypes(DType) { return true; }
+
+void cpu_pad(const Tensor& x, const std::vector<int64_t>& left, PadMode mode, const Tensor& fill,
+             const Tensor& out) {
+  auto maps = coordinate_maps(x.shape(), out.shape(), left, mode);
+  auto run = [&](auto tag) {
+    using E = decltype(tag);
+    pad_kernel<E>(x, out, maps, left.back(), *static_cast<const E*>(fill.raw_data()));
+  };
+  switch (x.element_size()) {
+    case 1: run(Bits<1>{}); break;
+    case 2: run(Bits<2>{}); break;
+    case 4: run(Bits<4>{}); break;
+    case 8: run(Bits<8>{}); break;
+    case 16: run(Bits<16>{}); break;
+    default: SSM_FAIL("pad: unexpected element size ", x.element_size());
+  }
+}
+
+const PadKernels kCpuKernels = {all_dtypes, cpu_pad};
+SSM_REGISTER_KERNELS(PadKernels, cpu, kCpuKernels);
+
+// ---- the op ---------------------------------------------------------------------------------
+
 // Checks the arguments and returns the output shape.
 Shape padded_shape(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) {
   const char* name = pad_mode_name(mode);
@@ -147,8 +173,8 @@ Shape padded_shape(const Tensor& x, const std::vector<int64_t>& pads, PadMode mo
   return out;
 }
 
-Tensor pad_forward(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value,
-                   const Shape& shape) {
+Tensor pad_forward(const PadKernels& k, const Tensor& x, const std::vector<int64_t>& pads,
+                   PadMode mode, double value, const Shape& shape) {
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   if (x.dim() == 0) {
     out.copy_(x);
@@ -157,35 +183,7 @@ Tensor pad_forward(const Tensor& x, const std::vector<int64_t>& pads, PadMode mo
   if (out.numel() == 0) return out;
   std::vector<int64_t> left = left_pads(pads, x.dim());
   Tensor fill = Tensor::full(Shape{}, value, x.dtype());
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    cuda::PadArg a;
-    a.ndim = x.dim();
-    a.mode = int(mode);
-    a.numel = out.numel();
-    for (int k = 0; k < x.dim(); ++k) {
-      a.out_size[k] = shape[k];
-      a.in_size[k] = x.shape()[k];
-      a.in_stride[k] = x.strides()[k];
-      a.left[k] = left[size_t(k)];
-    }
-    cuda::pad(a, out.raw_data(), x.raw_data(), fill.raw_data(), x.element_size(), x.device().index);
-    return out;
-  }
-#endif
-  auto maps = coordinate_maps(x.shape(), shape, left, mode);
-  auto run = [&](auto tag) {
-    using E = decltype(tag);
-    pad_kernel<E>(x, out, maps, left.back(), *static_cast<const E*>(fill.raw_data()));
-  };
-  switch (x.element_size()) {
-    case 1: run(Bits<1>{}); break;
-    case 2: run(Bits<2>{}); break;
-    case 4: run(Bits<4>{}); break;
-    case 8: run(Bits<8>{}); break;
-    case 16: run(Bits<16>{}); break;
-    default: SSM_FAIL("pad: unexpected element size ", x.element_size());
-  }
+  k.pad(x, left, mode, fill, out);
   return out;
 }
 
@@ -233,11 +231,9 @@ const char* pad_mode_name(PadMode mode) {
 
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value) {
   check_defined(x, "pad", "x");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), "pad: no CUDA kernel in this build for ", describe(x));
-#endif
   Shape shape = padded_shape(x, pads, mode, value);
-  Tensor out = pad_forward(x, pads, mode, value, shape);
+  const PadKernels& k = kernels<PadKernels>("pad", x);
+  Tensor out = pad_forward(k, x, pads, mode, value, shape);
   if (needs_grad({x})) {
     Shape in_shape = x.shape();
     record(OpId::pad, {x}, out, [pads, mode, in_shape](Grads& g) {
@@ -252,5 +248,45 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, doub
   }
   return out;
 }
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/pad.py) ---------------------------
+// Reflect/replicate shapes carry the leading dims PyTorch demands, so the fixtures can be made.
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+SSM_OP_INFO({.name = "pad",
+             .nodes = {OpId::pad},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{pad(in[0], a.at("pads").get<std::vector<int64_t>>(),
+                                  pad_mode(a.at("mode").get<std::string>()), a.at("value").get<double>())};
+             },
+             .samples = [](Generator& g) {
+               auto args = [](std::vector<int64_t> pads, const char* mode, double value) {
+                 return json{{"pads", pads}, {"mode", mode}, {"value", value}};
+               };
+               return std::vector<Sample>{
+                   {"constant, last dim", {randn(g, {2, 3})}, args({1, 2}, "constant", 0.5)},
+                   {"constant, crop and pad", {randn(g, {3, 4, 5})}, args({-1, 2, 1, -2}, "constant", 0.0)},
+                   {"constant, all dims, non-contiguous", {noncontig(randn(g, {4, 3}))},
+                    args({1, 1, 2, 0}, "constant", -1.0)},
+                   {"constant, crop a dim away", {randn(g, {2, 3})}, args({-2, -1}, "constant", 0.0)},
+                   {"constant, 0-dim", {randn(g, {})}, args({}, "constant", 0.0)},
+                   {"reflect, last dim", {randn(g, {2, 3, 5})}, args({2, 4}, "reflect", 0.0)},
+                   {"reflect, 2 dims, non-contiguous", {noncontig(randn(g, {2, 4, 5}))},
+                    args({1, 2, 3, 1}, "reflect", 0.0)},
+                   {"reflect, 3 dims, crop", {randn(g, {1, 2, 3, 4, 5})},
+                    args({2, -1, 1, 1, 2, 0}, "reflect", 0.0)},
+                   {"replicate, wider than x", {randn(g, {2, 3, 2})}, args({3, 4}, "replicate", 0.0)},
+                   {"replicate, 2 dims, crop", {randn(g, {2, 3, 4})}, args({-1, 2, 2, 1}, "replicate", 0.0)},
+                   {"replicate, 3 dims, non-contiguous", {noncontig(randn(g, {1, 2, 2, 3}))},
+                    args({1, 1, 1, 0, 0, 2}, "replicate", 0.0)},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -27,4 +27,16 @@ const char* pad_mode_name(PadMode mode);
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode = PadMode::constant,
            double value = 0.0);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/pad.cpp, CUDA in ops/cuda/pad.cpp
+
+struct PadKernels {
+  bool (*supports)(DType dtype);
+  // out (contiguous, the padded shape, non-empty) from x (D >= 1 dims, any strides): each output
+  // coordinate reads the input coordinate that `mode` maps it to along every dim, or `fill` (a
+  // 0-dim CPU tensor of x's dtype) where constant padding maps it to none. left: the left pad of
+  // every dim of x (0 where not padded).
+  void (*pad)(const Tensor& x, const std::vector<int64_t>& left, PadMode mode, const Tensor& fill,
+              const Tensor& out);
+};
+
 }  // namespace ssm

@@ -1,11 +1,12 @@
-// Reductions: forward kernels, and backward written beside each.
+// Reductions, each defined once over its kernel tables (checks, the one autograd record and the
+// backward beside it), the CPU kernels and the ops' test-table entries.
 //
-// sum and mean use core's sum_kernel. The others bring the reduced dims to the end (a copy only
-// when the layout needs one) and reduce each row of the resulting (A, R) matrix, A = kept
-// elements, R = reduced elements. Rows longer than kBlock are cut into fixed blocks whose partial
-// states are combined in order, so results never depend on the thread count.
-// CUDA tensors go to core's reduction engine (core/cuda/reduce.h) as strided views, no copy; the
-// max/min, var and logsumexp backward kernels are in ops/cuda/reduce.cu.
+// sum and mean use core's sum_kernel on either device. On the CPU the others bring the reduced
+// dims to the end (a copy only when the layout needs one) and reduce each row of the resulting
+// (A, R) matrix, A = kept elements, R = reduced elements. Rows longer than kBlock are cut into
+// fixed blocks whose partial states are combined in order, so results never depend on the thread
+// count. The CUDA table (ops/cuda/reduce.cpp) hands x to core's reduction engine
+// (core/cuda/reduce.h) as a strided view, no copy; its backward kernels are in ops/cuda/reduce.cu.
 #include "ops/reduce.h"
 
 #include <bit>
@@ -18,13 +19,9 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/reduce_to.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise_kernel.h"
-
-#ifdef SSM_WITH_CUDA
-#include "core/cuda/tensor_arg.h"
-#include "ops/cuda/elementwise_cuda.h"
-#include "ops/cuda/reduce_cuda.h"
-#endif
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -34,9 +31,6 @@ constexpr int64_t kBlock = 4096;
 
 void check_input(const Tensor& x, const char* op) {
   check_defined(x, op, "input");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x.device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(x));
-#endif
   SSM_CHECK(!is_complex(x.dtype()), op, ": complex tensors use the real-pair convention; call "
                                         "view_as_real() first (got ", describe(x), ")");
 }
@@ -52,19 +46,10 @@ std::string dims_str(const std::vector<int64_t>& dims) {
   return os.str() + "]";
 }
 
-// Which dims a reduction covers and the shapes around it.
-struct Plan {
-  uint32_t mask = 0;  // bit d set: dim d is reduced
-  Shape keep_shape;   // x's shape with the reduced dims set to 1
-  Shape out_shape;    // keep_shape, reduced dims dropped unless keepdim
-  Shape perm;         // kept dims, then reduced dims (each in increasing order)
-  int64_t A = 1;      // number of results
-  int64_t R = 1;      // elements per result
-};
-
-Plan make_plan(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
+ReducePlan make_plan(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+                     const char* op) {
   check_input(x, op);
-  Plan p;
+  ReducePlan p;
   int nd = x.dim();
   if (dims.empty()) {
     p.mask = (1u << nd) - 1u;  // nd <= kMaxDims
@@ -90,8 +75,13 @@ Plan make_plan(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, 
   return p;
 }
 
+// The kernels take every real dtype (each op checks the ones it allows).
+bool real_dtypes(DType dt) { return !is_complex(dt); }
+
+// ---- CPU kernels ----------------------------------------------------------------------------
+
 // x as a contiguous (A, R) matrix: a view when the layout allows, else a copy.
-Tensor rows_of(const Tensor& x, const Plan& p) {
+Tensor rows_of(const Tensor& x, const ReducePlan& p) {
   NoGradGuard ng;
   return x.permute(p.perm).contiguous();
 }
@@ -136,7 +126,7 @@ void reduce_rows(int64_t A, int64_t R, const Block& block, const Combine& combin
   });
 }
 
-// ---- max / min / argmax / argmin -----------------------------------------------------------
+// -- max / min / argmax / argmin
 
 template <class A, bool Max>
 bool better(A v, A best) {
@@ -173,62 +163,32 @@ void extreme_rows(const T* x, int64_t A, int64_t R, T* val, int64_t* idx) {
       });
 }
 
-struct Extreme {
-  Tensor values;   // out_shape, x's dtype
-  Tensor indices;  // out_shape, int64: position in the row-major order of the reduced dims
-};
-
-Extreme extreme_kernel(const Tensor& x_in, const Plan& p, bool is_max, bool want_values,
-                       const char* op) {
-  SSM_CHECK(p.R > 0, op, ": cannot reduce over an empty set of elements (", describe(x_in),
-            "); the result would have no value");
-#ifdef SSM_WITH_CUDA
-  if (x_in.device().is_cuda()) {  // strided, any real dtype (bool too) as it is
-    Extreme e;
-    e.indices = Tensor::empty(p.out_shape, DType::i64, x_in.device());
-    if (want_values) e.values = Tensor::empty(p.out_shape, x_in.dtype(), x_in.device());
-    cuda::ReduceProblem q = cuda::reduce_problem(x_in, p.mask);
-    q.out = want_values ? e.values.raw_data() : nullptr;
-    q.aux = e.indices.raw_data();
-    cuda::reduce(is_max ? cuda::Reduce::max : cuda::Reduce::min, q);
-    return e;
-  }
-#endif
+void cpu_extreme(const Tensor& x_in, const ReducePlan& p, bool is_max, const Tensor& values,
+                 const Tensor& indices) {
   // bool compares as 0 / 1: reduce its int32 copy and convert back
-  Tensor x = x_in.dtype() == DType::b8 ? x_in.to(DType::i32) : x_in;
-  Extreme e;
-  e.indices = Tensor::empty(p.out_shape, DType::i64);
-  if (want_values) e.values = Tensor::empty(p.out_shape, x.dtype());
+  bool as_int = x_in.dtype() == DType::b8;
+  Tensor x = as_int ? x_in.to(DType::i32) : x_in;
+  Tensor vals = values.defined() && as_int ? Tensor::empty(p.out_shape, x.dtype()) : values;
   Tensor rows = rows_of(x, p);
-  int64_t* idx = static_cast<int64_t*>(e.indices.raw_data());
-  SSM_DISPATCH_NUMERIC(x.dtype(), op, [&] {
+  int64_t* idx = static_cast<int64_t*>(indices.raw_data());
+  SSM_DISPATCH_NUMERIC(x.dtype(), is_max ? "max" : "min", [&] {
     const scalar_t* px = static_cast<const scalar_t*>(rows.raw_data());
-    scalar_t* pv = want_values ? static_cast<scalar_t*>(e.values.raw_data()) : nullptr;
+    scalar_t* pv = vals.defined() ? static_cast<scalar_t*>(vals.raw_data()) : nullptr;
     if (is_max)
       extreme_rows<scalar_t, true>(px, p.A, p.R, pv, idx);
     else
       extreme_rows<scalar_t, false>(px, p.A, p.R, pv, idx);
   });
-  if (want_values && x_in.dtype() == DType::b8) e.values = e.values.to(DType::b8);
-  return e;
+  if (values.defined() && as_int) Tensor(values).copy_(vals);
 }
 
-// dx: zeros of x's shape with g[a] written at the element indices[a] picked in row a.
-Tensor scatter_to_rows(const Tensor& g_in, const Tensor& indices, const Shape& x_shape,
-                       DType dtype, const Plan& p) {
-  Tensor dx = Tensor::zeros(x_shape, dtype, g_in.device());
-  Tensor g = (g_in.dtype() == dtype ? g_in : g_in.to(dtype)).contiguous();
+void cpu_scatter_rows(const Tensor& g, const Tensor& indices, const ReducePlan& p,
+                      const Tensor& dx) {
+  const Shape& x_shape = dx.shape();
   Shape strides = contiguous_strides(x_shape);
   int nkept = x_shape.size() - std::popcount(p.mask);
-#ifdef SSM_WITH_CUDA
-  if (dx.device().is_cuda()) {
-    cuda::scatter_rows(cuda::dims_of(x_shape), p.perm.begin(), nkept, p.A, dx.raw_data(),
-                       g.raw_data(), static_cast<const int64_t*>(indices.raw_data()), dtype);
-    return dx;
-  }
-#endif
   const int64_t* idx = static_cast<const int64_t*>(indices.raw_data());
-  SSM_DISPATCH_FLOAT(dtype, "backward", [&] {
+  SSM_DISPATCH_FLOAT(dx.dtype(), "backward", [&] {
     const scalar_t* pg = static_cast<const scalar_t*>(g.raw_data());
     scalar_t* pd = static_cast<scalar_t*>(dx.raw_data());
     parallel_for(0, p.A, 4096, [&](int64_t a0, int64_t a1) {
@@ -245,32 +205,9 @@ Tensor scatter_to_rows(const Tensor& g_in, const Tensor& indices, const Shape& x
       }
     });
   });
-  return dx;
 }
 
-Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_max) {
-  OpId op = is_max ? OpId::max : OpId::min;
-  Plan p = make_plan(x, dims, keepdim, op_name(op));
-  Extreme e = extreme_kernel(x, p, is_max, true, op_name(op));
-  // dx = g at the first extreme element of each reduced set, 0 elsewhere.
-  if (needs_grad({x})) {
-    Tensor idx = e.indices;
-    Shape xs = x.shape();
-    DType dt = x.dtype();
-    record(op, {x}, e.values, [idx, xs, dt, p](Grads& g) {
-      g.in[0] = scatter_to_rows(g.out[0], idx, xs, dt, p);
-    });
-  }
-  return e.values;
-}
-
-Tensor arg_extreme(const Tensor& x, std::vector<int64_t> dims, bool keepdim, bool is_max) {
-  const char* op = is_max ? "argmax" : "argmin";
-  Plan p = make_plan(x, dims, keepdim, op);
-  return extreme_kernel(x, p, is_max, false, op).indices;
-}
-
-// ---- var --------------------------------------------------------------------------------------
+// -- var
 
 struct Moments {
   double n, mean, m2;  // count, mean, sum of squared deviations from the mean
@@ -306,7 +243,18 @@ void var_rows(const T* x, int64_t A, int64_t R, double correction, T* out,
       });
 }
 
-// ---- logsumexp --------------------------------------------------------------------------------
+void cpu_var(const Tensor& x, const ReducePlan& p, double correction, const Tensor& out,
+             const Tensor& mean) {
+  Tensor rows = rows_of(x, p);
+  SSM_DISPATCH_FLOAT(x.dtype(), "var", [&] {
+    using Acc = acc_t<scalar_t>;
+    var_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R, correction,
+                       static_cast<scalar_t*>(out.raw_data()),
+                       mean.defined() ? static_cast<Acc*>(mean.raw_data()) : nullptr);
+  });
+}
+
+// -- logsumexp
 
 // sum over a block of exp(x - shift); shift = the block max when finite, else 0 (so that -inf and
 // +inf rows give -inf and +inf instead of NaN).
@@ -344,30 +292,109 @@ void logsumexp_rows(const T* x, int64_t A, int64_t R, T* out, acc_t<T>* lse) {
       });
 }
 
+void cpu_logsumexp(const Tensor& x, const ReducePlan& p, const Tensor& out, const Tensor& lse) {
+  Tensor rows = rows_of(x, p);
+  SSM_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
+    using Acc = acc_t<scalar_t>;
+    logsumexp_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R,
+                             static_cast<scalar_t*>(out.raw_data()),
+                             lse.defined() ? static_cast<Acc*>(lse.raw_data()) : nullptr);
+  });
+}
+
+// -- backward of var and logsumexp, and mean's division
+
 // dx = f(x, s, g) elementwise, with s and g (both keep-shaped) broadcast over the reduced dims.
 template <class F>
-Tensor broadcast_backward(const Tensor& x, const Tensor& s, const Tensor& g_in,
-                          const Shape& keep_shape, int cuda_kind, double scale, const F& f) {
-  Tensor g = (g_in.dtype() == x.dtype() ? g_in : g_in.to(x.dtype())).reshape(keep_shape);
-  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    cuda::reduce_backward(cuda::ReduceGrad(cuda_kind), scale, cuda::dims_of(x.shape()),
-                          cuda::arg_of(dx), cuda::arg_of(x),
-                          cuda::arg_of(broadcast_view(s, x.shape())),
-                          cuda::arg_of(broadcast_view(g, x.shape())));
-    return dx;
-  }
-#else
-  (void)cuda_kind;
-  (void)scale;
-#endif
+void broadcast_backward(const Tensor& x, const Tensor& s, const Tensor& g, const Tensor& dx,
+                        const F& f) {
   SSM_DISPATCH_FLOAT(x.dtype(), "backward", [&] {
     using Acc = acc_t<scalar_t>;
     elementwise_cpu<scalar_t, scalar_t, Acc, scalar_t>(
         dx, [&f](Acc xv, Acc sv, Acc gv) { return f(xv, sv, gv); }, {x, s, g});
   });
+}
+
+void cpu_var_backward(const Tensor& x, const Tensor& mean, const Tensor& g, double scale,
+                      const Tensor& dx) {
+  broadcast_backward(x, mean, g, dx, [scale](auto xv, auto m, auto gv) {
+    using Acc = decltype(xv);
+    return Acc(scale) * (xv - m) * gv;
+  });
+}
+
+void cpu_logsumexp_backward(const Tensor& x, const Tensor& lse, const Tensor& g,
+                            const Tensor& dx) {
+  broadcast_backward(x, lse, g, dx,
+                     [](auto xv, auto l, auto gv) { return gv * std::exp(xv - l); });
+}
+
+void cpu_divide(const Tensor& t, double n, const Tensor& r) {
+  SSM_DISPATCH_FLOAT(t.dtype(), "mean", [&] {
+    using Acc = acc_t<scalar_t>;
+    elementwise_cpu<scalar_t, scalar_t>(r, [n](Acc v) { return v / Acc(n); }, {t});
+  });
+}
+
+const ReduceKernels kCpuKernels = {real_dtypes, cpu_extreme, cpu_scatter_rows, cpu_var,
+                                   cpu_logsumexp, cpu_var_backward, cpu_logsumexp_backward,
+                                   cpu_divide};
+SSM_REGISTER_KERNELS(ReduceKernels, cpu, kCpuKernels);
+
+// ---- shared by the ops ----------------------------------------------------------------------
+
+struct Extreme {
+  Tensor values;   // out_shape, x's dtype
+  Tensor indices;  // out_shape, int64: position in the row-major order of the reduced dims
+};
+
+Extreme extreme_kernel(const ReduceKernels& k, const Tensor& x, const ReducePlan& p, bool is_max,
+                       bool want_values, const char* op) {
+  SSM_CHECK(p.R > 0, op, ": cannot reduce over an empty set of elements (", describe(x),
+            "); the result would have no value");
+  Extreme e;
+  e.indices = Tensor::empty(p.out_shape, DType::i64, x.device());
+  if (want_values) e.values = Tensor::empty(p.out_shape, x.dtype(), x.device());
+  k.extreme(x, p, is_max, e.values, e.indices);
+  return e;
+}
+
+// dx: zeros of x's shape with g[a] written at the element indices[a] picked in row a.
+Tensor scatter_to_rows(const ReduceKernels& k, const Tensor& g_in, const Tensor& indices,
+                       const Shape& x_shape, DType dtype, const ReducePlan& p) {
+  Tensor dx = Tensor::zeros(x_shape, dtype, g_in.device());
+  Tensor g = (g_in.dtype() == dtype ? g_in : g_in.to(dtype)).contiguous();
+  k.scatter_rows(g, indices, p, dx);
   return dx;
+}
+
+Tensor extreme(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool is_max) {
+  OpId op = is_max ? OpId::max : OpId::min;
+  ReducePlan p = make_plan(x, dims, keepdim, op_name(op));
+  const ReduceKernels& k = kernels<ReduceKernels>(op_name(op), x);
+  Extreme e = extreme_kernel(k, x, p, is_max, true, op_name(op));
+  // dx = g at the first extreme element of each reduced set, 0 elsewhere.
+  if (needs_grad({x})) {
+    Tensor idx = e.indices;
+    Shape xs = x.shape();
+    DType dt = x.dtype();
+    record(op, {x}, e.values, [idx, xs, dt, p, &k](Grads& g) {
+      g.in[0] = scatter_to_rows(k, g.out[0], idx, xs, dt, p);
+    });
+  }
+  return e.values;
+}
+
+Tensor arg_extreme(const Tensor& x, std::vector<int64_t> dims, bool keepdim, bool is_max) {
+  const char* op = is_max ? "argmax" : "argmin";
+  ReducePlan p = make_plan(x, dims, keepdim, op);
+  const ReduceKernels& k = kernels<ReduceKernels>(op, x);
+  return extreme_kernel(k, x, p, is_max, false, op).indices;
+}
+
+// The output gradient g in x's dtype, reshaped to keep_shape (the reduced dims as size 1).
+Tensor keep_shaped(const Tensor& g, const Tensor& x, const Shape& keep_shape) {
+  return (g.dtype() == x.dtype() ? g : g.to(x.dtype())).reshape(keep_shape);
 }
 
 }  // namespace
@@ -376,7 +403,7 @@ Tensor broadcast_backward(const Tensor& x, const Tensor& s, const Tensor& g_in,
 
 // dx = g expanded over the reduced dims.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  Plan p = make_plan(x, dims, keepdim, "sum");
+  ReducePlan p = make_plan(x, dims, keepdim, "sum");
   Tensor out = sum_kernel(x, p.mask, keepdim);
   if (needs_grad({x})) {
     Shape keep = p.keep_shape, xs = x.shape();
@@ -388,22 +415,14 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 // dx = g / n expanded over the reduced dims.
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  Plan p = make_plan(x, dims, keepdim, "mean");
+  ReducePlan p = make_plan(x, dims, keepdim, "mean");
   check_floating(x, "mean");
+  const ReduceKernels& k = kernels<ReduceKernels>("mean", x);
   Tensor out = sum_kernel(x, p.mask, keepdim);
   double n = double(p.R);
-  auto divide = [n](const Tensor& t) {  // t / n, fresh tensor, in the compute type
+  auto divide = [n, &k](const Tensor& t) {  // t / n, fresh tensor, in the compute type
     Tensor r = Tensor::empty(t.shape(), t.dtype(), t.device());
-#ifdef SSM_WITH_CUDA
-    if (t.device().is_cuda()) {
-      cuda::div_scalar(cuda::dims_of(t.shape()), cuda::arg_of(r), cuda::arg_of(t), n);
-      return r;
-    }
-#endif
-    SSM_DISPATCH_FLOAT(t.dtype(), "mean", [&] {
-      using Acc = acc_t<scalar_t>;
-      elementwise_cpu<scalar_t, scalar_t>(r, [n](Acc v) { return v / Acc(n); }, {t});
-    });
+    k.divide(t, n, r);
     return r;
   };
   out = divide(out);
@@ -441,40 +460,23 @@ Tensor argmin(const Tensor& x) { return arg_extreme(x, {}, false, false); }
 // dx = 2 (x - mean) g / (n - correction); the mean is kept from the forward pass in the compute
 // type (float32 for bf16/f16) so that x - mean keeps its precision.
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, double correction) {
-  Plan p = make_plan(x, dims, keepdim, "var");
+  ReducePlan p = make_plan(x, dims, keepdim, "var");
   check_floating(x, "var");
   SSM_CHECK(std::isfinite(correction), "var: correction must be finite, got ", correction);
+  const ReduceKernels& k = kernels<ReduceKernels>("var", x);
   bool grad = needs_grad({x});
   Tensor out = Tensor::empty(p.out_shape, x.dtype(), x.device());
   Tensor mean_k = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype()), x.device()) : Tensor();
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    cuda::ReduceProblem q = cuda::reduce_problem(x, p.mask);
-    q.out = out.raw_data();
-    q.aux = grad ? mean_k.raw_data() : nullptr;
-    q.correction = correction;
-    cuda::reduce(cuda::Reduce::var, q);
-  } else
-#endif
-  {
-    Tensor rows = rows_of(x, p);
-    SSM_DISPATCH_FLOAT(x.dtype(), "var", [&] {
-      using Acc = acc_t<scalar_t>;
-      var_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R, correction,
-                         static_cast<scalar_t*>(out.raw_data()),
-                         grad ? static_cast<Acc*>(mean_k.raw_data()) : nullptr);
-    });
-  }
+  k.var(x, p, correction, out, mean_k);
   if (grad) {
     Saved sx(x), sm(mean_k);
     Shape keep = p.keep_shape;
     double scale = 2.0 / (double(p.R) - correction);
-    record(OpId::var, {x}, out, [sx, sm, keep, scale](Grads& g) {
-      g.in[0] = broadcast_backward(sx.get(), sm.get(), g.out[0], keep, 0, scale,
-                                   [scale](auto xv, auto m, auto gv) {
-        using Acc = decltype(xv);
-        return Acc(scale) * (xv - m) * gv;
-      });
+    record(OpId::var, {x}, out, [sx, sm, keep, scale, &k](Grads& g) {
+      const Tensor& xv = sx.get();
+      Tensor dx = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
+      k.var_backward(xv, sm.get(), keep_shaped(g.out[0], xv, keep), scale, dx);
+      g.in[0] = dx;
     });
   }
   return out;
@@ -484,34 +486,21 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, doub
 
 // dx = g exp(x - logsumexp(x)) = g softmax(x); the result is kept in the compute type for this.
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  Plan p = make_plan(x, dims, keepdim, "logsumexp");
+  ReducePlan p = make_plan(x, dims, keepdim, "logsumexp");
   check_floating(x, "logsumexp");
+  const ReduceKernels& k = kernels<ReduceKernels>("logsumexp", x);
   bool grad = needs_grad({x});
   Tensor out = Tensor::empty(p.out_shape, x.dtype(), x.device());
   Tensor lse = grad ? Tensor::empty(p.keep_shape, compute_dtype(x.dtype()), x.device()) : Tensor();
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    cuda::ReduceProblem q = cuda::reduce_problem(x, p.mask);
-    q.out = out.raw_data();
-    q.aux = grad ? lse.raw_data() : nullptr;
-    cuda::reduce(cuda::Reduce::logsumexp, q);
-  } else
-#endif
-  {
-    Tensor rows = rows_of(x, p);
-    SSM_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
-      using Acc = acc_t<scalar_t>;
-      logsumexp_rows<scalar_t>(static_cast<const scalar_t*>(rows.raw_data()), p.A, p.R,
-                               static_cast<scalar_t*>(out.raw_data()),
-                               grad ? static_cast<Acc*>(lse.raw_data()) : nullptr);
-    });
-  }
+  k.logsumexp(x, p, out, lse);
   if (grad) {
     Saved sx(x), sl(lse);
     Shape keep = p.keep_shape;
-    record(OpId::logsumexp, {x}, out, [sx, sl, keep](Grads& g) {
-      g.in[0] = broadcast_backward(sx.get(), sl.get(), g.out[0], keep, 1, 1.0,
-                                   [](auto xv, auto l, auto gv) { return gv * std::exp(xv - l); });
+    record(OpId::logsumexp, {x}, out, [sx, sl, keep, &k](Grads& g) {
+      const Tensor& xv = sx.get();
+      Tensor dx = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
+      k.logsumexp_backward(xv, sl.get(), keep_shaped(g.out[0], xv, keep), dx);
+      g.in[0] = dx;
     });
   }
   return out;
@@ -524,5 +513,71 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 Tensor max(const Tensor& x) { return max(x, {}, false); }
 Tensor min(const Tensor& x) { return min(x, {}, false); }
 Tensor var(const Tensor& x) { return var(x, {}, false, 1.0); }
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/reduce.py) ----------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+std::vector<int64_t> dims_arg(const json& a) { return a.at("dims").get<std::vector<int64_t>>(); }
+
+json args(std::vector<int64_t> dims, bool keepdim) {
+  return {{"dims", dims}, {"keepdim", keepdim}};
+}
+
+// One dim, all dims, negative dim with keepdim, non-adjacent dims, non-contiguous input, a
+// size-1 reduced dim and a 0-dim input. Normal values have no ties (max/min stay smooth).
+std::vector<Sample> reduce_samples(Generator& g) {
+  return {
+      {"one dim", {randn(g, {3, 4})}, args({1}, false)},
+      {"all dims", {randn(g, {3, 4})}, args({}, false)},
+      {"negative dim, keepdim", {randn(g, {2, 3, 5})}, args({-1}, true)},
+      {"non-adjacent dims", {randn(g, {2, 3, 4})}, args({0, 2}, false)},
+      {"leading dim, keepdim", {randn(g, {4, 5})}, args({0}, true)},
+      {"non-contiguous", {noncontig(randn(g, {4, 3}))}, args({0}, false)},
+      {"non-contiguous, last dim", {noncontig(randn(g, {3, 5}))}, args({-1}, true)},
+      {"size-1 dim", {randn(g, {3, 1, 4})}, args({1}, false)},
+      {"0-dim", {randn(g, {})}, args({}, false)},
+  };
+}
+
+#define REDUCE(NAME)                                                                        \
+  SSM_OP_INFO({.name = #NAME,                                                               \
+               .nodes = {OpId::NAME},                                                       \
+               .run = [](const Tensors& in, const json& a) {                                \
+                 return Tensors{NAME(in[0], dims_arg(a), a.at("keepdim").get<bool>())};     \
+               },                                                                           \
+               .samples = reduce_samples})
+
+REDUCE(sum);
+REDUCE(mean);
+REDUCE(max);
+REDUCE(min);
+REDUCE(logsumexp);
+
+SSM_OP_INFO({.name = "var",
+             .nodes = {OpId::var},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{var(in[0], dims_arg(a), a.at("keepdim").get<bool>(),
+                                  a.at("correction").get<double>())};
+             },
+             .samples = [](Generator& g) {
+               auto with = [](json a, double c) {
+                 a["correction"] = c;
+                 return a;
+               };
+               return std::vector<Sample>{
+                   {"unbiased, one dim", {randn(g, {3, 4})}, with(args({1}, false), 1.0)},
+                   {"population, all dims", {randn(g, {3, 4})}, with(args({}, false), 0.0)},
+                   {"non-adjacent dims, keepdim", {randn(g, {2, 3, 4})}, with(args({0, -1}, true), 1.0)},
+                   {"non-contiguous", {noncontig(randn(g, {4, 3}))}, with(args({0}, false), 1.0)},
+                   {"correction 2", {randn(g, {2, 6})}, with(args({1}, true), 2.0)},
+               };
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

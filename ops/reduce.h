@@ -56,4 +56,47 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& x);
 Tensor argmin(const Tensor& x);
 
+// ---- kernels (ops/dispatch.h): CPU in ops/reduce.cpp, CUDA in ops/cuda/reduce.cpp
+// (sum, and mean's sum, use core's sum_kernel, which serves both devices.)
+
+// Which dims a reduction covers and the shapes around it: x viewed as an (A, R) problem.
+struct ReducePlan {
+  uint32_t mask = 0;  // bit d set: dim d is reduced
+  Shape keep_shape;   // x's shape with the reduced dims set to 1
+  Shape out_shape;    // keep_shape, reduced dims dropped unless keepdim
+  Shape perm;         // kept dims, then reduced dims (each in increasing order)
+  int64_t A = 1;      // number of results
+  int64_t R = 1;      // elements per result
+};
+
+// x: the op's input as given (any layout). Outputs are fresh contiguous tensors on x's device;
+// an undefined optional output is not wanted.
+struct ReduceKernels {
+  bool (*supports)(DType x_dtype);
+  // The first maximal (is_max) or minimal element of each reduced set, R > 0, any real dtype:
+  // values (out_shape, x's dtype; optional) and indices (out_shape, int64: its position in the
+  // row-major order of the reduced dims).
+  void (*extreme)(const Tensor& x, const ReducePlan& p, bool is_max, const Tensor& values,
+                  const Tensor& indices);
+  // max/min backward: dx (x's shape, zero-filled) gets g[a] at the element indices[a] of row a;
+  // g: (A) contiguous, of dx's floating dtype.
+  void (*scatter_rows)(const Tensor& g, const Tensor& indices, const ReducePlan& p,
+                       const Tensor& dx);
+  // out (out_shape, x's floating dtype) = sum (x - mean)^2 / max(0, n - correction); mean
+  // (keep_shape, x's compute dtype; optional) gets the mean.
+  void (*var)(const Tensor& x, const ReducePlan& p, double correction, const Tensor& out,
+              const Tensor& mean);
+  // out (out_shape, x's floating dtype) = log(sum(exp(x))); lse (keep_shape, x's compute dtype;
+  // optional) gets the same value unrounded.
+  void (*logsumexp)(const Tensor& x, const ReducePlan& p, const Tensor& out, const Tensor& lse);
+  // dx = scale (x - mean) g and dx = g exp(x - lse): x, g and dx of x's floating dtype, mean and
+  // lse of its compute dtype; mean, lse and g have keep_shape (broadcast over the reduced dims).
+  void (*var_backward)(const Tensor& x, const Tensor& mean, const Tensor& g, double scale,
+                       const Tensor& dx);
+  void (*logsumexp_backward)(const Tensor& x, const Tensor& lse, const Tensor& g,
+                             const Tensor& dx);
+  // out = x / n in the compute type (mean); x and out of one floating dtype and shape.
+  void (*divide)(const Tensor& x, double n, const Tensor& out);
+};
+
 }  // namespace ssm

@@ -1,10 +1,11 @@
-// softmax / log_softmax: forward kernels and fused backward kernels.
+// softmax / log_softmax: the op (checks, one autograd record, backward) over its kernel tables,
+// the CPU forward kernels and fused backward kernels, and the ops' test-table entries.
 //
 // The input is viewed as a contiguous (A, C, K) array, C = the softmax dim, A = the dims before
 // it, K = the dims after it. K == 1 (the last dim) walks contiguous rows; K > 1 walks tiles of kTile
 // neighbouring k's at once, so the inner loops stay contiguous for any dim. Values are computed in
 // the compute type (float32 for bf16/f16/f32, float64 for f64); sums are accumulated in double.
-// CUDA tensors: the same (A, C, K) view, kernels in ops/cuda/softmax.cu.
+// The CUDA table (ops/cuda/softmax.cpp) takes the same (A, C, K) view.
 #include "ops/softmax.h"
 
 #include <cmath>
@@ -14,10 +15,8 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/softmax_cuda.h"
-#endif
+#include "ops/dispatch.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -25,9 +24,7 @@ namespace {
 
 constexpr int64_t kTile = 64;
 
-struct Dims {
-  int64_t A = 1, C = 1, K = 1;
-};
+using Dims = SoftmaxDims;
 
 Dims split_at(const Tensor& x, int d) {
   Dims s;
@@ -149,16 +146,46 @@ void backward_kernel(const T* y, const T* g, T* dx, Dims s) {
   });
 }
 
+// ---- CPU kernels ----------------------------------------------------------------------------
+
+void cpu_forward(bool log, const Tensor& x, const SoftmaxDims& s, const Tensor& y) {
+  SSM_DISPATCH_FLOAT(x.dtype(), log ? "log_softmax" : "softmax", [&] {
+    const auto* px = static_cast<const scalar_t*>(x.raw_data());
+    auto* py = static_cast<scalar_t*>(y.raw_data());
+    if (log)
+      forward_kernel<scalar_t, true>(px, py, s);
+    else
+      forward_kernel<scalar_t, false>(px, py, s);
+  });
+}
+
+void cpu_backward(bool log, const Tensor& y, const Tensor& g, const SoftmaxDims& s,
+                  const Tensor& dx) {
+  SSM_DISPATCH_FLOAT(y.dtype(), "backward", [&] {
+    const auto* py = static_cast<const scalar_t*>(y.raw_data());
+    const auto* pg = static_cast<const scalar_t*>(g.raw_data());
+    auto* pd = static_cast<scalar_t*>(dx.raw_data());
+    if (log)
+      backward_kernel<scalar_t, true>(py, pg, pd, s);
+    else
+      backward_kernel<scalar_t, false>(py, pg, pd, s);
+  });
+}
+
+const SoftmaxKernels kCpuKernels = {floating_dtypes, cpu_forward, cpu_backward};
+SSM_REGISTER_KERNELS(SoftmaxKernels, cpu, kCpuKernels);
+
+// ---- the op ---------------------------------------------------------------------------------
+
+// Forward and backward as stated in the header. Saved: y.
 template <bool Log>
 Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
   OpId op = Log ? OpId::log_softmax : OpId::softmax;
   const char* name = op_name(op);
   check_defined(x_in, name, "input");
-#ifndef SSM_WITH_CUDA
-  SSM_CHECK(x_in.device().is_cpu(), name, ": no CUDA kernel in this build for ", describe(x_in));
-#endif
   SSM_CHECK(is_floating(x_in.dtype()), name, ": expects a floating tensor, got ", describe(x_in));
   int d = wrap_dim(dim, x_in.dim(), name);
+  const SoftmaxKernels& k = kernels<SoftmaxKernels>(name, x_in);
   Dims s = split_at(x_in, d);
   Tensor x;
   {
@@ -166,34 +193,14 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
     x = x_in.contiguous();
   }
   Tensor y = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda())
-    cuda::softmax_forward(Log, x.dtype(), s.A, s.C, s.K, x.raw_data(), y.raw_data());
-  else
-#endif
-  SSM_DISPATCH_FLOAT(x.dtype(), name, [&] {
-    forward_kernel<scalar_t, Log>(static_cast<const scalar_t*>(x.raw_data()),
-                                  static_cast<scalar_t*>(y.raw_data()), s);
-  });
+  k.forward(Log, x, s, y);
   if (needs_grad({x_in})) {
     Saved sy(y);
-    record(op, {x_in}, y, [sy, s](Grads& g) {
+    record(op, {x_in}, y, [sy, s, &k](Grads& g) {
       const Tensor& yv = sy.get();
       Tensor go = (g.out[0].dtype() == yv.dtype() ? g.out[0] : g.out[0].to(yv.dtype())).contiguous();
       Tensor dx = Tensor::empty(yv.shape(), yv.dtype(), yv.device());
-#ifdef SSM_WITH_CUDA
-      if (yv.device().is_cuda()) {
-        cuda::softmax_backward(Log, yv.dtype(), s.A, s.C, s.K, yv.raw_data(), go.raw_data(),
-                               dx.raw_data());
-        g.in[0] = dx;
-        return;
-      }
-#endif
-      SSM_DISPATCH_FLOAT(yv.dtype(), "backward", [&] {
-        backward_kernel<scalar_t, Log>(static_cast<const scalar_t*>(yv.raw_data()),
-                                       static_cast<const scalar_t*>(go.raw_data()),
-                                       static_cast<scalar_t*>(dx.raw_data()), s);
-      });
+      k.backward(Log, yv, go, s, dx);
       g.in[0] = dx;
     });
   }
@@ -204,5 +211,44 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim) {
 
 Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl<false>(x, dim); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl<true>(x, dim); }
+
+// ---- the ops' test-table entries (PyTorch side: tools/fixtures/softmax.py) ---------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+// Last dim (rows), first and middle dims (tiles over the trailing dims, one of them partial),
+// non-contiguous, large logits that overflow exp() without the max subtraction, and 0-dim.
+std::vector<Sample> softmax_samples(Generator& g) {
+  return {
+      {"last dim", {randn(g, {3, 5})}, {{"dim", -1}}},
+      {"first dim", {randn(g, {4, 3})}, {{"dim", 0}}},
+      {"middle dim", {randn(g, {2, 3, 4})}, {{"dim", 1}}},
+      {"middle dim, more than one tile", {randn(g, {2, 3, 70})}, {{"dim", 1}}},
+      {"non-contiguous", {noncontig(randn(g, {4, 3}))}, {{"dim", -1}}},
+      {"non-contiguous, dim 0", {noncontig(randn(g, {3, 4}))}, {{"dim", 0}}},
+      {"large logits", {uniform(g, {3, 4}, 90.0, 100.0)}, {{"dim", 1}}},
+      {"0-dim", {randn(g, {})}, {{"dim", 0}}},
+  };
+}
+
+SSM_OP_INFO({.name = "softmax",
+             .nodes = {OpId::softmax},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{softmax(in[0], a.at("dim").get<int64_t>())};
+             },
+             .samples = softmax_samples});
+
+SSM_OP_INFO({.name = "log_softmax",
+             .nodes = {OpId::log_softmax},
+             .run = [](const Tensors& in, const json& a) {
+               return Tensors{log_softmax(in[0], a.at("dim").get<int64_t>())};
+             },
+             .samples = softmax_samples});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm
