@@ -15,9 +15,6 @@ namespace ssm {
 
 namespace {
 
-// The kernels take the real dtypes: floating, integer and bool.
-bool real_dtypes(DType dt) { return is_floating(dt) || is_integral(dt); }
-
 // ---- CPU kernel -----------------------------------------------------------------------------
 
 // out = cumsum of x along d (from the end when `reverse`), accumulated in A. Threads split the

@@ -70,6 +70,9 @@ const K& kernels(const char* op, const Tensor& t) {
 }
 
 // Kernel-table predicates for the common dtype sets.
+inline bool all_dtypes(DType) { return true; }
+inline bool real_dtypes(DType dt) { return !is_complex(dt); }                     // bool included
+inline bool numeric_dtypes(DType dt) { return is_floating(dt) || is_index(dt); }  // no bool
 inline bool floating_dtypes(DType dt) { return is_floating(dt); }
 inline bool wide_float_dtypes(DType dt) { return dt == DType::f32 || dt == DType::f64; }
 

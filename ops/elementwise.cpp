@@ -35,9 +35,6 @@ Tensor broadcast_view(const Tensor& t, const Shape& shape) {
 
 namespace {
 
-// The kernels compute in the real floating and integer dtypes (not bool, not complex).
-bool numeric_dtypes(DType dt) { return is_floating(dt) || is_index(dt); }
-
 // ---- CPU kernels ----------------------------------------------------------------------------
 
 // Calls run.operator()<F, AllowInt>() with the functor of `op` (AllowInt: it takes integers).

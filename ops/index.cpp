@@ -216,8 +216,6 @@ bool cpu_scatter_add(const Tensor& x, int d, const Tensor& index, const Tensor& 
   return true;
 }
 
-bool all_dtypes(DType) { return true; }
-
 const IndexKernels kCpuKernels = {all_dtypes, cpu_gather, cpu_scatter_add};
 SSM_REGISTER_KERNELS(IndexKernels, cpu, kCpuKernels);
 

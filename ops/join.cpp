@@ -46,8 +46,6 @@ std::vector<Tensor> cpu_windows(const Tensor& gy, int d, const std::vector<int64
   return out;
 }
 
-bool all_dtypes(DType) { return true; }
-
 const JoinKernels kCpuKernels = {all_dtypes, cpu_join, cpu_windows};
 SSM_REGISTER_KERNELS(JoinKernels, cpu, kCpuKernels);
 

@@ -114,9 +114,6 @@ void pad_kernel(const Tensor& x, const Tensor& out, const std::vector<std::vecto
 
 // ---- CPU kernel -----------------------------------------------------------------------------
 
-// Only bits move: every dtype.
-bool all_dtypes(DType) { return true; }
-
 void cpu_pad(const Tensor& x, const std::vector<int64_t>& left, PadMode mode, const Tensor& fill,
              const Tensor& out) {
   auto maps = coordinate_maps(x.shape(), out.shape(), left, mode);

@@ -75,9 +75,6 @@ ReducePlan make_plan(const Tensor& x, const std::vector<int64_t>& dims, bool kee
   return p;
 }
 
-// The kernels take every real dtype (each op checks the ones it allows).
-bool real_dtypes(DType dt) { return !is_complex(dt); }
-
 // ---- CPU kernels ----------------------------------------------------------------------------
 
 // x as a contiguous (A, R) matrix: a view when the layout allows, else a copy.

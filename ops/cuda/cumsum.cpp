@@ -7,8 +7,6 @@
 namespace ssm {
 namespace {
 
-bool real_dtypes(DType dt) { return is_floating(dt) || is_integral(dt); }
-
 void cumsum(const Tensor& x, int d, bool reverse, const Tensor& out) {
   Shape rest = x.shape(), xs = x.strides(), os = out.strides();
   rest.erase(d);

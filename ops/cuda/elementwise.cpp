@@ -11,8 +11,6 @@
 namespace ssm {
 namespace {
 
-bool numeric_dtypes(DType dt) { return is_floating(dt) || is_index(dt); }
-
 cuda::Arg expanded(const Tensor& t, const Shape& shape) {
   return cuda::arg_of(broadcast_view(t, shape));
 }

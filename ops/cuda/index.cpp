@@ -44,8 +44,6 @@ bool scatter_add(const Tensor& x, int d, const Tensor& index, const Tensor& src,
   return true;
 }
 
-bool all_dtypes(DType) { return true; }
-
 const IndexKernels kCudaKernels = {all_dtypes, gather, scatter_add};
 SSM_REGISTER_KERNELS(IndexKernels, cuda, kCudaKernels);
 

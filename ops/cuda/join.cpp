@@ -50,8 +50,6 @@ std::vector<Tensor> windows(const Tensor& gy, int d, const std::vector<int64_t>&
   return out;
 }
 
-bool all_dtypes(DType) { return true; }
-
 const JoinKernels kCudaKernels = {all_dtypes, join, windows};
 SSM_REGISTER_KERNELS(JoinKernels, cuda, kCudaKernels);
 

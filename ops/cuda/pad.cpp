@@ -7,8 +7,6 @@
 namespace ssm {
 namespace {
 
-bool all_dtypes(DType) { return true; }
-
 void pad(const Tensor& x, const std::vector<int64_t>& left, PadMode mode, const Tensor& fill,
          const Tensor& out) {
   cuda::PadArg a;

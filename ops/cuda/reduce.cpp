@@ -14,8 +14,6 @@
 namespace ssm {
 namespace {
 
-bool real_dtypes(DType dt) { return !is_complex(dt); }
-
 // Any real dtype (bool too) as it is.
 void extreme(const Tensor& x, const ReducePlan& p, bool is_max, const Tensor& values,
              const Tensor& indices) {
