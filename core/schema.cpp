@@ -36,7 +36,8 @@ bool is_int(const json& v) { return v.is_number_integer(); }
 }  // namespace
 
 std::string check_value(const Key& k, const json& v, std::string* path) {
-  auto element = [&](size_t i) { *path += "[" + std::to_string(i) + "]"; };
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on "[" + string.
+  auto element = [&](size_t i) { path->append("[").append(std::to_string(i)).append("]"); };
   if (v.is_null()) return k.optional ? "" : "has no value";
   switch (k.type) {
     case Type::integer:
