@@ -28,6 +28,9 @@
 // Inputs may be strided and of mixed floating dtypes there; log_space's Ā > 0 check is CPU-only.
 #pragma once
 
+#include <span>
+#include <vector>
+
 #include "core/tensor.h"
 #include "ops/scan_options.h"
 
@@ -53,5 +56,31 @@ Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, 
                            const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
                            const Tensor& z, const Tensor& delta_bias,
                            const SelectiveScanOptions& opt = {});
+
+// ---- kernels (ops/dispatch.h): CPU in ops/selective_scan.cpp, CUDA in ops/cuda/selective_scan.cpp
+
+// The checked inputs as given (floating, possibly strided, dtypes possibly mixed): u, delta, z
+// (B, L, D), A (D, N), Bm, Cm (B, L, N), Dskip and delta_bias (D); Dskip, z and delta_bias
+// undefined when absent. seq_start: (B, L) int32 contiguous, or undefined.
+struct SelectiveScanArgs {
+  Tensor u, delta, A, Bm, Cm, Dskip, z, delta_bias, seq_start;
+  SelectiveScanOptions opt;
+};
+
+struct SelectiveScanKernels {
+  bool (*supports)(DType u_dtype);
+  // Returns out (B, L, D) in u's dtype, and h_L in *final_state when final_state is set. With
+  // `keep` set, also fills it with what this backend's backward reads (its own choice: the
+  // inputs as it holds them, the states kept every chunk steps); the op holds them until then.
+  Tensor (*forward)(const SelectiveScanArgs& a, Tensor* final_state, std::vector<Tensor>* keep);
+  // The gradients of u, delta, A, Bm, Cm, Dskip, z and delta_bias (in that order) from gout, the
+  // gradient of out, and what the forward kept: grads[i] shaped like input i, in any floating
+  // dtype (the op casts it to the input's), set where want[i] and input i is defined.
+  void (*backward)(std::span<const Tensor> kept, const SelectiveScanOptions& opt,
+                   const Tensor& gout, const bool (&want)[8], Tensor (&grads)[8]);
+  // The step as declared above, on checked inputs given as sequences of length 1 (u, delta, z:
+  // (B, 1, D); Bm, Cm: (B, 1, N)); updates state in place and returns out (B, D) in u's dtype.
+  Tensor (*step)(Tensor& state, const SelectiveScanArgs& a);
+};
 
 }  // namespace ssm
