@@ -22,9 +22,10 @@
 //               log-sum-exps (positive and negative parts apart); needs Ā > 0
 // Backward keeps the states every `chunk` steps from the forward and recomputes the rest.
 // Arithmetic is in float32 for float32/bfloat16/float16 inputs (float64 for float64).
-// On CUDA (ops/cuda/selective_scan.cu) every algorithm runs the one GPU kernel: each thread scans
-// time sequentially for a few states of one channel, and batch, channels and state slices give
-// the parallelism; results agree with the CPU to rounding and are reproducible run to run.
+// On CUDA (ops/cuda/selective_scan_forward.cu and _backward.cu) every algorithm runs the one GPU
+// kernel: each thread scans time sequentially for a few states of one channel, and batch,
+// channels and state slices give the parallelism; results agree with the CPU to rounding and
+// are reproducible run to run.
 // Inputs may be strided and of mixed floating dtypes there; log_space's Ā > 0 check is CPU-only.
 #pragma once
 
