@@ -18,6 +18,7 @@
 #include "core/fast_math.h"
 #include "core/parallel.h"
 #include "core/reduce_to.h"
+#include "ops/discretization.h"
 #include "ops/dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/op_info.h"
@@ -28,7 +29,7 @@ namespace {
 
 constexpr int kW = 32;  // channels per task block
 
-// ---- discretizations: values and partial derivatives ------------------------------------------
+// ---- maths: the discretizations' policy (ops/discretization.h), softplus, sigmoid -------------
 
 // e^x - 1 and its use below need care near 0: float uses a series there, double std::expm1.
 inline float expm1_c(float x, float ex) {
@@ -37,73 +38,18 @@ inline float expm1_c(float x, float ex) {
 }
 inline double expm1_c(double x, double) { return std::expm1(x); }
 
-template <class C>
-struct Zoh {
-  // Ā = e^{dt a}, B̄ = dt
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    ab = exp_c(dt * a);
-    bb = dt;
+// The CPU's maths for the discretizations: core/fast_math.h's vectorisable exp, e^x - 1 as above;
+// zoh keeps a itself.
+struct CpuMath {
+  template <class C>
+  static constexpr bool kLog2Zoh = false;
+  template <class C>
+  SSM_HD static C exp(C x) {
+    return exp_c(x);
   }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    ab = exp_c(dt * a);
-    bb = dt;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = C(1);
-    dbb_da = C(0);
-  }
-  // log Ā, for the log-space scan
-  SSM_HD C log_ab(C dt, C a) const { return dt * a; }
-};
-
-template <class C>
-struct ZohExact {
-  // Ā = e^x, B̄ = (e^x - 1) / a = dt φ(x), x = dt a, φ(x) = (e^x - 1) / x
-  // dB̄/ddt = e^x, dB̄/da = dt² φ'(x), φ'(x) = (x e^x - (e^x - 1)) / x² (series near 0)
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    C em1 = expm1_c(x, ab);
-    bb = x == C(0) ? dt : em1 / a;
-  }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    C em1 = expm1_c(x, ab);
-    bb = x == C(0) ? dt : em1 / a;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = ab;
-    C series = C(0.5) + x * (C(1) / 3 + x * (C(1) / 8 + x * (C(1) / 30 + x * (C(1) / 144))));
-    C dphi = std::fabs(x) < C(0.01) ? series : (x * ab - em1) / (x * x);
-    dbb_da = dt * dt * dphi;
-  }
-  SSM_HD C log_ab(C dt, C a) const { return dt * a; }
-};
-
-template <class C>
-struct Gbt {
-  // den = 1 - β x, β = 1 - α:  Ā = (1 + α x) / den, B̄ = dt / den
-  // dĀ/ddt = a / den², dĀ/da = dt / den², dB̄/ddt = 1 / den², dB̄/da = β dt² / den²
-  C alpha, beta;
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x);
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-  }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x), inv2 = inv * inv;
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-    dab_ddt = a * inv2;
-    dab_da = dt * inv2;
-    dbb_ddt = inv2;
-    dbb_da = beta * dt * dt * inv2;
-  }
-  SSM_HD C log_ab(C dt, C a) const {
-    C ab, bb;
-    fwd(dt, a, ab, bb);
-    return std::log(ab);  // NaN when Ā <= 0: reported by the log-space scan
+  template <class C>
+  SSM_HD static C expm1(C x, C ex) {
+    return expm1_c(x, ex);
   }
 };
 
@@ -465,11 +411,11 @@ void backward_all(const Problem<C>& p, const Disc& disc, const C* gout, const C*
 template <class C, class F>
 void with_disc(const SelectiveScanOptions& opt, const F& f) {
   switch (opt.discretization) {
-    case Discretization::zoh: f(Zoh<C>{}); break;
-    case Discretization::zoh_exact: f(ZohExact<C>{}); break;
-    case Discretization::bilinear: f(Gbt<C>{C(0.5), C(0.5)}); break;
+    case Discretization::zoh: f(Zoh<C, CpuMath>{}); break;
+    case Discretization::zoh_exact: f(ZohExact<C, CpuMath>{}); break;
+    case Discretization::bilinear: f(Gbt<C, CpuMath>{C(0.5), C(0.5)}); break;
     case Discretization::generalized_bilinear:
-      f(Gbt<C>{C(opt.alpha), C(1 - opt.alpha)});
+      f(Gbt<C, CpuMath>{C(opt.alpha), C(1 - opt.alpha)});
       break;
   }
 }

@@ -9,7 +9,8 @@
 //   Dskip  (D)         optional skip;  z (B, L, D) optional gate;  delta_bias (D) optional
 // For every b, d, n, with dt = softplus(delta + delta_bias) (or delta + delta_bias):
 //   h_t = Ā(dt, A) h_{t-1} + B̄(dt, A) Bm_t u_t,   y_t = Σ_n Cm_t h_t + Dskip u_t,   out = y · silu(z)
-// Discretizations (α as in the configs: 1 forward Euler, 0 backward Euler, ½ bilinear):
+// Discretizations (α as in the configs: 1 forward Euler, 0 backward Euler, ½ bilinear; the maths,
+// with the derivatives, in ops/discretization.h, shared by the CPU and CUDA kernels):
 //   zoh                   Ā = exp(dt A), B̄ = dt                         (Mamba's)
 //   zoh_exact             Ā = exp(dt A), B̄ = (exp(dt A) - 1) / A         (→ dt as dt A → 0)
 //   bilinear              generalized_bilinear with α = ½

@@ -110,8 +110,8 @@ __device__ __forceinline__ void item_range(const Params<C>& p, Item it, int64_t&
 template <class C, int NT, class Disc, bool RST, int SC, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlicesBwd, NT <= 4 ? 2 : 1)
     scan_bwd(const Params<C> p, const Disc disc) {
-  // Zoh in float: the reverse step's own arithmetic (a[] holds a·log2(e), see Zoh).
-  constexpr bool kZohF = std::is_same_v<Disc, Zoh<float>>;
+  // Zoh in float: the reverse step's own arithmetic (a[] holds a·log2(e): Zoh, CudaMath).
+  constexpr bool kZohF = std::is_same_v<Disc, Zoh<float, CudaMath>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   constexpr int kT = SC > 0 ? bwd_sub_steps(SC, NT, int(sizeof(C)), RST ? 1 : 0) : 0;
   const int T = SC > 0 ? kT : p.T, npp = SC > 0 ? SC * NT : p.npp, S = SC > 0 ? SC : p.S,

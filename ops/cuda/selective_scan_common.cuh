@@ -39,6 +39,7 @@
 #include "ops/cuda/selective_scan_cuda.h"
 #include "ops/cuda/selective_scan_plan.h"
 #include "ops/cuda/typed_access.cuh"
+#include "ops/discretization.h"
 
 namespace ssm::cuda {
 
@@ -109,83 +110,23 @@ __device__ __forceinline__ float pick(bool c, float a, float b) {
 }
 __device__ __forceinline__ double pick(bool c, double a, double b) { return c ? a : b; }
 
-// ---- discretizations: the CPU op's Zoh, ZohExact and Gbt ------------------------------------
+// ---- discretizations (ops/discretization.h) in the kernels' maths ----------------------------
 
-// Each keeps, per (channel, state), a coefficient coef(a) in place of a: fwd takes it. For Zoh in
-// float it is a·log2(e), so that Ā = 2^(dt·coef) is one multiply and one ex2; the backward's
-// Zoh step (scan_bwd, kZohF) works in those units. grad takes a itself (every other case).
-template <class C>
-struct Zoh {  // Ā = e^{dt a}, B̄ = dt
-  static constexpr bool kScaled = std::is_same_v<C, float>;
-  __device__ __forceinline__ C coef(C a) const {
-    if constexpr (kScaled)
-      return a * kLog2e;
-    else
-      return a;
+// The kernels' maths for the discretizations: e^x as above (one ex2 in float), expm1f / expm1
+// for e^x - 1; zoh in float keeps a·log2(e) per (channel, state), so that Ā = 2^(dt·coef) is one
+// multiply and one ex2. The backward's zoh step in float (scan_bwd, kZohF) works in those units.
+struct CudaMath {
+  template <class C>
+  static constexpr bool kLog2Zoh = std::is_same_v<C, float>;
+  static constexpr float kLog2e = cuda::kLog2e;
+  template <class C>
+  __device__ __forceinline__ static C exp(C x) {
+    return exp_c(x);
   }
-  __device__ __forceinline__ C abar(C dt, C ac) const {
-    if constexpr (kScaled)
-      return ex2_ftz(dt * ac);
-    else
-      return exp_c(dt * ac);
-  }
-  __device__ __forceinline__ void fwd(C dt, C ac, C& ab, C& bb) const {
-    ab = abar(dt, ac);
-    bb = dt;
-  }
-  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
-                                       C& dbb_da) const {
-    static_assert(!kScaled, "Zoh<float> takes the backward's own step (kZohF)");
-    ab = exp_c(dt * a);
-    bb = dt;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = C(1);
-    dbb_da = C(0);
-  }
-};
-
-template <class C>
-struct ZohExact {  // Ā = e^x, B̄ = (e^x - 1) / a, x = dt a
-  __device__ __forceinline__ C coef(C a) const { return a; }
-  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    bb = x == C(0) ? dt : expm1_c(x) / a;
-  }
-  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
-                                       C& dbb_da) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    C em1 = expm1_c(x);
-    bb = x == C(0) ? dt : em1 / a;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = ab;
-    C series = C(0.5) + x * (C(1) / 3 + x * (C(1) / 8 + x * (C(1) / 30 + x * (C(1) / 144))));
-    C dphi = fabs(x) < C(0.01) ? series : (x * ab - em1) / (x * x);
-    dbb_da = dt * dt * dphi;
-  }
-};
-
-template <class C>
-struct Gbt {  // den = 1 - β x: Ā = (1 + α x) / den, B̄ = dt / den
-  C alpha, beta;
-  __device__ __forceinline__ C coef(C a) const { return a; }
-  __device__ __forceinline__ void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x);
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-  }
-  __device__ __forceinline__ void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt,
-                                       C& dbb_da) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x), inv2 = inv * inv;
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-    dab_ddt = a * inv2;
-    dab_da = dt * inv2;
-    dbb_ddt = inv2;
-    dbb_da = beta * dt * dt * inv2;
+  __device__ __forceinline__ static float exp2(float x) { return ex2_ftz(x); }
+  template <class C>
+  __device__ __forceinline__ static C expm1(C x, C /*ex*/) {
+    return expm1_c(x);
   }
 };
 
@@ -759,7 +700,7 @@ __device__ __forceinline__ int64_t seg_at(const Params<C>& p, int64_t b, int seg
 template <class C, int NT, class Disc, bool RST, bool REV, bool BF>
 __global__ void __launch_bounds__(32 * kMaxSlicesCarry, REV ? 3 : 4)
     scan_carry(const Params<C> p, const Disc disc) {
-  constexpr bool kSumDt = !RST && std::is_same_v<Disc, Zoh<float>>;
+  constexpr bool kSumDt = !RST && std::is_same_v<Disc, Zoh<float, CudaMath>>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int T = p.T, npp = p.npp;
   TileSmem<C> ts{};
@@ -934,9 +875,9 @@ Params<C> base_params(const ScanProblem& pr) {
 template <class C, class F>
 void with_disc(const ScanProblem& pr, F&& f) {
   switch (pr.discretization) {
-    case 0: f(Zoh<C>{}); break;
-    case 1: f(ZohExact<C>{}); break;
-    default: f(Gbt<C>{C(pr.alpha), C(1 - pr.alpha)}); break;
+    case 0: f(Zoh<C, CudaMath>{}); break;
+    case 1: f(ZohExact<C, CudaMath>{}); break;
+    default: f(Gbt<C, CudaMath>{C(pr.alpha), C(1 - pr.alpha)}); break;
   }
 }
 
@@ -964,7 +905,7 @@ void set_smem(K kernel, size_t bytes, int device) {
 // the other discretizations and packed batches take one generic variant (4 states per thread,
 // reset flags tested at run time). That keeps the kernel files' compile time in check.
 template <class C, class Disc>
-constexpr bool kTuned = std::is_same_v<C, float> && std::is_same_v<Disc, Zoh<float>>;
+constexpr bool kTuned = std::is_same_v<C, float> && std::is_same_v<Disc, Zoh<float, CudaMath>>;
 
 // Calls f(integral_constant NT, bool_constant RST, integral_constant SC, bool_constant BF) for
 // the variant that serves (NT, S, pr); the backward (kFwd false) has no 16. The op's default
