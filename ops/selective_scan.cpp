@@ -1,12 +1,16 @@
-// CPU selective scan: forward (three algorithms), exact reverse-scan backward, recurrent step.
+// selective_scan: the op (checks, one autograd record) over its kernel tables, the CPU kernels
+// (forward in three algorithms, exact reverse-scan backward, recurrent step) and the op's
+// test-table entry.
 //
-// Work is split into tasks of (batch row, block of kW channels); inside a task the loops over
-// channels are unit-stride and vectorise, with the state kept as h[n][j] (n: state, j: channel).
-// A is used transposed, At: (N, D), so At[n][d0 + j] is unit-stride in j too.
+// The CPU kernels split the work into tasks of (batch row, block of kW channels); inside a task
+// the loops over channels are unit-stride and vectorise, with the state kept as h[n][j] (n:
+// state, j: channel). A is used transposed, At: (N, D), so At[n][d0 + j] is unit-stride in j too.
 #include "ops/selective_scan.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "core/autograd.h"
@@ -14,10 +18,10 @@
 #include "core/fast_math.h"
 #include "core/parallel.h"
 #include "core/reduce_to.h"
-
-#ifdef SSM_WITH_CUDA
-#include "ops/cuda/selective_scan_cuda.h"
-#endif
+#include "ops/discretization.h"
+#include "ops/dispatch.h"
+#include "ops/elementwise.h"
+#include "ops/op_info.h"
 
 namespace ssm {
 
@@ -25,7 +29,7 @@ namespace {
 
 constexpr int kW = 32;  // channels per task block
 
-// ---- discretizations: values and partial derivatives ------------------------------------------
+// ---- maths: the discretizations' policy (ops/discretization.h), softplus, sigmoid -------------
 
 // e^x - 1 and its use below need care near 0: float uses a series there, double std::expm1.
 inline float expm1_c(float x, float ex) {
@@ -34,73 +38,18 @@ inline float expm1_c(float x, float ex) {
 }
 inline double expm1_c(double x, double) { return std::expm1(x); }
 
-template <class C>
-struct Zoh {
-  // Ā = e^{dt a}, B̄ = dt
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    ab = exp_c(dt * a);
-    bb = dt;
+// The CPU's maths for the discretizations: core/fast_math.h's vectorisable exp, e^x - 1 as above;
+// zoh keeps a itself.
+struct CpuMath {
+  template <class C>
+  static constexpr bool kLog2Zoh = false;
+  template <class C>
+  SSM_HD static C exp(C x) {
+    return exp_c(x);
   }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    ab = exp_c(dt * a);
-    bb = dt;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = C(1);
-    dbb_da = C(0);
-  }
-  // log Ā, for the log-space scan
-  SSM_HD C log_ab(C dt, C a) const { return dt * a; }
-};
-
-template <class C>
-struct ZohExact {
-  // Ā = e^x, B̄ = (e^x - 1) / a = dt φ(x), x = dt a, φ(x) = (e^x - 1) / x
-  // dB̄/ddt = e^x, dB̄/da = dt² φ'(x), φ'(x) = (x e^x - (e^x - 1)) / x² (series near 0)
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    C em1 = expm1_c(x, ab);
-    bb = x == C(0) ? dt : em1 / a;
-  }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    C x = dt * a;
-    ab = exp_c(x);
-    C em1 = expm1_c(x, ab);
-    bb = x == C(0) ? dt : em1 / a;
-    dab_ddt = a * ab;
-    dab_da = dt * ab;
-    dbb_ddt = ab;
-    C series = C(0.5) + x * (C(1) / 3 + x * (C(1) / 8 + x * (C(1) / 30 + x * (C(1) / 144))));
-    C dphi = std::fabs(x) < C(0.01) ? series : (x * ab - em1) / (x * x);
-    dbb_da = dt * dt * dphi;
-  }
-  SSM_HD C log_ab(C dt, C a) const { return dt * a; }
-};
-
-template <class C>
-struct Gbt {
-  // den = 1 - β x, β = 1 - α:  Ā = (1 + α x) / den, B̄ = dt / den
-  // dĀ/ddt = a / den², dĀ/da = dt / den², dB̄/ddt = 1 / den², dB̄/da = β dt² / den²
-  C alpha, beta;
-  SSM_HD void fwd(C dt, C a, C& ab, C& bb) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x);
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-  }
-  SSM_HD void grad(C dt, C a, C& ab, C& bb, C& dab_ddt, C& dab_da, C& dbb_ddt, C& dbb_da) const {
-    C x = dt * a, inv = C(1) / (C(1) - beta * x), inv2 = inv * inv;
-    ab = (C(1) + alpha * x) * inv;
-    bb = dt * inv;
-    dab_ddt = a * inv2;
-    dab_da = dt * inv2;
-    dbb_ddt = inv2;
-    dbb_da = beta * dt * dt * inv2;
-  }
-  SSM_HD C log_ab(C dt, C a) const {
-    C ab, bb;
-    fwd(dt, a, ab, bb);
-    return std::log(ab);  // NaN when Ā <= 0: reported by the log-space scan
+  template <class C>
+  SSM_HD static C expm1(C x, C ex) {
+    return expm1_c(x, ex);
   }
 };
 
@@ -457,16 +406,16 @@ void backward_all(const Problem<C>& p, const Disc& disc, const C* gout, const C*
   });
 }
 
-// ---- dispatch ---------------------------------------------------------------------------------
+// ---- from Tensors to the CPU problem ----------------------------------------------------------
 
 template <class C, class F>
 void with_disc(const SelectiveScanOptions& opt, const F& f) {
   switch (opt.discretization) {
-    case Discretization::zoh: f(Zoh<C>{}); break;
-    case Discretization::zoh_exact: f(ZohExact<C>{}); break;
-    case Discretization::bilinear: f(Gbt<C>{C(0.5), C(0.5)}); break;
+    case Discretization::zoh: f(Zoh<C, CpuMath>{}); break;
+    case Discretization::zoh_exact: f(ZohExact<C, CpuMath>{}); break;
+    case Discretization::bilinear: f(Gbt<C, CpuMath>{C(0.5), C(0.5)}); break;
     case Discretization::generalized_bilinear:
-      f(Gbt<C>{C(opt.alpha), C(1 - opt.alpha)});
+      f(Gbt<C, CpuMath>{C(opt.alpha), C(1 - opt.alpha)});
       break;
   }
 }
@@ -530,9 +479,6 @@ void check_inputs(const Tensor& u, const Tensor& delta, const Tensor& A, const T
     if (!t->defined()) continue;
     SSM_CHECK(t->device() == u.device(), op, ": every input must be on u's device ", u.device(),
               ", got ", describe(*t));
-#ifndef SSM_WITH_CUDA
-    SSM_CHECK(t->device().is_cpu(), op, ": no CUDA kernel in this build for ", describe(*t));
-#endif
     SSM_CHECK(is_floating(t->dtype()), op, ": inputs must be floating, got ", describe(*t));
   }
   SSM_CHECK(opt.chunk >= 1, op, ": chunk must be >= 1, got ", opt.chunk);
@@ -570,135 +516,22 @@ Prepared prepare(const Tensor& u, const Tensor& delta, const Tensor& A, const Te
   return q;
 }
 
-#ifdef SSM_WITH_CUDA
-// ---- CUDA (kernels in ops/cuda/selective_scan.cu) ---------------------------------------------
-// Inputs go to the kernels as they are (any floating dtype, any strides); the `algorithm` option
-// does not apply there: the one GPU kernel scans time sequentially inside each thread and gets its
-// parallelism from batch, channels and state slices.
+// ---- CPU kernels ------------------------------------------------------------------------------
+// The inputs are converted to the compute dtype and made contiguous, A transposed (prepare), and
+// the forward keeps those copies for the backward: u, delta, At, Bm, Cm, Dskip, z, delta_bias,
+// the states, seq_start. The states are always kept (the scans write them on their way).
 
-cuda::ScanArg scan_arg(const Tensor& t) {
-  cuda::ScanArg a;
-  if (!t.defined()) return a;
-  a.p = t.raw_data();
-  a.dtype = t.dtype();
-  for (int i = 0; i < t.dim() && i < 3; ++i) a.s[i] = t.stride(i);
-  return a;
-}
-
-cuda::ScanProblem scan_problem(const Tensor& u, const Tensor& delta, const Tensor& A,
-                               const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
-                               const Tensor& z, const Tensor& bias, const SelectiveScanOptions& opt,
-                               const Tensor& rst = Tensor()) {
-  cuda::ScanProblem p;
-  p.device = u.device().index;
-  p.B = u.size(0);
-  p.L = u.size(1);
-  p.D = u.size(2);
-  p.N = A.size(1);
-  p.chunk = opt.chunk;
-  p.f64 = compute_dtype(u.dtype()) == DType::f64;
-  switch (opt.discretization) {
-    case Discretization::zoh: p.discretization = 0; break;
-    case Discretization::zoh_exact: p.discretization = 1; break;
-    case Discretization::bilinear: p.discretization = 2; p.alpha = 0.5; break;
-    case Discretization::generalized_bilinear: p.discretization = 2; p.alpha = opt.alpha; break;
-  }
-  p.softplus = opt.delta_softplus;
-  p.u = scan_arg(u);
-  p.delta = scan_arg(delta);
-  p.A = scan_arg(A);
-  p.Bm = scan_arg(Bm);
-  p.Cm = scan_arg(Cm);
-  p.Dskip = scan_arg(Dskip);
-  p.z = scan_arg(z);
-  p.bias = scan_arg(bias);
-  p.seq_start = rst.defined() ? static_cast<const int32_t*>(rst.raw_data()) : nullptr;
-  return p;
-}
-
-Tensor selective_scan_cuda(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
-                           const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
-                           const Tensor& delta_bias, const SelectiveScanOptions& opt,
-                           Tensor* final_state, const Tensor& rst) {
-  Device dev = u.device();
-  DType cdt = compute_dtype(u.dtype());
-  cuda::ScanProblem prob = scan_problem(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, rst);
-  Tensor inputs[] = {u, delta, A, Bm, Cm, Dskip, z, delta_bias};
-  bool grad = needs_grad(inputs);
-  Tensor out = Tensor::empty({prob.B, prob.L, prob.D}, u.dtype(), dev);
-  Tensor states = grad ? Tensor::empty({prob.B, cuda::scan_chunks(prob), prob.N, prob.D}, cdt, dev)
-                       : Tensor();
-  Tensor fin = final_state ? Tensor::empty({prob.B, prob.D, prob.N}, cdt, dev) : Tensor();
-  cuda::ScanForward f;
-  f.out = out.raw_data();
-  f.out_dtype = out.dtype();
-  f.states = states.defined() ? states.raw_data() : nullptr;
-  f.final_state = fin.defined() ? fin.raw_data() : nullptr;
-  cuda::selective_scan_forward(prob, f);
-  if (final_state) *final_state = fin;
-  if (!grad) return out;
-
-  auto saved = std::make_shared<std::vector<Saved>>(std::vector<Saved>{
-      Saved(u), Saved(delta), Saved(A), Saved(Bm), Saved(Cm), Saved(Dskip), Saved(z),
-      Saved(delta_bias), Saved(states), Saved(rst)});
-  Tensor outs[] = {out};
-  record(OpId::selective_scan, inputs, outs, [saved, opt](Grads& g) {
-    const std::vector<Saved>& s = *saved;
-    Tensor in[8];
-    for (size_t i = 0; i < 8; ++i) in[i] = s[i].get();
-    const Tensor& st = s[8].get();
-    const Tensor& rs = s[9].get();
-    const Tensor& gout = g.out[0];
-    SSM_CHECK(gout.device() == in[0].device() && is_floating(gout.dtype()),
-              "selective_scan backward: the gradient of the output must be a floating tensor on ",
-              in[0].device(), ", got ", describe(gout));
-    cuda::ScanProblem p =
-        scan_problem(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], opt, rs);
-    Tensor grads[8];
-    cuda::ScanBackward b;
-    b.states = st.raw_data();
-    b.gout = scan_arg(gout);
-    cuda::ScanGrad* slots[8] = {&b.du, &b.ddelta, &b.dA, &b.dB, &b.dC, &b.dD, &b.dz, &b.dbias};
-    for (size_t i = 0; i < 8; ++i) {
-      if (!g.needs(i) || !in[i].defined()) continue;
-      grads[i] = Tensor::empty(in[i].shape(), in[i].dtype(), in[i].device());
-      slots[i]->p = grads[i].raw_data();
-      slots[i]->dtype = grads[i].dtype();
-    }
-    cuda::selective_scan_backward(p, b);
-    for (size_t i = 0; i < 8; ++i)
-      if (grads[i].defined()) g.in[i] = grads[i];
-  });
-  return out;
-}
-#endif
-
-}  // namespace
-
-Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
-                      const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
-                      const Tensor& delta_bias, const SelectiveScanOptions& opt,
-                      Tensor* final_state, const Tensor& seq_start) {
-  check_inputs(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
-  check_seq_start(seq_start, u, "selective_scan");
-  SSM_CHECK(!seq_start.defined() || opt.algorithm != ScanAlgorithm::log_space || u.device().is_cuda(),
+Tensor cpu_forward(const SelectiveScanArgs& a, Tensor* final_state, std::vector<Tensor>* keep) {
+  const SelectiveScanOptions& opt = a.opt;
+  SSM_CHECK(!a.seq_start.defined() || opt.algorithm != ScanAlgorithm::log_space,
             "selective_scan: seq_start (packed sequences) is not supported by the log_space "
             "algorithm; use the sequential or parallel scan");
-  Tensor rst;
-  if (seq_start.defined()) {
-    NoGradGuard ng;
-    rst = seq_start.to(DType::i32).contiguous();
-  }
-#ifdef SSM_WITH_CUDA
-  if (u.device().is_cuda())
-    return selective_scan_cuda(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt, final_state, rst);
-#endif
   Prepared q;
   {
     NoGradGuard ng;
-    q = prepare(u, delta, A, Bm, Cm, Dskip, z, delta_bias);
+    q = prepare(a.u, a.delta, a.A, a.Bm, a.Cm, a.Dskip, a.z, a.delta_bias);
   }
-  q.rst = rst;
+  q.rst = a.seq_start;
   DType cdt = q.u.dtype();
   int64_t n_chunks = std::max<int64_t>(1, (q.L + opt.chunk - 1) / opt.chunk);
   Tensor y = Tensor::empty({q.B, q.L, q.D}, cdt);
@@ -725,97 +558,64 @@ Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, con
             discretization_name(opt.discretization),
             " discretization gave Ā <= 0 (dt·A too large); use the sequential or parallel scan");
   if (final_state) *final_state = fin;
-  Tensor out = y.to(u.dtype());
-
-  Tensor inputs[] = {u, delta, A, Bm, Cm, Dskip, z, delta_bias};
-  if (needs_grad(inputs)) {
-    auto saved = std::make_shared<std::vector<Saved>>(std::vector<Saved>{
-        Saved(q.u), Saved(q.delta), Saved(q.At), Saved(q.Bm), Saved(q.Cm), Saved(q.Dsk),
-        Saved(q.z), Saved(q.bias), Saved(states), Saved(q.rst)});
-    std::vector<DType> dtypes;
-    for (const Tensor& t : inputs) dtypes.push_back(t.defined() ? t.dtype() : cdt);
-    Tensor outs[] = {out};
-    record(OpId::selective_scan, inputs, outs, [saved, dtypes, opt](Grads& g) {
-      Prepared r;
-      const std::vector<Saved>& s = *saved;
-      r.u = s[0].get();
-      r.delta = s[1].get();
-      r.At = s[2].get();
-      r.Bm = s[3].get();
-      r.Cm = s[4].get();
-      r.Dsk = s[5].get();
-      r.z = s[6].get();
-      r.bias = s[7].get();
-      const Tensor& st = s[8].get();
-      r.rst = s[9].get();
-      r.B = r.u.size(0);
-      r.L = r.u.size(1);
-      r.D = r.u.size(2);
-      r.N = r.At.size(0);
-      DType cdt = r.u.dtype();
-      Tensor gout = g.out[0].to(cdt).contiguous();
-      int64_t G = n_groups(r.D);
-      Tensor du = Tensor::empty({r.B, r.L, r.D}, cdt), ddelta = Tensor::empty(du.shape(), cdt);
-      Tensor dz = r.z.defined() ? Tensor::empty(du.shape(), cdt) : Tensor();
-      Tensor dA_part = Tensor::empty({r.B, r.N, r.D}, cdt);
-      Tensor dD_part = Tensor::empty({r.B, r.D}, cdt), dbias_part = Tensor::empty({r.B, r.D}, cdt);
-      Tensor dB_part = Tensor::zeros({G, r.B, r.L, r.N}, cdt), dC_part = Tensor::zeros(dB_part.shape(), cdt);
-      SSM_DISPATCH_FLOAT(cdt, "selective_scan backward", [&] {
-        if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
-          using C = scalar_t;
-          Problem<C> p = problem<C>(r, opt);
-          GradOut<C> go{du.data<C>(),      ddelta.data<C>(),   dz.defined() ? dz.data<C>() : nullptr,
-                        dA_part.data<C>(), dD_part.data<C>(), dbias_part.data<C>(),
-                        dB_part.data<C>(), dC_part.data<C>()};
-          with_disc<C>(opt, [&](const auto& disc) {
-            backward_all(p, disc, gout.data<C>(), st.data<C>(), go);
-          });
-        }
-      });
-      auto sum0 = [](const Tensor& t) { return sum_kernel(t, 1u, false); };  // over dim 0, in order
-      Tensor grads[] = {du, ddelta, sum0(dA_part).t(), sum0(dB_part), sum0(dC_part),
-                        sum0(dD_part), dz, sum0(dbias_part)};
-      for (size_t i = 0; i < 8; ++i)
-        if (g.needs(i) && grads[i].defined()) g.in[i] = grads[i].to(dtypes[i]).contiguous();
-    });
-  }
-  return out;
+  if (keep) *keep = {q.u, q.delta, q.At, q.Bm, q.Cm, q.Dsk, q.z, q.bias, states, q.rst};
+  return y.to(a.u.dtype());
 }
 
-Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, const Tensor& A,
-                           const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
-                           const Tensor& z, const Tensor& delta_bias,
-                           const SelectiveScanOptions& opt) {
-  const char* op = "selective_scan_step";
-  SSM_CHECK(x.dim() == 2, op, ": x must be (B, D), got ", describe(x));
-  // A single step is a scan of length 1 started from `state`.
-  int64_t B = x.size(0), D = x.size(1);
-  SSM_CHECK(A.dim() == 2 && A.size(0) == D, op, ": A must be (D, N), got ", describe(A));
-  int64_t N = A.size(1);
-  SSM_CHECK(state.defined() && state.shape() == (Shape{B, D, N}), op, ": state must be ",
-            Shape{B, D, N}, ", got ", describe(state));
-  SSM_CHECK(state.dtype() == compute_dtype(x.dtype()) && state.is_contiguous(), op,
-            ": state must be a contiguous ", compute_dtype(x.dtype()), " tensor, got ",
-            describe(state));
-  auto seq = [](const Tensor& t) { return t.defined() ? t.unsqueeze(1) : Tensor(); };
-  check_inputs(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias, opt);
-  SSM_CHECK(state.device() == x.device(), op, ": state must be on ", x.device(), ", got ",
-            describe(state));
-  NoGradGuard ng;
-#ifdef SSM_WITH_CUDA
-  if (x.device().is_cuda()) {
-    Tensor y = Tensor::empty({B, D}, x.dtype(), x.device());
-    cuda::selective_scan_step(
-        scan_problem(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias, opt),
-        state.raw_data(), y.raw_data(), y.dtype());
-    ++state.storage()->version;
-    return y;
-  }
-#endif
-  Prepared q = prepare(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias);
+// Gradients in the compute dtype: the exact reverse scan per (batch row, channel group), then
+// the sums of the partials over batch rows and groups, in order.
+void cpu_backward(std::span<const Tensor> kept, const SelectiveScanOptions& opt,
+                  const Tensor& gout_any, const bool (&want)[8], Tensor (&grads)[8]) {
+  Prepared r;
+  r.u = kept[0];
+  r.delta = kept[1];
+  r.At = kept[2];
+  r.Bm = kept[3];
+  r.Cm = kept[4];
+  r.Dsk = kept[5];
+  r.z = kept[6];
+  r.bias = kept[7];
+  const Tensor& st = kept[8];
+  r.rst = kept[9];
+  r.B = r.u.size(0);
+  r.L = r.u.size(1);
+  r.D = r.u.size(2);
+  r.N = r.At.size(0);
+  DType cdt = r.u.dtype();
+  Tensor gout = gout_any.to(cdt).contiguous();
+  int64_t G = n_groups(r.D);
+  Tensor du = Tensor::empty({r.B, r.L, r.D}, cdt), ddelta = Tensor::empty(du.shape(), cdt);
+  Tensor dz = r.z.defined() ? Tensor::empty(du.shape(), cdt) : Tensor();
+  Tensor dA_part = Tensor::empty({r.B, r.N, r.D}, cdt);
+  Tensor dD_part = Tensor::empty({r.B, r.D}, cdt), dbias_part = Tensor::empty({r.B, r.D}, cdt);
+  Tensor dB_part = Tensor::zeros({G, r.B, r.L, r.N}, cdt);
+  Tensor dC_part = Tensor::zeros(dB_part.shape(), cdt);
+  SSM_DISPATCH_FLOAT(cdt, "selective_scan backward", [&] {
+    if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
+      using C = scalar_t;
+      Problem<C> p = problem<C>(r, opt);
+      GradOut<C> go{du.data<C>(),      ddelta.data<C>(),   dz.defined() ? dz.data<C>() : nullptr,
+                    dA_part.data<C>(), dD_part.data<C>(), dbias_part.data<C>(),
+                    dB_part.data<C>(), dC_part.data<C>()};
+      with_disc<C>(opt, [&](const auto& disc) {
+        backward_all(p, disc, gout.data<C>(), st.data<C>(), go);
+      });
+    }
+  });
+  auto sum0 = [](const Tensor& t) { return sum_kernel(t, 1u, false); };  // over dim 0, in order
+  Tensor all[] = {du, ddelta, sum0(dA_part).t(), sum0(dB_part), sum0(dC_part),
+                  sum0(dD_part), dz, sum0(dbias_part)};
+  for (size_t i = 0; i < 8; ++i)
+    if (want[i] && all[i].defined()) grads[i] = all[i];
+}
+
+Tensor cpu_step(Tensor& state, const SelectiveScanArgs& a) {
+  const SelectiveScanOptions& opt = a.opt;
+  Prepared q = prepare(a.u, a.delta, a.A, a.Bm, a.Cm, a.Dskip, a.z, a.delta_bias);
+  const int64_t B = q.B, D = q.D, N = q.N;
   DType cdt = q.u.dtype();
   Tensor y = Tensor::empty({B, 1, D}, cdt);
-  SSM_DISPATCH_FLOAT(cdt, op, [&] {
+  SSM_DISPATCH_FLOAT(cdt, "selective_scan_step", [&] {
     if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
       using C = scalar_t;
       SelectiveScanOptions o = opt;
@@ -839,8 +639,156 @@ Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, 
       });
     }
   });
-  ++state.storage()->version;
-  return y.squeeze(1).to(x.dtype());
+  return y.squeeze(1).to(a.u.dtype());
 }
+
+const SelectiveScanKernels kCpuKernels = {floating_dtypes, cpu_forward, cpu_backward, cpu_step};
+SSM_REGISTER_KERNELS(SelectiveScanKernels, cpu, kCpuKernels);
+
+}  // namespace
+
+// ---- the op -----------------------------------------------------------------------------------
+
+// Forward and backward as stated in the header, over the backend's kernels; the backend chooses
+// what the backward reads (SelectiveScanKernels::forward's `keep`), the op holds it as Saved.
+Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& Bm,
+                      const Tensor& Cm, const Tensor& Dskip, const Tensor& z,
+                      const Tensor& delta_bias, const SelectiveScanOptions& opt,
+                      Tensor* final_state, const Tensor& seq_start) {
+  check_inputs(u, delta, A, Bm, Cm, Dskip, z, delta_bias, opt);
+  check_seq_start(seq_start, u, "selective_scan");
+  const SelectiveScanKernels& k = kernels<SelectiveScanKernels>("selective_scan", u);
+  SelectiveScanArgs a{u, delta, A, Bm, Cm, Dskip, z, delta_bias, Tensor(), opt};
+  if (seq_start.defined()) {
+    NoGradGuard ng;
+    a.seq_start = seq_start.to(DType::i32).contiguous();
+  }
+  Tensor inputs[] = {u, delta, A, Bm, Cm, Dskip, z, delta_bias};
+  const bool grad = needs_grad(inputs);
+  std::vector<Tensor> keep;
+  Tensor out = k.forward(a, final_state, grad ? &keep : nullptr);
+  if (!grad) return out;
+
+  auto saved = std::make_shared<std::vector<Saved>>(keep.begin(), keep.end());
+  std::array<DType, 8> dtypes;
+  for (size_t i = 0; i < 8; ++i)
+    dtypes[i] = inputs[i].defined() ? inputs[i].dtype() : compute_dtype(u.dtype());
+  Tensor outs[] = {out};
+  record(OpId::selective_scan, inputs, outs, [saved, dtypes, opt, &k](Grads& g) {
+    std::vector<Tensor> kept;
+    for (const Saved& s : *saved) kept.push_back(s.get());
+    bool want[8];
+    for (size_t i = 0; i < 8; ++i) want[i] = g.needs(i);
+    Tensor grads[8];
+    k.backward(kept, opt, g.out[0], want, grads);
+    for (size_t i = 0; i < 8; ++i)
+      if (grads[i].defined()) g.in[i] = grads[i].to(dtypes[i]).contiguous();
+  });
+  return out;
+}
+
+Tensor selective_scan_step(Tensor& state, const Tensor& x, const Tensor& delta, const Tensor& A,
+                           const Tensor& Bm, const Tensor& Cm, const Tensor& Dskip,
+                           const Tensor& z, const Tensor& delta_bias,
+                           const SelectiveScanOptions& opt) {
+  const char* op = "selective_scan_step";
+  SSM_CHECK(x.dim() == 2, op, ": x must be (B, D), got ", describe(x));
+  // A single step is a scan of length 1 started from `state`.
+  int64_t B = x.size(0), D = x.size(1);
+  SSM_CHECK(A.dim() == 2 && A.size(0) == D, op, ": A must be (D, N), got ", describe(A));
+  int64_t N = A.size(1);
+  SSM_CHECK(state.defined() && state.shape() == (Shape{B, D, N}), op, ": state must be ",
+            Shape{B, D, N}, ", got ", describe(state));
+  SSM_CHECK(state.dtype() == compute_dtype(x.dtype()) && state.is_contiguous(), op,
+            ": state must be a contiguous ", compute_dtype(x.dtype()), " tensor, got ",
+            describe(state));
+  auto seq = [](const Tensor& t) { return t.defined() ? t.unsqueeze(1) : Tensor(); };
+  check_inputs(seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias, opt);
+  SSM_CHECK(state.device() == x.device(), op, ": state must be on ", x.device(), ", got ",
+            describe(state));
+  NoGradGuard ng;
+  const SelectiveScanKernels& k = kernels<SelectiveScanKernels>(op, x);
+  Tensor y = k.step(state, {seq(x), seq(delta), A, seq(Bm), seq(Cm), Dskip, seq(z), delta_bias,
+                            Tensor(), opt});
+  ++state.storage()->version;
+  return y;
+}
+
+// ---- the op's test-table entry (PyTorch side: tools/fixtures/selective_scan.py, a plain loop
+// over time) ------------------------------------------------------------------------------------
+
+namespace testing {
+namespace {
+
+using Tensors = std::vector<Tensor>;
+
+Tensors problem(Generator& g, int64_t B, int64_t L, int64_t D, int64_t N, bool optional = true) {
+  return {randn(g, {B, L, D}),  mul(randn(g, {B, L, D}), 0.5), neg(exp(mul(randn(g, {D, N}), 0.5))),
+          randn(g, {B, L, N}),  randn(g, {B, L, N}),           optional ? randn(g, {D}) : Tensor(),
+          optional ? randn(g, {B, L, D}) : Tensor(), optional ? mul(randn(g, {D}), 0.3) : Tensor()};
+}
+
+json args(const char* disc = "zoh", const char* algorithm = "sequential", double alpha = 0.5,
+          bool softplus = true, int chunk = 2) {
+  return {{"discretization", disc}, {"algorithm", algorithm}, {"alpha", alpha},
+          {"softplus", softplus},    {"chunk", chunk}};
+}
+
+// seq_start (B, L) with ones at the given (row, t) starts (t = 0 of every row is one anyway).
+Tensor starts(int64_t B, int64_t L, const std::vector<std::pair<int64_t, int64_t>>& at,
+              DType dt = DType::i64) {
+  std::vector<int64_t> v(size_t(B * L), 0);
+  for (auto [b, t] : at) v[size_t(b * L + t)] = 1;
+  return Tensor::from_vector(v, {B, L}).to(dt);
+}
+
+SelectiveScanOptions options(const json& a) {
+  SelectiveScanOptions o;
+  o.discretization = parse_discretization(a.at("discretization"));
+  o.algorithm = parse_scan_algorithm(a.at("algorithm"));
+  o.alpha = a.at("alpha");
+  o.delta_softplus = a.at("softplus");
+  o.chunk = a.at("chunk");
+  return o;
+}
+
+SSM_OP_INFO({.name = "selective_scan",
+             .nodes = {OpId::selective_scan},
+             .run = [](const Tensors& in, const json& a) {
+               Tensor seq_start = in.size() > 8 ? in[8] : Tensor();
+               return Tensors{selective_scan(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7],
+                                             options(a), nullptr, seq_start)};
+             },
+             .samples = [](Generator& g) {
+               std::vector<Sample> s;
+               for (const char* d : {"zoh", "zoh_exact", "bilinear"}) s.push_back({d, problem(g, 2, 5, 3, 2), args(d)});
+               s.push_back({"generalized_bilinear alpha 0.3", problem(g, 2, 5, 3, 2),
+                            args("generalized_bilinear", "sequential", 0.3)});
+               s.push_back({"parallel", problem(g, 2, 7, 3, 2), args("zoh", "parallel")});
+               s.push_back({"log_space", problem(g, 2, 6, 3, 2), args("zoh", "log_space")});
+               Tensors p = problem(g, 1, 4, 3, 3, false);
+               p[1] = add(abs(p[1]), 0.1);  // delta is dt itself without softplus: keep it positive
+               s.push_back({"no optional inputs, no softplus", p, args("zoh", "sequential", 0.5, false)});
+               s.push_back({"two channel blocks", problem(g, 1, 3, 35, 2), args("zoh", "sequential", 0.5, true, 64)});
+               Tensors nc = problem(g, 2, 4, 3, 2);
+               nc[0] = noncontig(nc[0]);
+               nc[3] = noncontig(nc[3]);
+               s.push_back({"non-contiguous u and B", nc, args("bilinear")});
+               // Packed rows (seq_start): boundaries at t = 1, on and off chunk boundaries.
+               Tensors pk = problem(g, 2, 9, 3, 2);
+               pk.push_back(starts(2, 9, {{0, 3}, {0, 7}, {1, 1}, {1, 4}}));
+               s.push_back({"packed", pk, args("zoh")});
+               Tensors pp = problem(g, 2, 9, 3, 2);
+               pp.push_back(starts(2, 9, {{0, 2}, {0, 5}, {1, 6}}, DType::i32));
+               s.push_back({"packed parallel zoh_exact", pp, args("zoh_exact", "parallel", 0.5, true, 3)});
+               Tensors pn = problem(g, 1, 8, 3, 3, false);
+               pn[1] = add(abs(pn[1]), 0.1);
+               pn.push_back(starts(1, 8, {{0, 4}, {0, 5}}, DType::b8));
+               s.push_back({"packed bilinear, no optional inputs", pn, args("bilinear", "sequential", 0.5, false, 4)});
+               return s;
+             }});
+
+}  // namespace
+}  // namespace testing
 
 }  // namespace ssm

@@ -1,5 +1,7 @@
-// CUDA selective scan: plain-pointer launchers for ops/selective_scan.cpp (CUDA builds only).
-// The maths is the CPU op's (ops/selective_scan.h); this header only moves pointers and strides.
+// CUDA selective scan: plain-pointer launchers for the op's CUDA kernel table
+// (ops/cuda/selective_scan.cpp; CUDA builds only), defined in ops/cuda/selective_scan_forward.cu,
+// _backward.cu and _plan.cu. The maths is the CPU op's (ops/selective_scan.h); this header only
+// moves pointers and strides.
 //
 // Inputs may be strided and of any floating dtype each (loaded and converted in the kernels);
 // arithmetic is float64 when `f64` is set (u is float64), float32 otherwise. Everything runs on
