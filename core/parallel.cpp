@@ -39,20 +39,27 @@ void set_num_threads(int n) {
   openblas_set_num_threads(blas_threads(n));
 }
 
+// Only OpenMP's count is lowered: the OpenMP build reads it in every call it would thread and then
+// lowers its own to match (goto_set_num_threads, which also frees per-thread buffers), so a call
+// too small for OpenBLAS to thread anyway costs no more than two writes of OpenMP's count (a
+// decoding step is mostly such calls). BLAS's own count is put back only where a call lowered it.
 BlasThreadLimit::BlasThreadLimit(int threads) {
   if (blas_build() != 2 || omp_in_parallel()) return;  // already one thread
   int n = omp_get_max_threads();
   if (threads >= n) return;
-  // In the OpenMP build this sets OpenMP's count too; both are restored below.
-  openblas_set_num_threads(std::max(threads, 1));
+  omp_set_num_threads(std::max(threads, 1));
   restore_ = n;
 }
 
 BlasThreadLimit::~BlasThreadLimit() {
-  if (restore_ > 0) set_num_threads(restore_);
+  if (restore_ == 0) return;
+  omp_set_num_threads(restore_);
+  if (openblas_get_num_threads() != restore_) openblas_set_num_threads(restore_);
 }
 
-int blas_num_threads() { return blas_build() == 2 ? openblas_get_num_threads() : 1; }
+bool blas_on_pool() { return blas_build() == 2; }
+
+int blas_num_threads() { return blas_on_pool() ? openblas_get_num_threads() : 1; }
 
 std::string blas_threading() {
   std::istringstream config(openblas_get_config());  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."

@@ -81,6 +81,10 @@ class BlasThreadLimit {
   int restore_ = 0;  // the pool's size to restore; 0 when nothing was changed
 };
 
+// True when BLAS runs on the pool's threads (the OpenMP build of OpenBLAS is the one loaded);
+// any other build is kept to one thread.
+bool blas_on_pool();
+
 // The threads BLAS runs a large product on now (1 where BLAS is kept serial).
 int blas_num_threads();
 
