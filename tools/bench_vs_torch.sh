@@ -78,7 +78,7 @@ aims = {"train": 3, "generate": 5}
 med = statistics.median
 
 # ssm: every timed repetition of every round, per (work, config, threads).
-ssm, blas = collections.defaultdict(list), "?"
+ssm, blas = collections.defaultdict(list), "not reported by this ssm_bench"
 for path in sorted(glob.glob(f"{out}/ssm_threads*_round*.json")):
     doc = json.load(open(path))
     blas = doc["context"].get("blas", blas)
