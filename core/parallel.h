@@ -19,8 +19,11 @@
 
 namespace ssm {
 
-// Units of work a thread must get before a parallel region pays for itself.
-inline constexpr int64_t kMinWorkPerThread = 32768;
+// Units of work a thread must get before a parallel region pays for itself: tens of microseconds,
+// against a few for starting and joining the region on idle cores. The margin is for busy ones:
+// there a region waits until the scheduler runs every thread of it, which can take milliseconds,
+// so a 16-token prompt's prefill, for one, is better without any.
+inline constexpr int64_t kMinWorkPerThread = 131072;
 
 // Multiply-adds per thread below which a BLAS call runs on one thread. OpenBLAS's own limits
 // (gemv: 9,216 multiply-adds, gemm: 262,144 in all) start threads for products of a microsecond
