@@ -28,8 +28,8 @@ inline constexpr int64_t kMinWorkPerThread = 131072;
 // Multiply-adds per thread below which a BLAS call runs on one thread. OpenBLAS's own limits
 // (gemv: 9,216 multiply-adds, gemm: 262,144 in all) start threads for products of a microsecond
 // or two, as every batch-1 decoding step is made of; with this one, a decoding step's products up
-// to 256 x 1024 (one core streams the matrix in about the time a second thread takes to join)
-// stay on one thread, and a training step's, of millions of multiply-adds, use them all.
+// to 256 x 1024 stay on one thread, and a training step's, of millions of multiply-adds, use
+// them all.
 inline constexpr int64_t kMinBlasWorkPerThread = 262144;
 
 inline int num_threads() { return omp_get_max_threads(); }
@@ -70,8 +70,9 @@ inline int blas_threads_for(int64_t madds) {
   return int(std::clamp<int64_t>(madds / kMinBlasWorkPerThread, 1, omp_get_max_threads()));
 }
 
-// Runs the BLAS calls made in its scope on at most `threads` threads, then restores the pool's
-// size (about 0.1 us when it changes anything). Wrap a product in
+// Runs the BLAS calls (and parallel_for loops) made in its scope on at most `threads` threads,
+// then restores the pool's size: two writes of OpenMP's count, plus about 0.1 us where a call in
+// the scope had to lower BLAS's own. Wrap a product in
 // `BlasThreadLimit limit(blas_threads_for(M * N * K));`.
 class BlasThreadLimit {
  public:
