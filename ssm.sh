@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 BUILD_DIR=${SSM_BUILD_DIR:-build}
 JOBS=${SSM_JOBS:-$(nproc)}
-PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libyaml-cpp-dev nlohmann-json3-dev
+PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-openmp-dev libyaml-cpp-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libbenchmark-dev zlib1g-dev)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

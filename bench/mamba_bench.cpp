@@ -6,12 +6,12 @@
 //                                      through infer::generate (ModelDecoder, O(1) per token)
 // Configs: piglatin (d_model 64, d_state 16, expand 2, 2 layers, vocab 31; training batch 128 x
 // length 24) and large (d_model 256, d_state 16, expand 2, 4 layers, vocab 256; batch 8 x 256).
-// T runs over 1 and the default OpenMP thread count (OMP_NUM_THREADS, else all cores); OpenBLAS
-// is set to T threads too. Counter tokens_per_s: B*L per training step, new tokens per generation.
+// T runs over 1 and the default thread count (OMP_NUM_THREADS, else all cores), for OpenMP and
+// BLAS alike (ssm::set_num_threads). Counter tokens_per_s: B*L per training step, new tokens per
+// generation. The context key "blas" names the BLAS build and its threading.
 //
 //   ninja -C build ssm_bench && ./build/bench/ssm_bench --benchmark_filter=mamba_
 #include <benchmark/benchmark.h>
-#include <cblas.h>
 
 #include <set>
 #include <string>
@@ -49,19 +49,13 @@ std::unique_ptr<ssm::models::Model> make_model(const BenchConfig& c, ssm::Genera
   return ssm::models::create_model(m, gen);
 }
 
-// Sets the OpenMP and OpenBLAS thread counts for one benchmark, restoring the default after it
-// so the other benchmarks in the binary are unaffected.
+// Sets the thread count (OpenMP's and BLAS's: core/parallel.h) for one benchmark, restoring the
+// default after it so the other benchmarks in the binary are unaffected.
 const int kDefaultThreads = ssm::num_threads();
 
 struct ThreadScope {
-  explicit ThreadScope(int threads) {
-    ssm::set_num_threads(threads);
-    openblas_set_num_threads(threads);
-  }
-  ~ThreadScope() {
-    ssm::set_num_threads(kDefaultThreads);
-    openblas_set_num_threads(kDefaultThreads);
-  }
+  explicit ThreadScope(int threads) { ssm::set_num_threads(threads); }
+  ~ThreadScope() { ssm::set_num_threads(kDefaultThreads); }
 };
 
 void train_step(benchmark::State& state, const BenchConfig& c, int threads) {
@@ -105,6 +99,8 @@ void generate(benchmark::State& state, const BenchConfig& c, int threads) {
 }
 
 const bool registered = [] {
+  // In the JSON and console headers, for tools/bench_vs_torch.sh's table.
+  benchmark::AddCustomContext("blas", ssm::blas_threading());
   std::set<int> thread_counts = {1, kDefaultThreads};
   for (const BenchConfig& c : kConfigs) {
     for (int t : thread_counts) {

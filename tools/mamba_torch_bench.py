@@ -15,8 +15,9 @@ Measurements (float32, random weights, random token ids):
   generate  batch 1: prefill a 16-token prompt (whole-sequence forward that also returns the conv
             window and SSM state), then 256 greedy tokens with an O(1) recurrent step per token
             (the cache path of transformers' slow_forward, written here in plain PyTorch)
-Each prints one JSON line: name, config, threads, ms (median), min_ms, tokens_per_s (from the
-median; train: B*L tokens per step, generate: new tokens per prefill + generation).
+Each prints one JSON line: name, config, threads, ms (median), min_ms, times_ms (every timed run),
+tokens_per_s (from the median; train: B*L tokens per step, generate: new tokens per prefill +
+generation), torch (version), torch_threads, torch_blas.
 """
 import argparse
 import json
@@ -79,7 +80,7 @@ def timed(fn, warmup, repeats):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), min(times)
+    return times
 
 
 def bench_train(name, warmup, repeats, scan):
@@ -100,8 +101,8 @@ def bench_train(name, warmup, repeats, scan):
         opt.step()
         opt.zero_grad(set_to_none=False)
 
-    med, mn = timed(step, warmup, repeats)
-    return med, mn, c["batch"] * c["length"], {"batch": c["batch"], "length": c["length"], "scan": scan}
+    times = timed(step, warmup, repeats)
+    return times, c["batch"] * c["length"], {"batch": c["batch"], "length": c["length"], "scan": scan}
 
 
 def check_unbind_matches_reference(name, ids):
@@ -205,8 +206,17 @@ def bench_generate(name, warmup, repeats):
     g = torch.Generator().manual_seed(2)
     prompt = torch.randint(0, c["model"]["vocab"], (1, PROMPT), generator=g)
     check_step_matches_forward(model, prompt)
-    med, mn = timed(lambda: greedy(model, prompt, NEW_TOKENS), warmup, repeats)
-    return med, mn, NEW_TOKENS, {"batch": 1, "prompt": PROMPT, "new_tokens": NEW_TOKENS}
+    times = timed(lambda: greedy(model, prompt, NEW_TOKENS), warmup, repeats)
+    return times, NEW_TOKENS, {"batch": 1, "prompt": PROMPT, "new_tokens": NEW_TOKENS}
+
+
+def torch_blas():
+    """The BLAS libraries this process has loaded (Debian's torch takes libblas.so.3, which the
+    system's alternatives point at one OpenBLAS build or another)."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line.rsplit("/", 1)[-1]}
+    return sorted(os.path.realpath(p) for p in paths)
 
 
 def main():
@@ -221,13 +231,16 @@ def main():
     for work in a.work.split(","):
         for name in a.config.split(","):
             if work == "generate":
-                med, mn, tokens, extra = bench_generate(name, a.warmup, a.repeats)
+                times, tokens, extra = bench_generate(name, a.warmup, a.repeats)
             else:
                 scan = "unbind" if work == "train_unbind" else "reference"
-                med, mn, tokens, extra = bench_train(name, a.warmup, a.repeats, scan)
+                times, tokens, extra = bench_train(name, a.warmup, a.repeats, scan)
+            med = statistics.median(times)
             print(json.dumps({"name": f"torch_{work}", "config": name, "threads": a.threads, **extra,
-                              "ms": round(med, 3), "min_ms": round(mn, 3),
-                              "tokens_per_s": round(tokens / med * 1e3, 1), "torch": torch.__version__}),
+                              "ms": round(med, 3), "min_ms": round(min(times), 3),
+                              "times_ms": [round(t, 3) for t in times],
+                              "tokens_per_s": round(tokens / med * 1e3, 1), "torch": torch.__version__,
+                              "torch_threads": torch.get_num_threads(), "torch_blas": torch_blas()}),
                   flush=True)
 
 
