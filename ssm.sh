@@ -4,7 +4,7 @@
 #   ./ssm.sh demo        trains a Pig-Latin Mamba (on the GPU when one is visible) and translates words
 #   ./ssm.sh test        runs every unit test (ctest)
 #   ./ssm.sh sanitize    builds the unit tests with AddressSanitizer + UBSan and runs them
-#   ./ssm.sh fuzz [SEC]  runs the safetensors libFuzzer target for SEC seconds (default 60)
+#   ./ssm.sh fuzz [SEC]  runs the libFuzzer targets (safetensors and YAML config readers), SEC s each
 #   ./ssm.sh bench       runs the CPU micro-benchmarks
 #   ./ssm.sh build       only builds
 # Each is idempotent and quick when nothing changed. Extra arguments after `demo` go to `ssm demo`.

@@ -160,15 +160,15 @@ class Reader {
   }
 
   // A pairlist of tagged values (the attributes of an object), or NULL.
-  std::vector<std::pair<std::string, Value>> read_attributes(int depth) {
+  std::vector<Attribute> read_attributes(int depth) {
     SSM_CHECK(depth < kMaxDepth, source_, ": objects nested deeper than ", kMaxDepth);
-    std::vector<std::pair<std::string, Value>> out;
+    std::vector<Attribute> out;
     uint32_t flags = read_flags();
     while (int(flags & 0xFF) == kListSxp) {
       if (flags & kHasAttr) read_attributes(depth + 1);  // attributes of the cell itself
       std::string tag = (flags & kHasTag) ? read_symbol(depth + 1) : std::string();
       Value v = read_item(read_flags(), depth + 1);
-      out.emplace_back(std::move(tag), std::move(v));
+      out.push_back({std::move(tag), std::move(v)});
       flags = read_flags();
     }
     SSM_CHECK(int(flags & 0xFF) == kNilValueSxp, source_, ": attributes must be a pairlist, found ",
@@ -252,8 +252,8 @@ int64_t Value::size() const {
 }
 
 const Value* Value::attribute(std::string_view name) const {
-  for (const auto& [k, v] : attributes)
-    if (k == name) return &v;
+  for (const Attribute& a : attributes)
+    if (a.name == name) return &a.value;
   return nullptr;
 }
 

@@ -25,16 +25,25 @@ namespace ssm::data::rdata {
 
 inline constexpr int32_t kNaInteger = INT32_MIN;  // R's NA_integer_ and NA (logical)
 
+struct Attribute;
+
 struct Value {
   enum class Type { null, logical, integer, string, list };
   Type type = Type::null;
   std::vector<int32_t> ints;                        // logical (0, 1, NA) and integer
   std::vector<std::optional<std::string>> strings;  // UTF-8; NA_character_ is nullopt
   std::vector<Value> list;
-  std::vector<std::pair<std::string, Value>> attributes;  // in file order: names, class, ...
+  std::vector<Attribute> attributes;  // in file order: names, class, ...
 
   int64_t size() const;
   const Value* attribute(std::string_view name) const;  // null when absent
+};
+
+// A tagged attribute. Not a std::pair<std::string, Value>: std::pair, unlike std::vector, does not
+// allow an incomplete type such as Value inside its own definition, and clang rejects it.
+struct Attribute {
+  std::string name;
+  Value value;
 };
 
 const char* type_name(Value::Type type);  // "character vector", ...

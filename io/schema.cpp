@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -279,6 +280,54 @@ json parse_value(const Key& k, const YAML::Node& n, const std::string& path, con
   SSM_FAIL("config: unhandled type of ", path);
 }
 
+// ---- reading YAML --------------------------------------------------------------------------------
+
+// Notes where each document of a YAML stream starts, building nothing.
+struct DocumentStarts : YAML::EventHandler {
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct YamlText {
+  YAML::Node root;  // the first document (Null when there is none)
+  size_t documents = 0;
+};
+
+// YAML::LoadAll without its endless loop: yaml-cpp 0.7 leaves a ',' where a node should start
+// unread and reports an empty document there, again and again, allocating each one, so
+// LoadAll(",") never returns (jbeder/yaml-cpp#1040; fixed upstream after 0.8.0). The documents are
+// counted first, and one that starts where the one before it started is invalid YAML. Throws
+// YAML::Exception with the mark of the fault.
+YamlText load_yaml(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts docs;
+  while (parser.HandleNextDocument(docs)) {
+    size_t n = docs.starts.size();
+    if (n >= 2 && docs.starts[n - 1].pos == docs.starts[n - 2].pos) {
+      const YAML::Mark& m = docs.starts[n - 1];
+      char c = m.pos >= 0 && size_t(m.pos) < text.size() ? text[size_t(m.pos)] : '\0';
+      throw YAML::ParserException(m, std::isgraph(static_cast<unsigned char>(c))
+                                         ? std::string("unexpected '") + c + "'"
+                                         : std::string("unexpected token"));
+    }
+  }
+  YamlText out;
+  out.documents = docs.starts.size();
+  if (out.documents > 0) out.root = YAML::Load(text);
+  return out;
+}
+
 // ---- writing -------------------------------------------------------------------------------------
 
 void emit_value(YAML::Emitter& out, const Key& k, const json& v) {
@@ -432,17 +481,17 @@ ConfigDoc ConfigDoc::parse(const std::string& text, const std::string& source,
   auto impl = std::make_unique<Impl>();
   impl->source = source;
   impl->sections = std::move(sections);
-  std::vector<YAML::Node> docs;
+  YamlText doc;
   try {
-    docs = YAML::LoadAll(text);
+    doc = load_yaml(text);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) SSM_FAIL(source, ": invalid YAML: ", e.msg);
     SSM_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": invalid YAML: ", e.msg);
   }
-  SSM_CHECK(docs.size() <= 1, source, ": holds ", docs.size(),
+  SSM_CHECK(doc.documents <= 1, source, ": holds ", doc.documents,
             " YAML documents (separated by ---); a config is one");
-  if (!docs.empty() && !docs[0].IsNull()) {
-    const YAML::Node& root = docs[0];
+  if (!doc.root.IsNull()) {
+    const YAML::Node& root = doc.root;
     if (!root.IsMap()) {
       std::string names;
       for (const auto& [name, key] : impl->sections) names += (names.empty() ? "" : ", ") + name;
@@ -471,13 +520,15 @@ void ConfigDoc::add_override(const std::string& arg) {
   std::string name = dot == std::string::npos ? path : path.substr(dot + 1);
   Where w;
   w.set_arg = arg;
-  YAML::Node value;
+  YamlText value;
   try {
-    value = YAML::Load(text);
+    value = load_yaml(text);
   } catch (const YAML::Exception& e) {
     SSM_FAIL(path, " in --set ", arg, ": invalid YAML value: ", e.msg);
   }
-  impl_->assignments.push_back({section, name, value, w, YAML::Mark()});
+  SSM_CHECK(value.documents <= 1, path, " in --set ", arg, ": the value holds ", value.documents,
+            " YAML documents (separated by ---)");
+  impl_->assignments.push_back({section, name, value.root, w, YAML::Mark()});
 }
 
 std::optional<std::pair<json, std::string>> ConfigDoc::value(const std::string& path,

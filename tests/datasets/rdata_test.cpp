@@ -192,8 +192,8 @@ TEST(Rdata, ListsAttributesAndSymbolReferences) {
   EXPECT_EQ(v.list[0].attribute("dim")->ints, std::vector<int32_t>{2});
   EXPECT_EQ(v.list[2].type, Value::Type::logical);
   ASSERT_EQ(v.attributes.size(), 2u);
-  EXPECT_EQ(v.attributes[0].first, "names");
-  EXPECT_EQ(v.attributes[1].first, "names") << "the second tag refers back to 'names'";
+  EXPECT_EQ(v.attributes[0].name, "names");
+  EXPECT_EQ(v.attributes[1].name, "names") << "the second tag refers back to 'names'";
   EXPECT_EQ(v.attribute("names")->strings[2], "flag");
   EXPECT_EQ(v.attribute("missing"), nullptr);
 }
