@@ -100,6 +100,8 @@ template <class T>
 void gemm(BlasMat a, BlasMat b, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta,
           T* C, int64_t ldc) {
   auto ta = a.trans ? CblasTrans : CblasNoTrans, tb = b.trans ? CblasTrans : CblasNoTrans;
+  // A decoding step's products take a microsecond or two: threads would cost more than they save.
+  BlasThreadLimit limit(blas_threads_for(M * N * K));
   // A row or a column of C is a matrix-vector product: gemv reads the matrix once, where sgemm
   // would first pack it (most of the time of a decoding step, which is all M = 1 products).
   // C is zeroed first unless accumulating, so beta is always 1 and a NaN in C cannot leak in.
