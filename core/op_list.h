@@ -1,7 +1,7 @@
 // The list of every kind of autograd Node, one line per op family.
 //
 // Adding an op that records a Node means adding it here; tests/ops/registry_test.cpp then fails
-// until the op has a float64 gradcheck and a PyTorch fixture (tests/ops/op_info_*.cpp).
+// until the op has a float64 gradcheck and a PyTorch fixture (its op-table entry, beside the op in ops/).
 #pragma once
 
 #define SSM_OP_LIST(X)                                                                       \

@@ -11,7 +11,7 @@ script stores, in tests/fixtures/ops/<name>.safetensors:
   <case>.gout<k>  a random upstream gradient for each floating output
   <case>.gin<k>   the gradient of sum_k <out_k, gout_k> for each floating input
 and in the metadata, "cases": a JSON list of {"name", "label", "args", "n_in", "n_out"}.
-The args are passed verbatim to the C++ OpInfo entry of the same name (tests/ops/op_info_*.cpp).
+The args are passed verbatim to the C++ OpInfo entry of the same name (its op-table entry, beside the op in ops/).
 """
 import importlib
 import json

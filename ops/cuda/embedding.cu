@@ -74,7 +74,7 @@ int64_t embedding_forward(const EmbeddingProblem& p, const void* weight, int64_t
                                                          ws0, ws1, static_cast<scalar_t*>(out), bad);
   });
   check_launch("embedding");
-  if (capturing()) {  // a CUDA graph cannot read back: the recorder checks the ids (MambaDecoder)
+  if (capturing()) {  // a CUDA graph cannot read back: the recorder checks the ids (infer/model_decoder.cpp)
     dealloc(bad, p.device);
     return -1;
   }

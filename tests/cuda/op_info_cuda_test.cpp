@@ -1,4 +1,4 @@
-// Every op of the OpInfo table (tests/ops/op_info_*.cpp) on CUDA against the CPU.
+// Every op of the OpInfo table (ops/op_info.h: each entry beside its op) on CUDA against the CPU.
 //
 // For each sample the CPU runs in float64 (the reference: output and the gradient of every input
 // for a random upstream gradient). The same inputs, moved to the GPU, then run in float64 (exact

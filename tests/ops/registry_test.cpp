@@ -21,7 +21,7 @@ TEST(Registry, EveryNodeKindHasAnOpInfo) {
     const OpInfo* info = find_op_info(op_name(op));
     ASSERT_NE(info, nullptr) << "op '" << op_name(op)
                              << "' records autograd Nodes but has no OpInfo entry "
-                                "(add one in tests/ops/op_info_*.cpp)";
+                                "(add one beside the op, in ops/<op>.cpp)";
     EXPECT_TRUE(std::count(info->nodes.begin(), info->nodes.end(), op))
         << "OpInfo '" << info->name << "' does not claim the Node it is named after";
     Generator gen(1);
