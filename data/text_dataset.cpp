@@ -18,7 +18,8 @@ Batch make_batch(std::string_view bytes, const std::vector<int64_t>& starts, int
       ids[size_t(r * length + t)] = static_cast<unsigned char>(bytes[p]);
       targets[size_t(r * length + t)] = static_cast<unsigned char>(bytes[p + 1]);
     }
-  return {Tensor::from_vector(ids, {b, length}), Tensor::from_vector(targets, {b, length})};
+  return {Tensor::from_vector(ids, {b, length}), Tensor::from_vector(targets, {b, length}),
+          Tensor()};
 }
 
 }  // namespace

@@ -545,7 +545,7 @@ void backward_impl(const ScanProblem& pr, const ScanBackward& g) {
     return;
   }
   // 4 states per thread: the fastest tiling at every benchmark shape, N = 64 included (H200
-  // sweep, bench/gpu/scan_notes.md).
+  // sweep, docs/scan_kernel.md).
   const ScanTuning tuning = scan_tuning();
   int NT = g.state_tile ? g.state_tile : tuning.bwd_tile;
   if (NT == 0) NT = 4;

@@ -21,7 +21,7 @@
 // chunks scanned by separate blocks (grid z), chained through per-segment carries (scan_carry,
 // scan_chain below): forward and backward alike.
 //
-// Timings, the profile and what to try next: bench/gpu/scan_notes.md.
+// Timings, the profile and what to try next: docs/scan_kernel.md.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -911,7 +911,7 @@ constexpr bool kTuned = std::is_same_v<C, float> && std::is_same_v<Disc, Zoh<flo
 // the variant that serves (NT, S, pr); the backward (kFwd false) has no 16. The op's default
 // picks (4 slices: NT 4 for N = 16 both ways, NT 16 for N = 64 forward) also have variants with
 // the slices fixed at compile time (SC = 4; 4-9% fewer instructions, measured on an H200,
-// bench/gpu/scan_notes.md), in general dtypes and with every activation in bfloat16 (BF, when
+// docs/scan_kernel.md), in general dtypes and with every activation in bfloat16 (BF, when
 // `bf16` says so).
 template <class C, class Disc, bool kFwd, class F>
 void with_variant(const ScanProblem& pr, int NT, int S, bool bf16, F&& f) {

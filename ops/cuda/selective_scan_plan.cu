@@ -35,7 +35,7 @@ int sm_count(int device) {
 
 // The recurrences are latency bound, so more blocks in flight run faster until the GPU is
 // full, but each split costs one more recurrence (the carry pass) and a second wave costs a
-// whole one. From the H200 sweeps in bench/gpu/scan_notes.md: the forward at (2, 1536, 8192, 16)
+// whole one. From the H200 sweeps in docs/scan_kernel.md: the forward at (2, 1536, 8192, 16)
 // (96 blocks a segment, 4 resident per SM) took 0.685 / 0.654 / 0.543 / 0.453 / 0.414 / 0.462 /
 // 0.442 ms at 1 / 2 / 3 / 4 / 5 / 6 / 8 segments (5 is the last that fits one wave), the backward
 // (3 resident) was fastest at 4; (8, 1536, 2048, 16), 384 blocks, is slower split.

@@ -139,7 +139,7 @@ data::Batch PairBatches::batch(std::span<const int64_t> rows) const {
     ids.insert(ids.end(), e.ids.begin(), e.ids.end());
     targets.insert(targets.end(), e.targets.begin(), e.targets.end());
   }
-  return {Tensor::from_vector(ids, {b, len}), Tensor::from_vector(targets, {b, len})};
+  return {Tensor::from_vector(ids, {b, len}), Tensor::from_vector(targets, {b, len}), Tensor()};
 }
 
 }  // namespace ssm::tasks

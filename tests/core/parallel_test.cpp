@@ -47,7 +47,9 @@ TEST(Parallel, BlasThreadLimitRestoresThePool) {
   int blas = blas_num_threads();
   {
     BlasThreadLimit limit(1);
-    if (blas_on_pool()) EXPECT_EQ(num_threads(), 1);  // what the OpenMP build reads for its next call
+    if (blas_on_pool()) {
+      EXPECT_EQ(num_threads(), 1);  // what the OpenMP build reads for its next call
+    }
     // A product OpenBLAS threads when it may runs on one thread: the 1-thread bits.
     EXPECT_CLOSE(matmul(a, a), one_thread, (testing::Tol{0, 0}));
   }
