@@ -161,10 +161,19 @@ void store_final(const Problem<C>& p, C* fin /* (B, D, N) */, int64_t b, int64_t
 
 int64_t n_blocks(int64_t D) { return (D + kW - 1) / kW; }
 
+// Tasks (a block of kW channels over `steps` time steps) per thread: a step of one channel and
+// state is about four work units (an exp, two multiply-adds, a load and a store). A decoding step,
+// one time step, then stays on the calling thread: its few microseconds would not pay for a
+// parallel region.
+template <class C>
+int64_t task_grain(const Problem<C>& p, int64_t steps) {
+  return grain_for_work(int64_t(kW) * p.N * steps * 4);
+}
+
 template <class C, class Disc>
 void forward_sequential(const Problem<C>& p, const Disc& disc, C* y, C* states, C* fin) {
   int64_t nb = n_blocks(p.D);
-  parallel_for(0, p.B * nb, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for(0, p.B * nb, task_grain(p, p.L), [&](int64_t t0, int64_t t1) {
     std::vector<C> h(size_t(p.N * kW));
     for (int64_t task = t0; task < t1; ++task) {
       int64_t b = task / nb, d0 = (task % nb) * kW;
@@ -186,7 +195,7 @@ template <class C, class Disc>
 void forward_parallel(const Problem<C>& p, const Disc& disc, C* y, C* states, C* fin) {
   int64_t nb = n_blocks(p.D), nc = p.n_chunks;
   std::vector<C> E(size_t(p.B * nc * p.N * p.D)), P(E.size());
-  parallel_for(0, p.B * nb * nc, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for(0, p.B * nb * nc, task_grain(p, p.chunk), [&](int64_t t0, int64_t t1) {
     std::vector<C> h(size_t(p.N * kW)), prod(size_t(p.N * kW));
     for (int64_t task = t0; task < t1; ++task) {
       int64_t c = task % nc, bd = task / nc, b = bd / nb, d0 = (bd % nb) * kW;
@@ -199,7 +208,7 @@ void forward_parallel(const Problem<C>& p, const Disc& disc, C* y, C* states, C*
       store_state(p, state_at(P.data(), p, b, c), d0, w, prod.data());
     }
   });
-  parallel_for(0, p.B, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(0, p.B, grain_for_work(nc * p.N * p.D * 2), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       std::vector<C> s(size_t(p.N * p.D), C(0));
       for (int64_t c = 0; c < nc; ++c) {
@@ -213,7 +222,7 @@ void forward_parallel(const Problem<C>& p, const Disc& disc, C* y, C* states, C*
           for (int64_t n = 0; n < p.N; ++n) fin[(b * p.D + d) * p.N + n] = s[size_t(n * p.D + d)];
     }
   });
-  parallel_for(0, p.B * nb * nc, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for(0, p.B * nb * nc, task_grain(p, p.chunk), [&](int64_t t0, int64_t t1) {
     std::vector<C> h(size_t(p.N * kW));
     for (int64_t task = t0; task < t1; ++task) {
       int64_t c = task % nc, bd = task / nc, b = bd / nb, d0 = (bd % nb) * kW;
@@ -241,7 +250,7 @@ void forward_log_space(const Problem<C>& p, const Disc& disc, C* y, C* states, C
                        bool& nonpositive) {
   int64_t nb = n_blocks(p.D);
   bool bad = false;
-  parallel_for(0, p.B * nb, 1, [&](int64_t t0, int64_t t1) {
+  parallel_for(0, p.B * nb, task_grain(p, p.L), [&](int64_t t0, int64_t t1) {
     const C ninf = -std::numeric_limits<C>::infinity();
     std::vector<C> h(size_t(p.N * kW)), LA(h.size()), Pp(h.size()), Mm(h.size());
     C dt[kW], v[kW], x[kW], acc[kW];
@@ -390,7 +399,9 @@ template <class C, class Disc>
 void backward_all(const Problem<C>& p, const Disc& disc, const C* gout, const C* states,
                   const GradOut<C>& g) {
   int64_t nb = n_blocks(p.D), G = n_groups(p.D);
-  parallel_for(0, p.B * G, 1, [&](int64_t t0, int64_t t1) {
+  // A task scans its group's blocks backward, about three times a forward's work per step.
+  int64_t grain = task_grain(p, 3 * p.L * ((nb + G - 1) / G));
+  parallel_for(0, p.B * G, grain, [&](int64_t t0, int64_t t1) {
     std::vector<C> H(size_t((p.chunk + 1) * p.N * kW)), dH(size_t(p.N * kW)), dA(dH.size()),
         zero(dH.size(), C(0));
     for (int64_t task = t0; task < t1; ++task) {
@@ -624,7 +635,7 @@ Tensor cpu_step(Tensor& state, const SelectiveScanArgs& a) {
       C* st = state.data<C>();
       with_disc<C>(opt, [&](const auto& disc) {
         int64_t nb = n_blocks(D);
-        parallel_for(0, B * nb, 1, [&](int64_t t0, int64_t t1) {
+        parallel_for(0, B * nb, task_grain(p, 1), [&](int64_t t0, int64_t t1) {
           std::vector<C> h(size_t(N * kW));
           C* hp = h.data();
           for (int64_t task = t0; task < t1; ++task) {
