@@ -100,9 +100,17 @@ void Module::to(Device device) {
   }
 }
 
+const Tensor* Module::first_parameter() const {
+  if (!params_.empty()) return &params_.front().second;
+  for (const auto& [n, m] : children_)
+    if (const Tensor* t = m->first_parameter()) return t;
+  return nullptr;
+}
+
+// Without building the parameters' names: decoders ask for it every token.
 Device Module::device() const {
-  auto params = named_parameters();
-  return params.empty() ? Device::cpu() : params.front().second.device();
+  const Tensor* t = first_parameter();
+  return t ? t->device() : Device::cpu();
 }
 
 void Module::zero_grad() {

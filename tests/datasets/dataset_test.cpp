@@ -11,20 +11,14 @@
 #include "tasks/piglatin/dataset.h"
 #include "data/shuffle.h"
 #include "data/text_dataset.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::data {
 namespace {
 
 using namespace ssm::tasks;  // the Pig-Latin data set
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // n distinct pairs of varied lengths.
 std::vector<WordPair> make_pairs(size_t n) {

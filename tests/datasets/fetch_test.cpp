@@ -10,20 +10,14 @@
 #include <functional>
 
 #include "core/error.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(DatasetFetch, RunsInTheGivenDirectory) {
   fs::path dir = fs::temp_directory_path() / ("ssm_fetch_" + std::to_string(::getpid()));

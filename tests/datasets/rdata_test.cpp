@@ -10,6 +10,9 @@
 #include <optional>
 
 #include "core/error.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::data::rdata {
 namespace {
@@ -120,15 +123,6 @@ Bytes record(const Bytes& serialized) {
   for (int k = 0; k < 4; ++k) out[size_t(k)] = uint8_t(n >> (24 - 8 * k));
   std::copy(z.begin(), z.end(), out.begin() + 4);
   return out;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::string unserialize_error(const Bytes& b) {

@@ -9,20 +9,14 @@
 #include <functional>
 
 #include "core/error.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string parse_error(const std::string& text) {
   return error_of([&] { parse_tokenizer(text, "tok.json"); });

@@ -13,6 +13,9 @@
 #include "core/file.h"
 #include "tasks/piglatin/dataset.h"
 #include "tasks/piglatin/words.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::tasks {
 namespace {
@@ -22,15 +25,6 @@ using namespace ssm::data;  // tokenizers, readers, the fetcher
 const std::string kRepoData = std::string(SSM_TEST_DATA_DIR) + "/../data";
 const char* kKeys[] = {"sensesensibility", "prideprejudice", "mansfieldpark",
                        "emma",             "northangerabbey", "persuasion"};
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 rdata::Value lines(std::vector<std::optional<std::string>> v) {
   rdata::Value x;

@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "tasks/piglatin/piglatin.h"
 #include "tasks/piglatin/dataset.h"
+#include "support/errors.h"
+
+using ssm::testing::error_of;
 
 namespace ssm::tasks {
 namespace {
@@ -18,15 +21,6 @@ namespace {
 using namespace ssm::data;  // tokenizers, readers, the fetcher
 
 const std::string kRepoData = std::string(SSM_TEST_DATA_DIR) + "/../data";
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 using Words = std::vector<std::string>;
 
