@@ -48,11 +48,12 @@ configure() {
   echo "${args[*]}" > "$stamp"
 }
 
+# build [TARGET...]: every target when none is named.
 build() {
   install_missing "${PACKAGES[@]}"
   configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
-  log "building ($JOBS jobs)"
-  ninja -C "$BUILD_DIR" -j "$JOBS"
+  log "building ${*:-everything} ($JOBS jobs)"
+  ninja -C "$BUILD_DIR" -j "$JOBS" "$@"
 }
 
 cmd=${1:-help}
@@ -60,7 +61,7 @@ shift || true
 case "$cmd" in
   build) build ;;
   demo)
-    build
+    build ssm_cli  # the binary alone: the tests and benchmarks are not needed to train
     "$BUILD_DIR/ssm" demo "$@"
     ;;
   test)
