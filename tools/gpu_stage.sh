@@ -2,7 +2,7 @@
 # Builds the GPU binaries here (no GPU needed: nvcc cross-compiles for sm_90) and stages them for
 # the device tool: stripped binaries in .devcarry/bin, packed with OpenBLAS (lib/) into
 # .devcarry/pack/bin.tar.xz, the smaller runtime libraries the GPU machine may lack in
-# .devcarry/lib (.devcarry is listed in .git/info/exclude). Then run tools/gpu_run.sh there with
+# .devcarry/lib (.devcarry is ignored by git). Then run tools/gpu_run.sh there with
 # carry [".devcarry/pack", ".devcarry/lib"].
 #   tools/gpu_stage.sh [build-dir]
 set -euo pipefail
