@@ -140,6 +140,9 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   SSM_CHECK(opt.resume || !have_ckpt, "output directory '", out_dir,
             "' already holds a checkpoint; pass --resume to continue it, or choose another "
             "--output-dir");
+  SSM_CHECK(!opt.resume || have_ckpt, "--resume: output directory '", out_dir,
+            "' holds no checkpoint to continue (no ", ckpt_dir,
+            "/latest); run without --resume to start training there");
 
   model.to(cfg.device);
   model.set_gradient_checkpointing(cfg.training.gradient_checkpointing);

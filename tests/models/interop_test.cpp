@@ -17,57 +17,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli.h"
+
 namespace ssm {
 namespace {
 
 #ifdef SSM_CLI_PATH
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::Cmd;
+using testing::quote;
+using testing::run;
+using testing::TempDir;
 
 constexpr double kRelTol = 1e-4;
 
 const std::string kSource = SSM_SOURCE_DIR;
 const std::string kFixtures = std::string(SSM_TEST_DATA_DIR) + "/fixtures/models/interop";
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct Cmd {
-  int status = -1;  // exit code, or -1 when the command did not exit normally
-  std::string out;  // stdout only; stderr goes to the test log
-};
-
-Cmd run(const std::string& cmd) {
-  Cmd r;
-  std::FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) r.out.append(buf, n);
-  int st = ::pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ssm_interop_XXXXXX").string();
-    if (::mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The python that runs tools/mamba_reference.py: $SSM_PYTHON, else /usr/bin/python3; empty when
 // it cannot import torch.

@@ -102,6 +102,20 @@ TEST(Trainer, RefusesToOverwriteAnExistingRunWithoutResume) {
   }
 }
 
+TEST(Trainer, ResumeWithoutACheckpointIsAnErrorNamingTheFolder) {
+  std::string d = scratch("nothing_to_resume");
+  try {
+    train(tiny_config(d, 2), {.resume = true, .progress = false});
+    FAIL() << "expected an error: there is nothing to resume";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("--resume"), std::string::npos) << m;
+    EXPECT_NE(m.find(d), std::string::npos) << m;
+    EXPECT_NE(m.find("no checkpoint"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(fs::exists(d + "/checkpoints")) << "nothing was trained";
+}
+
 TEST(Trainer, CorruptCheckpointIsAClearError) {
   std::string d = scratch("corrupt");
   train(tiny_config(d, 2), {.progress = false});
