@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/suggest.h"
 
 namespace ssm::io {
 
@@ -25,27 +26,6 @@ namespace {
 std::string lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// Optimal string alignment distance: insertions, deletions, substitutions, transpositions.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// How far a typo may be from the word it was meant to be.
-size_t close_enough(const std::string& word) {
-  return word.size() <= 3 ? 1 : word.size() <= 8 ? 2 : 3;
 }
 
 using Candidates = std::vector<std::pair<std::string, std::string>>;  // name -> what to suggest
@@ -67,7 +47,7 @@ std::vector<std::string> closest(const std::string& word, const Candidates& cand
 }
 
 std::vector<std::string> closest(const std::string& word, const Candidates& candidates) {
-  return closest(word, candidates, close_enough(word));
+  return closest(word, candidates, typo_distance(word));
 }
 
 std::string join_quoted(const std::vector<std::string>& v, const std::string& sep) {

@@ -46,5 +46,18 @@ TEST(TrainCli, ResumeContinuesAHaltedRun) {
   EXPECT_NE(resumed.out.find("(resumed)"), std::string::npos) << resumed.out;
 }
 
+TEST(Cli, AnUnknownCommandIsNamedWithTheNearestOne) {
+  Cmd r = run(quote(SSM_CLI_PATH) + " trian -c x.yaml 2>&1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown command 'trian'; did you mean 'train'?"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("generate"), std::string::npos) << "the commands are listed: " << r.out;
+  Cmd none = run(quote(SSM_CLI_PATH) + " 2>&1");
+  EXPECT_EQ(none.status, 2) << none.out;
+  EXPECT_NE(none.out.find("a command is required: "), std::string::npos) << none.out;
+  Cmd far = run(quote(SSM_CLI_PATH) + " zzzzzzzz 2>&1");
+  EXPECT_EQ(far.status, 2) << far.out;
+  EXPECT_EQ(far.out.find("did you mean"), std::string::npos) << "nothing is that close: " << far.out;
+}
+
 }  // namespace
 }  // namespace ssm::testing
