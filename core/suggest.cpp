@@ -33,9 +33,10 @@ size_t typo_distance(const std::string& word) {
   return word.size() <= 3 ? 1 : word.size() <= 8 ? 2 : 3;
 }
 
-std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names) {
+std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names,
+                                       size_t limit) {
   std::vector<std::string> best;
-  size_t best_d = typo_distance(word);
+  size_t best_d = limit;
   for (const std::string& name : names) {
     size_t d = edit_distance(lower(word), lower(name));
     if (d > best_d) continue;
@@ -46,6 +47,10 @@ std::vector<std::string> closest_names(const std::string& word, const std::vecto
     if (std::find(best.begin(), best.end(), name) == best.end()) best.push_back(name);
   }
   return best;
+}
+
+std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names) {
+  return closest_names(word, names, typo_distance(word));
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& names) {

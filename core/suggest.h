@@ -14,8 +14,10 @@ size_t edit_distance(const std::string& a, const std::string& b);
 // How many edits away a typo of `word` may be: 1 for up to 3 letters, 2 up to 8, else 3.
 size_t typo_distance(const std::string& word);
 
-// The names closest to `word` (case-insensitive) within typo_distance(word) edits, in the
-// order given; empty when none is that close.
+// The names closest to `word` (case-insensitive) within `limit` edits (typo_distance(word) when
+// not given), in the order given; empty when none is that close.
+std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names,
+                                       size_t limit);
 std::vector<std::string> closest_names(const std::string& word, const std::vector<std::string>& names);
 
 // "; did you mean 'train'?" (or "'a' or 'b'") for the closest names; "" when none is close.

@@ -23,26 +23,15 @@ namespace {
 
 // ---- suggestions for unknown keys ----------------------------------------------------------------
 
-std::string lower(std::string s) {
-  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 using Candidates = std::vector<std::pair<std::string, std::string>>;  // name -> what to suggest
 
-// The closest names in `candidates` within `limit` edits.
+// What to suggest for the names in `candidates` closest to `word` within `limit` edits.
 std::vector<std::string> closest(const std::string& word, const Candidates& candidates, size_t limit) {
-  std::vector<std::string> best;
-  size_t best_d = limit;
-  for (const auto& [name, shown] : candidates) {
-    size_t d = edit_distance(lower(word), lower(name));
-    if (d > best_d) continue;
-    if (d < best_d) {
-      best_d = d;
-      best.clear();
-    }
-    if (std::find(best.begin(), best.end(), shown) == best.end()) best.push_back(shown);
-  }
+  std::vector<std::string> names, best;
+  for (const auto& [name, shown] : candidates) names.push_back(name);
+  for (const std::string& name : closest_names(word, names, limit))
+    for (const auto& [n, shown] : candidates)
+      if (n == name && std::find(best.begin(), best.end(), shown) == best.end()) best.push_back(shown);
   return best;
 }
 
