@@ -6,6 +6,7 @@
 #include "core/rng.h"
 #include "models/registry.h"
 #include "tasks/registry.h"
+#include "train/checkpoint.h"
 
 namespace ssm::tasks {
 
@@ -27,13 +28,7 @@ train::TrainResult run_training(const RunConfig& cfg, const train::TrainOptions&
   std::unique_ptr<models::Model> model =
       models::create_model(cfg.model_for(task->tokenizer().vocab_size()), init_gen);
   // Checked before anything is written: a refused run leaves no folder or config behind.
-  bool has_checkpoint = std::filesystem::exists(cfg.output_dir + "/checkpoints/latest");
-  SSM_CHECK(opt.resume || !has_checkpoint, "output directory '", cfg.output_dir,
-            "' already holds a checkpoint; pass --resume to continue it, or choose another "
-            "--output-dir");
-  SSM_CHECK(!opt.resume || has_checkpoint, "--resume: output directory '", cfg.output_dir,
-            "' holds no checkpoint to continue (no ", cfg.output_dir,
-            "/checkpoints/latest); run without --resume to start training there");
+  train::check_output_dir(cfg.output_dir, opt.resume);
   std::error_code ec;
   std::filesystem::create_directories(cfg.output_dir, ec);
   SSM_CHECK(!ec, "cannot create output directory '", cfg.output_dir, "': ", ec.message());

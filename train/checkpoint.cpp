@@ -117,6 +117,17 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Adam
   }
 }
 
+void check_output_dir(const std::string& out_dir, bool resume) {
+  const std::string latest = out_dir + "/checkpoints/latest";
+  bool have = fs::exists(latest);
+  SSM_CHECK(resume || !have, "output directory '", out_dir,
+            "' already holds a checkpoint; pass --resume to continue it, or choose another "
+            "--output-dir");
+  SSM_CHECK(!resume || have, "--resume: output directory '", out_dir,
+            "' holds no checkpoint to continue (no ", latest,
+            "); run without --resume to start training there");
+}
+
 std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, nn::Module& model,
                                                    AdamW& opt) {
   std::string latest = dir + "/latest";

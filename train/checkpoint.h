@@ -37,6 +37,11 @@ struct TrainerState {
 void save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
                      const TrainerState& state);
 
+// Whether a run into `out_dir` may start: with `resume` only where a checkpoint exists to
+// continue, without it only where none would be overwritten; an ssm::Error naming the folder and
+// the flag otherwise. Writes nothing.
+void check_output_dir(const std::string& out_dir, bool resume);
+
 // Loads the checkpoint `latest` points to into `model` and `opt`; nullopt when there is none.
 // A corrupt checkpoint is an error naming the file (nothing is loaded then).
 std::optional<TrainerState> load_latest_checkpoint(const std::string& dir, nn::Module& model,

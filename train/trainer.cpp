@@ -133,16 +133,10 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
 
   const std::string out_dir = cfg.output_dir;
   const std::string ckpt_dir = out_dir + "/checkpoints";
+  check_output_dir(out_dir, opt.resume);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   SSM_CHECK(!ec, "cannot create output directory '", out_dir, "': ", ec.message());
-  bool have_ckpt = fs::exists(ckpt_dir + "/latest");
-  SSM_CHECK(opt.resume || !have_ckpt, "output directory '", out_dir,
-            "' already holds a checkpoint; pass --resume to continue it, or choose another "
-            "--output-dir");
-  SSM_CHECK(!opt.resume || have_ckpt, "--resume: output directory '", out_dir,
-            "' holds no checkpoint to continue (no ", ckpt_dir,
-            "/latest); run without --resume to start training there");
 
   model.to(cfg.device);
   model.set_gradient_checkpointing(cfg.training.gradient_checkpointing);
