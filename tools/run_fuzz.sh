@@ -26,22 +26,22 @@ fresh_corpus() {
   echo "$build/corpus/$1"
 }
 
+# fuzz TARGET DICT MAX_LEN: runs build-fuzz/fuzz/TARGET on the corpus folder of that name.
+fuzz() {
+  "$build/fuzz/$1" "$build/corpus/${1%_fuzz}" \
+    -dict="$root/fuzz/$2" \
+    -max_len="$3" \
+    -max_total_time="$seconds" \
+    -artifact_prefix="$artifacts/" \
+    -print_final_stats=1
+}
+
 corpus=$(fresh_corpus safetensors)
 cp "$root"/tests/data/safetensors_good/*.safetensors "$corpus"/
 cp "$root"/tests/data/safetensors_bad/*.safetensors "$corpus"/
 # Headers of a few KB exercise every rule; -max_len keeps executions fast.
-"$build/fuzz/safetensors_fuzz" "$corpus" \
-  -dict="$root/fuzz/safetensors.dict" \
-  -max_len=8192 \
-  -max_total_time="$seconds" \
-  -artifact_prefix="$artifacts/" \
-  -print_final_stats=1
+fuzz safetensors_fuzz safetensors.dict 8192
 
 corpus=$(fresh_corpus config)
 cp "$root"/configs/*.yaml "$corpus"/
-"$build/fuzz/config_fuzz" "$corpus" \
-  -dict="$root/fuzz/config.dict" \
-  -max_len=4096 \
-  -max_total_time="$seconds" \
-  -artifact_prefix="$artifacts/" \
-  -print_final_stats=1
+fuzz config_fuzz config.dict 4096
