@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -105,10 +106,11 @@ void add_data(CLI::App& app) {
       ->check(CLI::IsMember({"piglatin-small", "piglatin-large", "austen"}));
   show->add_option("--dir", a->dir, "directory holding the data sets")->capture_default_str();
   show->add_option("--seed", a->seed, "seed of the train / validation split")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(at_least(0));
   show->add_option("--batch", a->batch, "batch size cap (Pig Latin)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->transform(at_least(1));
 
   register_action(cmd, [a, fetch, build, show] {
     if (fetch->parsed()) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -83,7 +84,7 @@ void add_demo(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "Train a small model for a minute or two (Pig-Latin Mamba by default), then show it at work");
   auto a = std::make_shared<DemoArgs>();
   cmd->add_option("--config,-c", a->config, "a training config whose data set has a demo output")->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "passes over the training words")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", a->epochs, "passes over the training words")->capture_default_str()->transform(at_least(1));
   cmd->add_option("--output-dir,-o", a->output_dir, "the demo's model dir (replaced on each run)")->capture_default_str();
   cmd->add_option("--set", a->sets, "override a config key, as in ssm train (repeatable)");
   cmd->add_option("words", a->words, "what to show the model at the end: words to translate, or prompts (default: the task's samples)");

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "core/autocast.h"
 #include "core/autograd.h"
@@ -67,7 +68,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--tokens", a->tokens, "token ids, one sequence per line: mean next-token cross-entropy");
   cmd->add_option("--data", a->data, "a dataset name (piglatin_small, piglatin_large, austen_char): its validation split");
   cmd->add_option("--config", a->config, "training config for --data (default: the model directory's train_config.yaml)");
-  cmd->add_option("--max-batches", a->max_batches, "evaluate only this many batches (0: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-batches", a->max_batches, "evaluate only this many batches (0: all)")->transform(at_least(0));
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32, or bf16 / fp16 products on a GPU")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "core/autocast.h"
 #include "core/error.h"
@@ -13,6 +14,10 @@
 namespace ssm::cli {
 
 namespace {
+
+// An SSM has no context limit; the bound keeps a slip of the finger (-n 100000000) from running
+// for days.
+constexpr int64_t kMaxNewTokens = 100000;
 
 struct GenerateArgs {
   std::string model_dir, prompt, device = "auto", precision = "fp32";
@@ -47,12 +52,24 @@ void add_generate(CLI::App& app) {
   a->opt.max_new_tokens = 200;
   cmd->add_option("--model-dir,-m", a->model_dir, "model directory")->required();
   cmd->add_option("--prompt,-p", a->prompt, "text to continue")->required();
-  cmd->add_option("--max-new-tokens,-n", a->opt.max_new_tokens, "tokens to generate")->capture_default_str();
-  cmd->add_option("--temperature,-t", a->opt.temperature, "softmax temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", a->opt.top_k, "keep the k most likely tokens (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", a->opt.top_p, "nucleus sampling: keep the most likely tokens up to this mass")->capture_default_str();
-  cmd->add_option("--repetition-penalty", a->opt.repetition_penalty, "> 1 discourages repeating earlier tokens")->capture_default_str();
-  cmd->add_option("--seed", a->opt.seed, "sampling seed (same seed, same text, on any machine)")->capture_default_str();
+  cmd->add_option("--max-new-tokens,-n", a->opt.max_new_tokens, "tokens to generate")
+      ->transform(in_range(1, kMaxNewTokens))
+      ->capture_default_str();
+  cmd->add_option("--temperature,-t", a->opt.temperature, "softmax temperature (0: greedy)")
+      ->transform(number_at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--top-k", a->opt.top_k, "keep the k most likely tokens (0: off)")
+      ->transform(at_least(0))
+      ->capture_default_str();
+  cmd->add_option("--top-p", a->opt.top_p, "nucleus sampling: keep the most likely tokens up to this mass")
+      ->transform(number_above(0, 1))
+      ->capture_default_str();
+  cmd->add_option("--repetition-penalty", a->opt.repetition_penalty, "> 1 discourages repeating earlier tokens")
+      ->transform(number_above(0))
+      ->capture_default_str();
+  cmd->add_option("--seed", a->opt.seed, "sampling seed (same seed, same text, on any machine)")
+      ->transform(at_least(0))
+      ->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
   cmd->add_option("--precision", a->precision, "fp32, or bf16 / fp16 products on a GPU")->capture_default_str();
   register_action(cmd, [a] { run_generate(*a); });

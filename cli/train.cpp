@@ -1,7 +1,9 @@
 // ssm train --config FILE [--set key=value]... [--output-dir D] [--seed S] [--device D] [--resume]
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "tasks/run.h"
 
@@ -13,7 +15,7 @@ struct TrainArgs {
   std::string config;
   std::vector<std::string> sets;
   std::string output_dir, device;
-  int64_t seed = -1;
+  std::optional<int64_t> seed;  // absent: the config's
   bool resume = false;
   int64_t halt_after = 0;
   bool quiet = false;
@@ -28,7 +30,7 @@ void run_train(const TrainArgs& a) {
   SSM_CHECK(!a.config.empty(), "train: --config FILE is required (see configs/; --help-config lists every key)");
   std::vector<std::string> overrides = a.sets;
   if (!a.output_dir.empty()) overrides.push_back("output_dir=" + a.output_dir);
-  if (a.seed >= 0) overrides.push_back("seed=" + std::to_string(a.seed));
+  if (a.seed) overrides.push_back("seed=" + std::to_string(*a.seed));
   if (!a.device.empty()) overrides.push_back("device=" + a.device);
   tasks::RunConfig cfg = tasks::load_run_config(a.config, overrides);
   train::TrainResult r = tasks::run_training(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
@@ -46,11 +48,13 @@ void add_train(CLI::App& app) {
   cmd->add_option("--config,-c", a->config, "YAML config (see configs/)");
   cmd->add_option("--set", a->sets, "override a config key: --set optimizer.lr=1e-3 (repeatable)");
   cmd->add_option("--output-dir,-o", a->output_dir, "where the model, checkpoints and logs go (default runs/<name>)");
-  cmd->add_option("--seed", a->seed, "the run's seed (overrides the config's)");
+  cmd->add_option_function<int64_t>("--seed", [a](const int64_t& seed) { a->seed = seed; },
+                                    "the run's seed (overrides the config's)")
+      ->transform(at_least(0));
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (overrides the config's device; default auto: the GPU when one is visible)");
   cmd->add_flag("--resume", a->resume, "continue from the output directory's last checkpoint");
   cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(at_least(0));
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
   cmd->add_flag("--help-config", a->help_config, "list every config key with its type, default and range");
   register_action(cmd, [a] { run_train(*a); });

@@ -1,6 +1,7 @@
 // ssm translate --model-dir D [--beam K] [--check] [--device D] WORD... (or words on stdin)
 #include <iostream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
@@ -54,7 +55,7 @@ void add_translate(CLI::App& app) {
   auto a = std::make_shared<TranslateArgs>();
   cmd->add_option("--model-dir,-m", a->model_dir, "model directory written by ssm train")->required();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
-  cmd->add_option("--beam", a->beam, "beam size (1: greedy)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--beam", a->beam, "beam size (1: greedy)")->transform(in_range(1, 64))->capture_default_str();
   cmd->add_flag("--check", a->check, "compare with the Pig-Latin rule and count the correct words");
   cmd->add_option("words", a->words, "English words (default: read from stdin)");
   register_action(cmd, [a] { run_translate(*a); });

@@ -1,0 +1,58 @@
+// What ssm says when the input is wrong: the option or the tensor by name, the allowed range in
+// plain numbers, and exit codes a script can test.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/cli.h"
+
+namespace ssm::testing {
+namespace {
+
+const std::string kSource = SSM_SOURCE_DIR;
+
+Cmd ssm(const std::string& args) { return run(quote(SSM_CLI_PATH) + " " + args + " 2>&1"); }
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(WordsCli, RangeErrorsNameTheOptionAndTheRangeInPlainNumbers) {
+  // Checked while the command line is read: no model dir or config is needed to see them.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"generate -m none -p x --max-new-tokens 100000000",
+       "--max-new-tokens: must be between 1 and 100000, got 100000000"},
+      {"generate -m none -p x --top-p 0", "--top-p: must be more than 0 and at most 1, got 0"},
+      {"generate -m none -p x -t abc", "--temperature: must be a number at least 0, got 'abc'"},
+      {"translate -m none --beam 0", "--beam: must be between 1 and 64, got 0"},
+      {"eval -m none --max-batches -1", "--max-batches: must be at least 0, got -1"},
+      {"train -c x.yaml --halt-after 1.5", "--halt-after: must be a whole number at least 0, got '1.5'"},
+  };
+  for (const auto& [args, message] : cases) {
+    Cmd r = ssm(args);
+    EXPECT_NE(r.status, 0) << args << ": " << r.out;
+    EXPECT_TRUE(has(r.out, message)) << args << ": " << r.out;
+    EXPECT_FALSE(has(r.out, "179769")) << args << ": no 300-digit bounds: " << r.out;
+    EXPECT_FALSE(has(r.out, ".000000")) << args << ": " << r.out;
+  }
+}
+
+TEST(WordsCli, HelpShowsTheRanges) {
+  Cmd r = ssm("generate --help");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "--max-new-tokens INT:(between 1 and 100000)=200")) << r.out;
+  EXPECT_TRUE(has(r.out, "--top-p FLOAT:(more than 0 and at most 1)=1")) << r.out;
+}
+
+TEST(WordsCli, NoCommandTakesANegativeSeed) {
+  for (const std::string& args : {std::string("generate -m none -p x --seed -3"),
+                                  std::string("train -c x.yaml --seed -3"),
+                                  std::string("data show austen --seed -3")}) {
+    Cmd r = ssm(args);
+    EXPECT_NE(r.status, 0) << args << ": " << r.out;
+    EXPECT_TRUE(has(r.out, "--seed: must be at least 0, got -3")) << args << ": " << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace ssm::testing
