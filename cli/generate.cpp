@@ -2,6 +2,7 @@
 //              [--top-p P] [--repetition-penalty R] [--seed S] [--device D] [--precision P]
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/checks.h"
 #include "cli/commands.h"
@@ -26,16 +27,27 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
-  m.model->to(resolve_device(a.device, "generate"));
-  AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "generate"));
   SSM_CHECK(m.tokenizer, "generate: '", a.model_dir, "' has no tokenizer (", data::kTokenizerFile,
             "), so text cannot be encoded");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
+  // Everything that can fail is checked before the prompt is echoed.
+  Device device = resolve_device(a.device, "generate");
+  AutocastGuard autocast_guard(parse_precision(a.precision, device, "generate"));
+  const int64_t vocab = m.model->vocab_size();
+  infer::SamplingOptions opt = a.opt;
+  std::optional<int64_t> eos = m.tokenizer->end_of_sequence();
+  if (eos) opt.stop_tokens = {*eos};
+  opt.validate(vocab);
   std::vector<int64_t> prompt = m.tokenizer->encode(a.prompt);
+  for (int64_t id : prompt)
+    SSM_CHECK(id < vocab, "generate: the prompt's token ", id, " is outside the model's vocabulary of ",
+              vocab, " tokens");
+  m.model->to(device);
   infer::ModelDecoder dec(*m.model);
   std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
   std::fflush(stdout);
-  infer::generate(dec, std::vector<std::vector<int64_t>>{prompt}, a.opt, [&](int64_t, int64_t token) {
+  infer::generate(dec, std::vector<std::vector<int64_t>>{prompt}, opt, [&](int64_t, int64_t token) {
+    if (token == eos) return;  // the end, not text
     std::string piece = m.tokenizer->decode(std::vector<int64_t>{token});
     std::fwrite(piece.data(), 1, piece.size(), stdout);  // streamed as it comes
     std::fflush(stdout);
@@ -52,7 +64,8 @@ void add_generate(CLI::App& app) {
   a->opt.max_new_tokens = 200;
   cmd->add_option("--model-dir,-m", a->model_dir, "model directory")->required();
   cmd->add_option("--prompt,-p", a->prompt, "text to continue")->required();
-  cmd->add_option("--max-new-tokens,-n", a->opt.max_new_tokens, "tokens to generate")
+  cmd->add_option("--max-new-tokens,-n", a->opt.max_new_tokens,
+                  "tokens to generate at most (fewer when the model writes its end-of-sequence token)")
       ->transform(in_range(1, kMaxNewTokens))
       ->capture_default_str();
   cmd->add_option("--temperature,-t", a->opt.temperature, "softmax temperature (0: greedy)")

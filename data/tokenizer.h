@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,8 @@ class Tokenizer {
   // ssm::Error for an id outside [0, vocab_size). Special tokens come out as their names.
   virtual std::string decode(std::span<const int64_t> ids) const = 0;
   virtual std::string to_json() const = 0;  // the file's content
+  // The token that ends a sequence, where the vocabulary has one (generation stops at it).
+  virtual std::optional<int64_t> end_of_sequence() const { return std::nullopt; }
 };
 
 // One id per character, special tokens first. The default is the Pig-Latin vocabulary, 31 ids:
@@ -50,6 +53,7 @@ class CharTokenizer final : public Tokenizer {
   std::vector<int64_t> encode(std::string_view text) const override;
   std::string decode(std::span<const int64_t> ids) const override;
   std::string to_json() const override;
+  std::optional<int64_t> end_of_sequence() const override { return eos_; }
 
  private:
   std::vector<std::string> tokens_;

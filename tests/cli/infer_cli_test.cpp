@@ -1,0 +1,113 @@
+// `ssm generate` as users run it: where generation stops, what is printed before an error.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/file.h"
+#include "core/rng.h"
+#include "data/tokenizer.h"
+#include "io/model_dir.h"
+#include "models/registry.h"
+#include "support/cli.h"
+
+namespace ssm::testing {
+namespace {
+
+const std::string kSource = SSM_SOURCE_DIR;
+
+// A 1-layer Mamba LM with `vocab` tokens, saved with `tok` into `dir`. Its mixer is silenced
+// (out_proj = 0) and every embedding row is all ones except the row of `favourite`, all twos: the
+// last hidden state is then rmsnorm(ones) = ones, so the tied head's logits are the row sums and
+// greedy decoding writes `favourite` after any prompt.
+void save_model(const std::string& dir, const data::Tokenizer& tok, int64_t vocab, int64_t favourite) {
+  const int64_t d = 16;
+  models::ModelConfig cfg;
+  cfg.options = {{"d_model", d}, {"n_layer", 1}, {"d_state", 4}, {"vocab_size", vocab}};
+  Generator gen(0);
+  std::unique_ptr<models::Model> model = models::create_model(cfg, gen);
+  std::map<std::string, Tensor> state = model->state_dict();
+  std::vector<float> emb(size_t(vocab * d), 1.0f);
+  for (int64_t j = 0; j < d; ++j) emb[size_t(favourite * d + j)] = 2.0f;
+  state["backbone.embeddings.weight"] = Tensor::from_vector(emb, {vocab, d});
+  Tensor& out_proj = state["backbone.layers.0.mixer.out_proj.weight"];
+  out_proj = Tensor::zeros(out_proj.shape());
+  model->load_state_dict(state);
+  io::save_model_dir(dir, *model, &tok);
+}
+
+// A Pig-Latin style model dir (the character tokenizer) that writes `favourite` every step.
+std::string char_model(const TempDir& tmp, int64_t favourite) {
+  data::CharTokenizer tok;
+  std::string dir = tmp.path() + "/model";
+  save_model(dir, tok, tok.vocab_size(), favourite);
+  return dir;
+}
+
+Cmd generate(const std::string& dir, const std::string& args) {
+  return run(quote(SSM_CLI_PATH) + " generate -m " + quote(dir) + " " + args);
+}
+
+TEST(GenerateCli, StopsAtTheEndOfSequenceToken) {
+  TempDir tmp("ssm_cli");
+  data::CharTokenizer tok;
+  std::string dir = char_model(tmp, tok.eos());
+  Cmd r = generate(dir, "-p abc -t 0 -n 50");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "abc\n") << "the model's first token is <eos>: nothing follows the prompt";
+}
+
+TEST(GenerateCli, WritesMaxNewTokensWhenNoEndComes) {
+  TempDir tmp("ssm_cli");
+  data::CharTokenizer tok;
+  std::string dir = char_model(tmp, tok.encode("x")[0]);
+  // 010 is ten: whole numbers are read in decimal (CLI11 alone reads a leading 0 as octal).
+  Cmd r = generate(dir, "-p abc -t 0 -n 010");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "abc" + std::string(10, 'x') + "\n");
+}
+
+TEST(GenerateCli, NothingIsPrintedBeforeAnError) {
+  TempDir tmp("ssm_cli");
+  std::string dir = char_model(tmp, 4);
+  std::string err = tmp.path() + "/stderr";
+  auto stdout_of = [&](const std::string& args, const std::string& message) {
+    Cmd r = generate(dir, args + " 2>" + quote(err));
+    std::string text = read_file(err);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(r.out, "") << args << ": the prompt is not echoed before the error " << text;
+    EXPECT_NE(text.find(message), std::string::npos) << args << ": " << text;
+  };
+  stdout_of("-p abc --top-p 0", "--top-p: must be more than 0 and at most 1, got 0");
+  // A byte tokenizer beside a 31-token model: 'a' is token 97.
+  std::string bytes = tmp.path() + "/bytes";
+  data::ByteTokenizer byte_tok;
+  save_model(bytes, byte_tok, 31, 4);
+  Cmd r = run(quote(SSM_CLI_PATH) + " generate -m " + quote(bytes) + " -p abc 2>" + quote(err));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(read_file(err).find("the prompt's token 97 is outside the model's vocabulary of 31 tokens"),
+            std::string::npos)
+      << read_file(err);
+}
+
+// `ssm train` on the small Pig-Latin config with a tiny model, run from the source folder.
+Cmd train(const std::string& args) {
+  return run("cd " + quote(kSource) + " && " + quote(SSM_CLI_PATH) +
+             " train -q -c configs/piglatin_small_mamba.yaml --set training.max_steps=1 " +
+             "--set training.eval_batches=1 --set model.n_layer=1 --set model.d_model=16 " + args +
+             " 2>&1");
+}
+
+TEST(TrainCliSeed, AnAbsentSeedKeepsTheConfigsAndAGivenOneWins) {
+  TempDir tmp("ssm_cli");
+  Cmd kept = train("--set seed=9 -o " + quote(tmp.path() + "/kept"));
+  ASSERT_EQ(kept.status, 0) << kept.out;
+  EXPECT_NE(read_file(tmp.path() + "/kept/train_config.yaml").find("\nseed: 9\n"), std::string::npos);
+  Cmd given = train("--set seed=9 --seed 0 -o " + quote(tmp.path() + "/given"));
+  ASSERT_EQ(given.status, 0) << given.out;
+  EXPECT_NE(read_file(tmp.path() + "/given/train_config.yaml").find("\nseed: 0\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ssm::testing
