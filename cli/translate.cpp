@@ -1,5 +1,8 @@
 // ssm translate --model-dir D [--beam K] [--check] [--device D] WORD... (or words on stdin)
+#include <unistd.h>
+
 #include <iostream>
+#include <sstream>
 
 #include "cli/checks.h"
 #include "cli/commands.h"
@@ -13,6 +16,8 @@ namespace ssm::cli {
 
 namespace {
 
+constexpr const char* kPrompt = "english> ";
+
 struct TranslateArgs {
   std::string model_dir, device = "auto";
   std::vector<std::string> words;
@@ -20,21 +25,10 @@ struct TranslateArgs {
   bool check = false;
 };
 
-void run_translate(const TranslateArgs& a) {
-  io::LoadedModel m = io::load_model_dir(a.model_dir);
-  m.model->to(resolve_device(a.device, "translate"));
-  auto* tok = dynamic_cast<const data::CharTokenizer*>(m.tokenizer.get());
-  SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,
-            "); it is not a Pig-Latin model written by ssm train");
-  std::vector<std::string> words = a.words;
-  if (words.empty()) {
-    std::string w;
-    while (std::cin >> w) words.push_back(w);
-  }
-  SSM_CHECK(!words.empty(), "translate: no words given (pass them as arguments or on stdin)");
-  std::vector<tasks::Translation> outs = tasks::translate_words(*m.model, *tok, words, a.beam);
-  int wrong = 0;
-  for (const tasks::Translation& t : outs) {
+// Translates `words` and prints a line per word; counts the words and, with --check, the wrong ones.
+void answer(const TranslateArgs& a, const models::Model& model, const data::CharTokenizer& tok,
+            const std::vector<std::string>& words, size_t& total, size_t& wrong) {
+  for (const tasks::Translation& t : tasks::translate_words(model, tok, words, a.beam)) {
     std::cout << t.word << "\t" << t.output;
     if (!t.ended) std::cout << "\t(no end marker)";
     if (a.check) {
@@ -44,8 +38,49 @@ void run_translate(const TranslateArgs& a) {
       std::cout << "\t" << (ok ? "ok" : "expected " + want);
     }
     std::cout << "\n";
+    ++total;
   }
-  if (a.check) std::cout << words.size() - size_t(wrong) << "/" << words.size() << " correct\n";
+  std::cout.flush();
+}
+
+// Words on stdin are answered a line at a time as each line arrives, so a pipe streams. A person
+// at a terminal gets a prompt (on stderr, so `> file` keeps only the translations), and a bad word
+// is reported without ending the session.
+void answer_lines(const TranslateArgs& a, const models::Model& model, const data::CharTokenizer& tok,
+                  bool terminal, size_t& total, size_t& wrong) {
+  if (terminal) std::cerr << "Type English words, one or more a line; Ctrl-D ends.\n";
+  for (std::string line;;) {
+    if (terminal) std::cerr << kPrompt << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    if (words.empty()) continue;
+    try {
+      answer(a, model, tok, words, total, wrong);
+    } catch (const Error& e) {
+      if (!terminal) throw;
+      std::cerr << "ssm: error: " << e.what() << "\n";
+    }
+  }
+  if (terminal) std::cerr << "\n";
+}
+
+void run_translate(const TranslateArgs& a) {
+  io::LoadedModel m = io::load_model_dir(a.model_dir);
+  m.model->to(resolve_device(a.device, "translate"));
+  auto* tok = dynamic_cast<const data::CharTokenizer*>(m.tokenizer.get());
+  SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,
+            "); it is not a Pig-Latin model written by ssm train");
+  size_t total = 0, wrong = 0;
+  if (!a.words.empty()) {
+    answer(a, *m.model, *tok, a.words, total, wrong);
+  } else {
+    bool terminal = ::isatty(STDIN_FILENO) == 1;
+    answer_lines(a, *m.model, *tok, terminal, total, wrong);
+    SSM_CHECK(total > 0 || terminal, "translate: no words given (pass them as arguments or on stdin)");
+  }
+  if (a.check && total > 0) std::cout << total - wrong << "/" << total << " correct\n";
 }
 
 }  // namespace
@@ -57,7 +92,7 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();
   cmd->add_option("--beam", a->beam, "beam size (1: greedy)")->transform(in_range(1, 64))->capture_default_str();
   cmd->add_flag("--check", a->check, "compare with the Pig-Latin rule and count the correct words");
-  cmd->add_option("words", a->words, "English words (default: read from stdin)");
+  cmd->add_option("words", a->words, "English words (default: read from stdin a line at a time, with a prompt on a terminal)");
   register_action(cmd, [a] { run_translate(*a); });
 }
 

@@ -1,6 +1,13 @@
-// `ssm generate` as users run it: where generation stops, what is printed before an error.
+// `ssm generate` and `ssm translate` as users run them: where generation stops, what is printed
+// before an error, and answers that arrive line by line through a pipe or at a terminal.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -107,6 +114,134 @@ TEST(TrainCliSeed, AnAbsentSeedKeepsTheConfigsAndAGivenOneWins) {
   Cmd given = train("--set seed=9 --seed 0 -o " + quote(tmp.path() + "/given"));
   ASSERT_EQ(given.status, 0) << given.out;
   EXPECT_NE(read_file(tmp.path() + "/given/train_config.yaml").find("\nseed: 0\n"), std::string::npos);
+}
+
+// ---- a child whose input we type and whose output we read as it comes -------------------------
+
+class Child {
+ public:
+  // stdin and stdout + stderr through pipes (terminal = false) or a pseudo-terminal.
+  Child(const std::vector<std::string>& args, bool terminal) : terminal_(terminal) {
+    ::signal(SIGPIPE, SIG_IGN);  // a child that died early fails the test, not the test binary
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (terminal) {
+      pid_ = ::forkpty(&in_, nullptr, nullptr, nullptr);
+      out_ = in_;
+      if (pid_ == 0) {
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      return;
+    }
+    int in[2], out[2];
+    if (::pipe(in) != 0 || ::pipe(out) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+      for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    in_ = in[1];
+    out_ = out[0];
+  }
+  ~Child() {
+    if (pid_ > 0 && status_ < 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (in_ >= 0) ::close(in_);
+    if (out_ >= 0 && out_ != in_) ::close(out_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  void type(const std::string& text) { (void)!::write(in_, text.data(), text.size()); }
+  // End of input: Ctrl-D at the start of a terminal's line, or the pipe closed.
+  void end_input() {
+    if (terminal_) {
+      type("\x04");
+    } else {
+      ::close(in_);
+      in_ = -1;
+    }
+  }
+  // Reads until `want` appears in what was read since the last call, the output ends, or
+  // `seconds` pass; returns what was read.
+  std::string read_until(const std::string& want, double seconds = 30) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    std::string got;
+    while (got.find(want) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) break;  // end of output (a pseudo-terminal says EIO)
+      got.append(buf, size_t(n));
+    }
+    return got;
+  }
+  // The exit status; -1 when the child was killed or did not exit within `seconds`.
+  int wait(double seconds = 30) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    int st = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) return status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      ::usleep(20000);
+    }
+    return -1;
+  }
+
+ private:
+  bool terminal_;
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+  int status_ = -1;
+};
+
+TEST(TranslateCli, APipeIsAnsweredLineByLineWithoutAPrompt) {
+  TempDir tmp("ssm_cli");
+  data::CharTokenizer tok;
+  std::string dir = char_model(tmp, tok.eos());
+  Child c({SSM_CLI_PATH, "translate", "-m", dir}, /*terminal=*/false);
+  ASSERT_TRUE(c.started());
+  // Each answer arrives while the input is still open: the pipe streams.
+  c.type("hello world\n");
+  std::string first = c.read_until("world\t\n");
+  EXPECT_EQ(first, "hello\t\nworld\t\n");
+  c.type("strength\n");
+  EXPECT_EQ(c.read_until("strength\t\n"), "strength\t\n");
+  c.end_input();
+  EXPECT_EQ(c.read_until("never printed"), "") << "no prompt, nothing more";
+  EXPECT_EQ(c.wait(), 0);
+}
+
+TEST(TranslateCli, ATerminalGetsAPromptAndAnAnswerPerLine) {
+  TempDir tmp("ssm_cli");
+  data::CharTokenizer tok;
+  std::string dir = char_model(tmp, tok.eos());
+  Child c({SSM_CLI_PATH, "translate", "-m", dir}, /*terminal=*/true);
+  ASSERT_TRUE(c.started());
+  std::string intro = c.read_until("english> ");
+  EXPECT_NE(intro.find("english> "), std::string::npos) << intro;
+  c.type("hello world\n");
+  std::string answer = c.read_until("english> ");  // the echo, the answers, the next prompt
+  EXPECT_NE(answer.find("hello\t\r\nworld\t\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("english> "), std::string::npos) << answer;
+  c.type("hel!o\n");  // a bad word is reported, and the session goes on
+  std::string bad = c.read_until("english> ");
+  EXPECT_NE(bad.find("ssm: error: "), std::string::npos) << bad;
+  EXPECT_NE(bad.find("english> "), std::string::npos) << bad;
+  c.end_input();
+  EXPECT_EQ(c.wait(), 0);
 }
 
 }  // namespace
