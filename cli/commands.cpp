@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "nn/module.h"
 
 namespace ssm::cli {
 
@@ -27,6 +28,12 @@ std::optional<DType> parse_precision(const std::string& precision, Device device
             precision, "'");
   SSM_CHECK(device.is_cuda(), command, ": --precision ", precision, " needs a CUDA device (the CPU runs fp32)");
   return precision == "bf16" ? DType::bf16 : DType::f16;
+}
+
+io::LoadedModel load_model_to_run(const std::string& dir, const char* command) {
+  io::LoadedModel m = io::load_model_dir(dir);
+  nn::check_finite_parameters(*m.model, std::string(command) + ": the weights in '" + dir + "'");
+  return m;
 }
 
 void run_selected(CLI::App& app) {

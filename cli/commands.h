@@ -7,6 +7,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "io/model_dir.h"
 
 namespace ssm::cli {
 
@@ -28,6 +29,10 @@ void register_action(CLI::App* cmd, std::function<void()> action);
 Device resolve_device(const std::string& device, const char* command);
 // --precision: fp32 (no autocast), bf16 or fp16 (autocast dtype; needs a CUDA device).
 std::optional<DType> parse_precision(const std::string& precision, Device device, const char* command);
+
+// The model dir that eval, generate and translate run: loaded, and its weights checked to be
+// finite (NaN weights are an error naming the tensor, not a loss of nan).
+io::LoadedModel load_model_to_run(const std::string& dir, const char* command);
 
 // Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
 // so errors propagate to main as exceptions).

@@ -28,7 +28,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  io::LoadedModel m = io::load_model_dir(a.model_dir);
+  io::LoadedModel m = load_model_to_run(a.model_dir, "eval");
   m.model->to(resolve_device(a.device, "eval"));
   AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "eval"));
   train::Metrics metrics;

@@ -26,7 +26,7 @@ struct GenerateArgs {
 };
 
 void run_generate(const GenerateArgs& a) {
-  io::LoadedModel m = io::load_model_dir(a.model_dir);
+  io::LoadedModel m = load_model_to_run(a.model_dir, "generate");
   SSM_CHECK(m.tokenizer, "generate: '", a.model_dir, "' has no tokenizer (", data::kTokenizerFile,
             "), so text cannot be encoded");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");

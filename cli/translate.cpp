@@ -67,7 +67,7 @@ void answer_lines(const TranslateArgs& a, const models::Model& model, const data
 }
 
 void run_translate(const TranslateArgs& a) {
-  io::LoadedModel m = io::load_model_dir(a.model_dir);
+  io::LoadedModel m = load_model_to_run(a.model_dir, "translate");
   m.model->to(resolve_device(a.device, "translate"));
   auto* tok = dynamic_cast<const data::CharTokenizer*>(m.tokenizer.get());
   SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,

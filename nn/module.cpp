@@ -1,5 +1,6 @@
 #include "nn/module.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "core/autograd.h"
@@ -115,6 +116,31 @@ Device Module::device() const {
 
 void Module::zero_grad() {
   for (auto& [n, p] : named_parameters()) p.zero_grad();
+}
+
+namespace {
+// The index of the first NaN or infinity in `p`, or -1.
+template <class T>
+int64_t first_non_finite(const Tensor& p, double& value) {
+  std::vector<T> v = p.to_vector<T>();
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) {
+      value = double(v[i]);
+      return int64_t(i);
+    }
+  return -1;
+}
+}  // namespace
+
+void check_finite_parameters(const Module& m, const std::string& where) {
+  for (const auto& [name, p] : m.named_parameters()) {
+    // float holds every bf16, f16 and f32 value; only a float64 parameter is read as double.
+    double value = 0;
+    int64_t at = p.dtype() == DType::f64 ? first_non_finite<double>(p, value)
+                                         : first_non_finite<float>(p, value);
+    SSM_CHECK(at < 0, where, ": ", name, " holds ", value, " at element ", at, " of ", p.numel(),
+              "; the weights are not usable (did the training run diverge?)");
+  }
 }
 
 }  // namespace ssm::nn

@@ -59,4 +59,9 @@ class Module {
   bool training_ = true;
 };
 
+// Throws ssm::Error, prefixed by `where`, naming the first parameter that holds NaN or an
+// infinity: its name, the value and the element's flat index. Weights like that give a loss of
+// nan and text of noise, so a command that loads them says so instead.
+void check_finite_parameters(const Module& m, const std::string& where);
+
 }  // namespace ssm::nn

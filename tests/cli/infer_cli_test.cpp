@@ -12,35 +12,28 @@
 #include <vector>
 
 #include "core/file.h"
-#include "core/rng.h"
 #include "data/tokenizer.h"
-#include "io/model_dir.h"
-#include "models/registry.h"
 #include "support/cli.h"
+#include "support/tiny_model.h"
 
 namespace ssm::testing {
 namespace {
 
 const std::string kSource = SSM_SOURCE_DIR;
 
-// A 1-layer Mamba LM with `vocab` tokens, saved with `tok` into `dir`. Its mixer is silenced
-// (out_proj = 0) and every embedding row is all ones except the row of `favourite`, all twos: the
-// last hidden state is then rmsnorm(ones) = ones, so the tied head's logits are the row sums and
-// greedy decoding writes `favourite` after any prompt.
+// A tiny model that writes `favourite` after any prompt: its mixer is silenced (out_proj = 0) and
+// every embedding row is all ones except the row of `favourite`, all twos. The last hidden state
+// is then rmsnorm(ones) = ones, so the tied head's logits are the row sums and greedy decoding
+// picks `favourite`.
 void save_model(const std::string& dir, const data::Tokenizer& tok, int64_t vocab, int64_t favourite) {
-  const int64_t d = 16;
-  models::ModelConfig cfg;
-  cfg.options = {{"d_model", d}, {"n_layer", 1}, {"d_state", 4}, {"vocab_size", vocab}};
-  Generator gen(0);
-  std::unique_ptr<models::Model> model = models::create_model(cfg, gen);
-  std::map<std::string, Tensor> state = model->state_dict();
-  std::vector<float> emb(size_t(vocab * d), 1.0f);
-  for (int64_t j = 0; j < d; ++j) emb[size_t(favourite * d + j)] = 2.0f;
-  state["backbone.embeddings.weight"] = Tensor::from_vector(emb, {vocab, d});
-  Tensor& out_proj = state["backbone.layers.0.mixer.out_proj.weight"];
-  out_proj = Tensor::zeros(out_proj.shape());
-  model->load_state_dict(state);
-  io::save_model_dir(dir, *model, &tok);
+  save_tiny_model(dir, tok, vocab, [&](std::map<std::string, Tensor>& state) {
+    const int64_t d = kTinyWidth;
+    std::vector<float> emb(size_t(vocab * d), 1.0f);
+    for (int64_t j = 0; j < d; ++j) emb[size_t(favourite * d + j)] = 2.0f;
+    state["backbone.embeddings.weight"] = Tensor::from_vector(emb, {vocab, d});
+    Tensor& out_proj = state["backbone.layers.0.mixer.out_proj.weight"];
+    out_proj = Tensor::zeros(out_proj.shape());
+  });
 }
 
 // A Pig-Latin style model dir (the character tokenizer) that writes `favourite` every step.

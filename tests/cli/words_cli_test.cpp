@@ -2,11 +2,14 @@
 // plain numbers, and exit codes a script can test.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/file.h"
 #include "support/cli.h"
+#include "support/tiny_model.h"
 
 namespace ssm::testing {
 namespace {
@@ -52,6 +55,41 @@ TEST(WordsCli, NoCommandTakesANegativeSeed) {
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
     EXPECT_TRUE(has(r.out, "--seed: must be at least 0, got -3")) << args << ": " << r.out;
   }
+}
+
+// A tiny byte-level model dir whose parameter `name` holds `bad` at element 5.
+std::string damaged_model(const TempDir& tmp, const std::string& name, float bad) {
+  std::string dir = tmp.path() + "/model";
+  save_tiny_model(dir, data::ByteTokenizer(), 256, [&](std::map<std::string, Tensor>& state) {
+    Tensor& t = state.at(name);
+    std::vector<float> v = t.to_vector<float>();
+    v[5] = bad;
+    t = Tensor::from_vector(v, t.shape());
+  });
+  return dir;
+}
+
+TEST(WordsCli, EvalOfNaNWeightsIsAnErrorNamingTheTensor) {
+  TempDir tmp("ssm_cli");
+  std::string dir = damaged_model(tmp, "backbone.layers.0.mixer.A_log", NAN);
+  write_file_atomic(tmp.path() + "/tokens.txt", "1 2 3 4 5 6\n");
+  Cmd r = ssm("eval --json -m " + quote(dir) + " --tokens " + quote(tmp.path() + "/tokens.txt"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(has(r.out, "ssm: error: eval: the weights in '" + dir +
+                             "': backbone.layers.0.mixer.A_log holds nan at element 5 of 128"))
+      << r.out;
+  EXPECT_FALSE(has(r.out, "loss")) << "no loss of null: " << r.out;
+}
+
+TEST(WordsCli, GenerateWithInfiniteWeightsIsAnErrorNamingTheTensor) {
+  TempDir tmp("ssm_cli");
+  std::string dir = damaged_model(tmp, "backbone.embeddings.weight", -INFINITY);
+  Cmd r = ssm("generate -m " + quote(dir) + " -p abc");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(has(r.out, "generate: the weights in '" + dir +
+                             "': backbone.embeddings.weight holds -inf at element 5 of 4096"))
+      << r.out;
+  EXPECT_FALSE(has(r.out, "abc")) << r.out;
 }
 
 }  // namespace
