@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -101,5 +103,10 @@ AllocatorStats cpu_allocator_stats() {
 }
 
 void cpu_allocator_release_cache() { cache().release(); }
+
+size_t physical_memory() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+}
 
 }  // namespace ssm

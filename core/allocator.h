@@ -25,4 +25,7 @@ void cpu_free(void* p, size_t nbytes);
 AllocatorStats cpu_allocator_stats();
 void cpu_allocator_release_cache();  // frees every cached block
 
+// This machine's physical memory in bytes; 0 when the system does not say.
+size_t physical_memory();
+
 }  // namespace ssm

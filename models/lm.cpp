@@ -62,11 +62,46 @@ nn::MixerContext mixer_context(const LMConfig& c, DType dtype) {
   return {.d_model = c.d_model, .n_layer = c.n_layer, .dtype = dtype};
 }
 
+// The parameters of an LM of these settings, counted without building it (doubles: a config may
+// ask for more than int64 counts).
+struct LMCounts {
+  double embeddings = 0;  // and the untied head
+  double layers = 0;      // every layer's RMSNorm and mixer
+  double total = 0;       // with norm_f
+};
+
+LMCounts lm_counts(const LMConfig& c, const ModelConfig& cfg) {
+  const double d = double(c.d_model);
+  LMCounts n;
+  n.embeddings = double(c.vocab_size) * d * (c.tie_embeddings ? 1 : 2);
+  n.layers = double(c.n_layer) *
+             (d + nn::mixer_info(cfg.mixer).parameters(cfg.options, mixer_context(c, cfg.dtype)));
+  n.total = n.embeddings + n.layers + d;
+  return n;
+}
+
+// A size whose weights cannot fit here, blamed on vocab_size or on n_layer, whichever part holds
+// more of the parameters.
+void check_size(const LMConfig& c, const ModelConfig& cfg, schema::Failures& f) {
+  LMCounts n = lm_counts(c, cfg);
+  std::string why = size_failure(n.total, cfg.dtype);
+  if (why.empty()) return;
+  if (n.embeddings >= n.layers)
+    f.push_back({"vocab_size", {"d_model"}, std::to_string(c.vocab_size) + " tokens x d_model " +
+                                                std::to_string(c.d_model) + " " + why});
+  else
+    f.push_back({"n_layer", {"d_model"},
+                 std::to_string(c.n_layer) + (c.n_layer == 1 ? " layer of " : " layers of ") +
+                     count_in_words(n.layers / double(c.n_layer)) + " parameters (d_model " +
+                     std::to_string(c.d_model) + " and the mixer's sizes) " + why});
+}
+
 schema::Failures lm_check(const ModelConfig& cfg) {
   LMConfig c = LMConfig::section().read_own(cfg.options);
   schema::Failures f = LMConfig::section().failures(c);
   schema::Failures m = nn::mixer_info(cfg.mixer).check(cfg.options, mixer_context(c, cfg.dtype));
   f.insert(f.end(), m.begin(), m.end());
+  if (f.empty()) check_size(c, cfg, f);
   return f;
 }
 
@@ -243,6 +278,9 @@ ArchitectureInfo lm_architecture_info() {
   };
   a.defaults = [] { return LMConfig::section().write(LMConfig{}); };
   a.check = lm_check;
+  a.parameters = [](const ModelConfig& cfg) {
+    return lm_counts(LMConfig::section().read_own(cfg.options), cfg).total;
+  };
   a.create = [](const ModelConfig& cfg, Generator& gen) -> std::unique_ptr<Model> {
     return std::make_unique<LM>(cfg, gen);
   };

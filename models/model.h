@@ -77,4 +77,12 @@ class Model : public nn::Module {
   virtual int64_t decode_state_elements() const = 0;
 };
 
+// Why a model of `parameters` parameters in `dtype` cannot be built here, in words ("makes a model
+// of 160 trillion parameters, whose float32 weights alone need 640 TB, more than this machine's
+// 25.2 GB of memory"); "" when its weights fit in this machine's memory. Architectures check it
+// with their other config checks, so an impossible size is an error before any allocation.
+std::string size_failure(double parameters, DType dtype);
+// A count in words, three significant digits: "544", "2.1 million", "160 trillion".
+std::string count_in_words(double n);
+
 }  // namespace ssm::models

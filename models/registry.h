@@ -26,6 +26,9 @@ struct ArchitectureInfo {
   std::function<json()> defaults;
   // Cross-field problems of `cfg`, the mixer's included (keys relative to the model section).
   std::function<schema::Failures(const ModelConfig& cfg)> check;
+  // The parameters a model of `cfg` holds, counted without building it (a double: a config may ask
+  // for more than int64 counts). `check` refuses a count whose weights cannot fit in memory.
+  std::function<double(const ModelConfig& cfg)> parameters;
   std::function<std::unique_ptr<Model>(const ModelConfig& cfg, Generator& gen)> create;
   // Whether a config.json describes this architecture, and its ModelConfig when it does.
   std::function<bool(const json& config)> reads;

@@ -278,6 +278,14 @@ MixerInfo mamba_mixer_info() {
   m.create = [](const json& options, const MixerContext& ctx, Generator& gen) -> std::shared_ptr<Mixer> {
     return std::make_shared<Mamba>(MambaConfig::from(options, ctx), gen);
   };
+  m.parameters = [](const json& options, const MixerContext& ctx) {
+    // The tensors of the constructor: in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj.
+    MambaConfig c = MambaConfig::from(options, ctx);
+    const double d = double(c.d_model), di = double(c.expand) * d, n = double(c.d_state),
+                 r = double(c.rank()), w = double(c.d_conv);
+    return d * 2 * di + (c.use_bias ? 2 * di : 0) + di * w + (c.use_conv_bias ? di : 0) +
+           di * (r + 2 * n) + r * di + di + di * n + di + di * d + (c.use_bias ? d : 0);
+  };
   m.write_json = [](const json& options, const MixerContext& ctx, json& config) {
     MambaConfig c = MambaConfig::from(options, ctx);
     config["intermediate_size"] = c.inner();

@@ -68,6 +68,9 @@ struct MixerInfo {
   // Cross-field problems of `options` (the model section's values) for this context.
   std::function<schema::Failures(const json& options, const MixerContext&)> check;
   std::function<std::shared_ptr<Mixer>(const json& options, const MixerContext&, Generator&)> create;
+  // The parameters one mixer of these options holds, counted without building it; a double, as a
+  // config may ask for more than int64 counts (architectures refuse a model that cannot fit).
+  std::function<double(const json& options, const MixerContext&)> parameters;
   // config.json: keys the mixer writes beside its keys' own (derived sizes, fixed settings), and
   // the checks of a config.json it reads (unsupported settings are errors naming the key).
   std::function<void(const json& options, const MixerContext&, json& config)> write_json;

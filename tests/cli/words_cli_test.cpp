@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,6 +91,35 @@ TEST(WordsCli, GenerateWithInfiniteWeightsIsAnErrorNamingTheTensor) {
                              "': backbone.embeddings.weight holds -inf at element 5 of 4096"))
       << r.out;
   EXPECT_FALSE(has(r.out, "abc")) << r.out;
+}
+
+TEST(WordsCli, AVocabularyTooLargeToAllocateIsRefusedInWords) {
+  TempDir tmp("ssm_cli");
+  std::string out = tmp.path() + "/run";
+  Cmd r = run("cd " + quote(kSource) + " && " + quote(SSM_CLI_PATH) +
+              " train -q -c configs/piglatin_small_mamba.yaml --set model.vocab_size=10000000000000"
+              " -o " + quote(out) + " 2>&1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(has(r.out, "ssm: error: model.vocab_size in --set model.vocab_size=10000000000000: "
+                         "10000000000000 tokens x d_model 64 makes a model of 640 trillion "
+                         "parameters, whose float32 weights alone need 2.56 PB, more than this "
+                         "machine's "))
+      << r.out;
+  EXPECT_FALSE(has(r.out, "bad_alloc")) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "refused before anything is written";
+
+  // The same size in a model dir's config.json.
+  std::string dir = tmp.path() + "/model";
+  save_tiny_model(dir, data::ByteTokenizer(), 256);
+  std::string config = read_file(dir + "/config.json");
+  size_t at = config.find("\"vocab_size\": 256");
+  ASSERT_NE(at, std::string::npos) << config;
+  write_file_atomic(dir + "/config.json", config.replace(at, 18, "\"vocab_size\": 10000000000000"));
+  Cmd info = ssm("info -m " + quote(dir));
+  EXPECT_EQ(info.status, 1) << info.out;
+  EXPECT_TRUE(has(info.out, "ssm: error: " + dir + "/config.json: model.vocab_size: 10000000000000 "
+                            "tokens x d_model 16 makes a model of 160 trillion parameters"))
+      << info.out;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "ops/reduce.h"
 #include "ops/scan_options.h"
 #include "support/compare.h"
+#include "support/errors.h"
 
 namespace ssm::models {
 namespace {
@@ -224,6 +225,47 @@ TEST(LMWithMamba, InitialisationFollowsTheReference) {
       }
     }
   }
+}
+
+TEST(LMWithMamba, CountsItsParametersWithoutBuildingThem) {
+  const std::vector<json> variants = {
+      {{"d_model", 16}, {"n_layer", 2}, {"d_state", 4}, {"vocab_size", 31}},
+      {{"d_model", 24}, {"n_layer", 1}, {"d_state", 8}, {"vocab_size", 50}, {"expand", 3},
+       {"d_conv", 3}, {"dt_rank", 5}, {"use_bias", true}, {"use_conv_bias", false},
+       {"tie_embeddings", false}},
+  };
+  for (const json& options : variants) {
+    ModelConfig cfg;
+    cfg.options = options;
+    Generator gen(0);
+    EXPECT_EQ(architecture_info("lm").parameters(cfg), double(create_model(cfg, gen)->num_parameters()))
+        << options.dump();
+  }
+}
+
+TEST(LMWithMamba, ASizeThatCannotFitIsRefusedBeforeAllocating) {
+  // 10^13 x 16 = 160 trillion parameters: 640 TB of float32, more than any machine holds.
+  ModelConfig cfg;
+  cfg.options = {{"d_model", 16}, {"n_layer", 1}, {"vocab_size", int64_t(10'000'000'000'000)}};
+  Generator gen(0);
+  EXPECT_EQ(testing::error_of([&] { create_model(cfg, gen); }).rfind(
+                "model.vocab_size: 10000000000000 tokens x d_model 16 makes a model of 160 "
+                "trillion parameters, whose float32 weights alone need 640 TB, more than this "
+                "machine's ",
+                0),
+            0u)
+      << testing::error_of([&] { create_model(cfg, gen); });
+  // Blamed on n_layer where the layers hold most: 10^9 layers of about 33 thousand parameters.
+  cfg.options = {{"d_model", 64}, {"n_layer", 1'000'000'000}, {"vocab_size", 31}};
+  std::string why = testing::error_of([&] { create_model(cfg, gen); });
+  EXPECT_EQ(why.rfind("model.n_layer: 1000000000 layers of 32.7 thousand parameters (d_model 64 "
+                      "and the mixer's sizes) makes a model of 32.7 trillion parameters", 0),
+            0u)
+      << why;
+  // A mixer's size counts in its layer: one layer of expand 10^12.
+  cfg.options = {{"d_model", 16}, {"n_layer", 1}, {"vocab_size", 31}, {"expand", int64_t(1'000'000'000'000)}};
+  why = testing::error_of([&] { create_model(cfg, gen); });
+  EXPECT_EQ(why.rfind("model.n_layer: 1 layer of ", 0), 0u) << why;
 }
 
 }  // namespace

@@ -37,14 +37,14 @@ TEST(ModelRegistry, EntriesAreComplete) {
     SCOPED_TRACE(a.name);
     EXPECT_TRUE(names.insert(a.name).second) << "two architectures share a name";
     EXPECT_FALSE(a.doc.empty());
-    EXPECT_TRUE(a.keys && a.defaults && a.check && a.create && a.reads && a.from_json);
+    EXPECT_TRUE(a.keys && a.defaults && a.check && a.parameters && a.create && a.reads && a.from_json);
   }
   for (const nn::MixerInfo& m : nn::mixers()) {
     SCOPED_TRACE(m.name);
     EXPECT_TRUE(names.insert(m.name).second) << "a mixer shares a name";
     EXPECT_FALSE(m.doc.empty());
     EXPECT_FALSE(m.model_type.empty());
-    EXPECT_TRUE(m.keys && m.defaults && m.check && m.create && m.write_json && m.check_json);
+    EXPECT_TRUE(m.keys && m.defaults && m.check && m.parameters && m.create && m.write_json && m.check_json);
     // Every key has a default, and the defaults pass the key's own checks.
     json d = m.defaults();
     for (const schema::Key& k : m.keys()) {
@@ -62,6 +62,8 @@ TEST(ModelRegistry, EveryArchitectureWithEveryMixerTrainsAndSteps) {
       Generator gen(1);
       std::unique_ptr<Model> model = create_model(small(a.name, m.name), gen);
       EXPECT_GT(model->num_parameters(), 0);
+      // The count a config is checked by before anything is allocated is the built model's.
+      EXPECT_EQ(a.parameters(small(a.name, m.name)), double(model->num_parameters()));
       EXPECT_GT(model->flops_per_token(), 0);
       EXPECT_FALSE(model->summary().empty());
       // A training step: the loss has a gradient for every parameter.
