@@ -24,7 +24,8 @@ std::string range_words(const schema::Range& r) {
   std::string s;
   if (has_lo) s = (r.lo_open ? "more than " : "at least ") + plain(r.lo);
   if (has_hi)
-    s += (s.empty() ? "" : " and ") + std::string(r.hi_open ? "less than " : "at most ") + plain(r.hi);
+    s += (s.empty() ? "" : " and ") + std::string(r.hi_open ? "less than " : "at most ") +
+         plain(r.hi);
   return s;
 }
 

@@ -87,10 +87,13 @@ void check_size(const LMConfig& c, const ModelConfig& cfg, schema::Failures& f) 
   std::string why = size_failure(n.total, cfg.dtype);
   if (why.empty()) return;
   if (n.embeddings >= n.layers)
-    f.push_back({"vocab_size", {"d_model"}, std::to_string(c.vocab_size) + " tokens x d_model " +
-                                                std::to_string(c.d_model) + " " + why});
+    f.push_back({"vocab_size",
+                 {"d_model"},
+                 std::to_string(c.vocab_size) + " tokens x d_model " + std::to_string(c.d_model) +
+                     " " + why});
   else
-    f.push_back({"n_layer", {"d_model"},
+    f.push_back({"n_layer",
+                 {"d_model"},
                  std::to_string(c.n_layer) + (c.n_layer == 1 ? " layer of " : " layers of ") +
                      count_in_words(n.layers / double(c.n_layer)) + " parameters (d_model " +
                      std::to_string(c.d_model) + " and the mixer's sizes) " + why});

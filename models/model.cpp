@@ -38,9 +38,9 @@ std::string size_failure(double parameters, DType dtype) {
   const double bytes = parameters * double(dtype_size(dtype)), memory = double(physical_memory());
   if (memory == 0 || bytes <= memory) return "";
   const std::vector<const char*> bytes_units = {" B", " kB", " MB", " GB", " TB", " PB", " EB"};
-  return "makes a model of " + count_in_words(parameters) + " parameters, whose " + dtype_name(dtype) + " weights alone need " +
-         scaled(bytes, bytes_units) + ", more than this machine's " + scaled(memory, bytes_units) +
-         " of memory";
+  return "makes a model of " + count_in_words(parameters) + " parameters, whose " +
+         dtype_name(dtype) + " weights alone need " + scaled(bytes, bytes_units) +
+         ", more than this machine's " + scaled(memory, bytes_units) + " of memory";
 }
 
 }  // namespace ssm::models

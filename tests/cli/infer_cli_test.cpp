@@ -25,7 +25,8 @@ const std::string kSource = SSM_SOURCE_DIR;
 // every embedding row is all ones except the row of `favourite`, all twos. The last hidden state
 // is then rmsnorm(ones) = ones, so the tied head's logits are the row sums and greedy decoding
 // picks `favourite`.
-void save_model(const std::string& dir, const data::Tokenizer& tok, int64_t vocab, int64_t favourite) {
+void save_model(const std::string& dir, const data::Tokenizer& tok, int64_t vocab,
+                int64_t favourite) {
   save_tiny_model(dir, tok, vocab, [&](std::map<std::string, Tensor>& state) {
     const int64_t d = kTinyWidth;
     std::vector<float> emb(size_t(vocab * d), 1.0f);
@@ -86,8 +87,9 @@ TEST(GenerateCli, NothingIsPrintedBeforeAnError) {
   Cmd r = run(quote(SSM_CLI_PATH) + " generate -m " + quote(bytes) + " -p abc 2>" + quote(err));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(read_file(err).find("the prompt's token 97 is outside the model's vocabulary of 31 tokens"),
-            std::string::npos)
+  EXPECT_NE(
+      read_file(err).find("the prompt's token 97 is outside the model's vocabulary of 31 tokens"),
+      std::string::npos)
       << read_file(err);
 }
 
@@ -103,10 +105,12 @@ TEST(TrainCliSeed, AnAbsentSeedKeepsTheConfigsAndAGivenOneWins) {
   TempDir tmp("ssm_cli");
   Cmd kept = train("--set seed=9 -o " + quote(tmp.path() + "/kept"));
   ASSERT_EQ(kept.status, 0) << kept.out;
-  EXPECT_NE(read_file(tmp.path() + "/kept/train_config.yaml").find("\nseed: 9\n"), std::string::npos);
+  EXPECT_NE(read_file(tmp.path() + "/kept/train_config.yaml").find("\nseed: 9\n"),
+            std::string::npos);
   Cmd given = train("--set seed=9 --seed 0 -o " + quote(tmp.path() + "/given"));
   ASSERT_EQ(given.status, 0) << given.out;
-  EXPECT_NE(read_file(tmp.path() + "/given/train_config.yaml").find("\nseed: 0\n"), std::string::npos);
+  EXPECT_NE(read_file(tmp.path() + "/given/train_config.yaml").find("\nseed: 0\n"),
+            std::string::npos);
 }
 
 // ---- a child whose input we type and whose output we read as it comes -------------------------

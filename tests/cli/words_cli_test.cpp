@@ -19,7 +19,9 @@ const std::string kSource = SSM_SOURCE_DIR;
 
 Cmd ssm(const std::string& args) { return run(quote(SSM_CLI_PATH) + " " + args + " 2>&1"); }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 TEST(WordsCli, RangeErrorsNameTheOptionAndTheRangeInPlainNumbers) {
   // Checked while the command line is read: no model dir or config is needed to see them.
@@ -30,7 +32,8 @@ TEST(WordsCli, RangeErrorsNameTheOptionAndTheRangeInPlainNumbers) {
       {"generate -m none -p x -t abc", "--temperature: must be a number at least 0, got 'abc'"},
       {"translate -m none --beam 0", "--beam: must be between 1 and 64, got 0"},
       {"eval -m none --max-batches -1", "--max-batches: must be at least 0, got -1"},
-      {"train -c x.yaml --halt-after 1.5", "--halt-after: must be a whole number at least 0, got '1.5'"},
+      {"train -c x.yaml --halt-after 1.5",
+       "--halt-after: must be a whole number at least 0, got '1.5'"},
   };
   for (const auto& [args, message] : cases) {
     Cmd r = ssm(args);
@@ -49,9 +52,9 @@ TEST(WordsCli, HelpShowsTheRanges) {
 }
 
 TEST(WordsCli, NoCommandTakesANegativeSeed) {
-  for (const std::string& args : {std::string("generate -m none -p x --seed -3"),
-                                  std::string("train -c x.yaml --seed -3"),
-                                  std::string("data show austen --seed -3")}) {
+  for (const std::string& args :
+       {std::string("generate -m none -p x --seed -3"), std::string("train -c x.yaml --seed -3"),
+        std::string("data show austen --seed -3")}) {
     Cmd r = ssm(args);
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
     EXPECT_TRUE(has(r.out, "--seed: must be at least 0, got -3")) << args << ": " << r.out;
@@ -98,12 +101,14 @@ TEST(WordsCli, AVocabularyTooLargeToAllocateIsRefusedInWords) {
   std::string out = tmp.path() + "/run";
   Cmd r = run("cd " + quote(kSource) + " && " + quote(SSM_CLI_PATH) +
               " train -q -c configs/piglatin_small_mamba.yaml --set model.vocab_size=10000000000000"
-              " -o " + quote(out) + " 2>&1");
+              " -o " +
+              quote(out) + " 2>&1");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_TRUE(has(r.out, "ssm: error: model.vocab_size in --set model.vocab_size=10000000000000: "
-                         "10000000000000 tokens x d_model 64 makes a model of 640 trillion "
-                         "parameters, whose float32 weights alone need 2.56 PB, more than this "
-                         "machine's "))
+  EXPECT_TRUE(has(r.out,
+                  "ssm: error: model.vocab_size in --set model.vocab_size=10000000000000: "
+                  "10000000000000 tokens x d_model 64 makes a model of 640 trillion "
+                  "parameters, whose float32 weights alone need 2.56 PB, more than this "
+                  "machine's "))
       << r.out;
   EXPECT_FALSE(has(r.out, "bad_alloc")) << r.out;
   EXPECT_FALSE(std::filesystem::exists(out)) << "refused before anything is written";
@@ -117,8 +122,9 @@ TEST(WordsCli, AVocabularyTooLargeToAllocateIsRefusedInWords) {
   write_file_atomic(dir + "/config.json", config.replace(at, 18, "\"vocab_size\": 10000000000000"));
   Cmd info = ssm("info -m " + quote(dir));
   EXPECT_EQ(info.status, 1) << info.out;
-  EXPECT_TRUE(has(info.out, "ssm: error: " + dir + "/config.json: model.vocab_size: 10000000000000 "
-                            "tokens x d_model 16 makes a model of 160 trillion parameters"))
+  EXPECT_TRUE(has(info.out, "ssm: error: " + dir +
+                                "/config.json: model.vocab_size: 10000000000000 "
+                                "tokens x d_model 16 makes a model of 160 trillion parameters"))
       << info.out;
 }
 

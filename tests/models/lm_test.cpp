@@ -238,8 +238,8 @@ TEST(LMWithMamba, CountsItsParametersWithoutBuildingThem) {
     ModelConfig cfg;
     cfg.options = options;
     Generator gen(0);
-    EXPECT_EQ(architecture_info("lm").parameters(cfg), double(create_model(cfg, gen)->num_parameters()))
-        << options.dump();
+    double built = double(create_model(cfg, gen)->num_parameters());
+    EXPECT_EQ(architecture_info("lm").parameters(cfg), built) << options.dump();
   }
 }
 
@@ -263,7 +263,8 @@ TEST(LMWithMamba, ASizeThatCannotFitIsRefusedBeforeAllocating) {
             0u)
       << why;
   // A mixer's size counts in its layer: one layer of expand 10^12.
-  cfg.options = {{"d_model", 16}, {"n_layer", 1}, {"vocab_size", 31}, {"expand", int64_t(1'000'000'000'000)}};
+  cfg.options = {
+      {"d_model", 16}, {"n_layer", 1}, {"vocab_size", 31}, {"expand", int64_t(1'000'000'000'000)}};
   why = testing::error_of([&] { create_model(cfg, gen); });
   EXPECT_EQ(why.rfind("model.n_layer: 1 layer of ", 0), 0u) << why;
 }

@@ -37,14 +37,16 @@ TEST(ModelRegistry, EntriesAreComplete) {
     SCOPED_TRACE(a.name);
     EXPECT_TRUE(names.insert(a.name).second) << "two architectures share a name";
     EXPECT_FALSE(a.doc.empty());
-    EXPECT_TRUE(a.keys && a.defaults && a.check && a.parameters && a.create && a.reads && a.from_json);
+    EXPECT_TRUE(a.keys && a.defaults && a.check && a.parameters && a.create && a.reads &&
+                a.from_json);
   }
   for (const nn::MixerInfo& m : nn::mixers()) {
     SCOPED_TRACE(m.name);
     EXPECT_TRUE(names.insert(m.name).second) << "a mixer shares a name";
     EXPECT_FALSE(m.doc.empty());
     EXPECT_FALSE(m.model_type.empty());
-    EXPECT_TRUE(m.keys && m.defaults && m.check && m.parameters && m.create && m.write_json && m.check_json);
+    EXPECT_TRUE(m.keys && m.defaults && m.check && m.parameters && m.create && m.write_json &&
+                m.check_json);
     // Every key has a default, and the defaults pass the key's own checks.
     json d = m.defaults();
     for (const schema::Key& k : m.keys()) {
