@@ -16,6 +16,7 @@
 #include "ops/scan_options.h"
 #include "tasks/registry.h"
 #include "train/adamw.h"
+#include "support/paths.h"
 
 namespace ssm::tasks {
 namespace {
@@ -26,7 +27,7 @@ using train::ScheduleKind;
 
 namespace fs = std::filesystem;
 
-const fs::path kConfigDir = fs::path(SSM_TEST_DATA_DIR) / ".." / "configs";
+const fs::path kConfigDir = fs::path(ssm::testing::source_dir()) / "configs";
 
 // The smallest valid config: everything else has a default.
 const std::string kMinimal = "training:\n  max_steps: 10\n";

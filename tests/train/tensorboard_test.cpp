@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/paths.h"
 
 namespace ssm::train {
 namespace {
@@ -337,7 +338,7 @@ TEST(TensorBoard, ReadByTensorBoardItself) {
     w.add_scalar("val/accuracy", 0.875, 2, 1002.0);
     w.add_text("samples", "strength -> engthstray", 2, 1003.0);
   }
-  std::string tool = std::string(SSM_TEST_DATA_DIR) + "/../tools/read_tfevents.py";
+  std::string tool = ssm::testing::source_dir() + "/tools/read_tfevents.py";
   const char* python = std::getenv("SSM_PYTHON");
   std::string cmd = std::string(python ? python : "python3") + " '" + tool + "' '" + dir.path().string() + "' 2>&1";
   std::FILE* pipe = ::popen(cmd.c_str(), "r");

@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "tasks/run.h"
 #include "train/trainer.h"
+#include "support/paths.h"
 
 namespace ssm::train {
 namespace {
@@ -32,7 +33,7 @@ training: {max_steps: )" + std::to_string(steps) + R"(, batch_size: 16, eval_eve
            log_every: 2, grad_clip: 1.0, threads: 2}
 optimizer: {lr: 0.003}
 scheduler: {name: cosine, warmup_steps: 1}
-dataset: {name: piglatin_small, path: )" + std::string(SSM_SOURCE_DIR) + R"(/data}
+dataset: {name: piglatin_small, path: )" + ssm::testing::source_dir() + R"(/data}
 )";
   return tasks::parse_run_config(yaml, "tiny.yaml", {"output_dir=" + out});
 }
