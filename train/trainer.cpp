@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -118,6 +119,18 @@ std::string describe_metrics(const Metrics& m, const Task& task) {
   return s;
 }
 
+// A resumed run's TensorBoard files lose the events past its checkpoint. A file that cannot be read
+// is left as it is, with a warning: a damaged log is no reason to refuse to train.
+void drop_events_after_checkpoint(const std::string& logdir, int64_t step) {
+  for (const std::string& file : list_event_files(logdir)) {
+    try {
+      drop_events_after(file, step);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: %s; the file is left as it is\n", e.what());
+    }
+  }
+}
+
 }  // namespace
 
 TrainResult train(models::Model& model, const Task& task, const TrainerConfig& cfg,
@@ -178,9 +191,13 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     }
   }
   MetricsLog metrics(out_dir + "/metrics.jsonl", state.elapsed_seconds);
-  if (result.resumed) metrics.truncate_after(state.step);
+  // What the stopped run logged past its checkpoint is logged again from here: drop it, so that
+  // no step appears twice and the curves do not double back.
+  if (result.resumed) {
+    metrics.truncate_after(state.step);
+    drop_events_after_checkpoint(out_dir, state.step);
+  }
   EventWriter events(out_dir);
-  // TensorBoard drops the first run's points past the checkpoint, so curves do not double back.
   if (result.resumed) events.add_session_start(state.step + 1);
   ProgressOptions popt;
   popt.log_every = cfg.training.log_every;
