@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/autocast.h"
@@ -200,7 +201,6 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   EventWriter events(out_dir);
   if (result.resumed) events.add_session_start(state.step + 1);
   ProgressOptions popt;
-  popt.log_every = cfg.training.log_every;
   if (!opt.progress) popt.mode = ProgressOptions::Mode::plain;
   std::unique_ptr<Progress> progress;
   auto say = [&](const std::string& msg) {
@@ -243,7 +243,6 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     if (schedule.on_eval(m.at("val_loss")))
       say("  learning rate reduced to x" + fmt(schedule.multiplier(state.step), 6) + " of the base");
     say("step " + std::to_string(state.step) + "  " + describe_metrics(m, task) + (improved ? "  (best, saved)" : ""));
-    if (progress) progress->reset_step_timer();  // evaluation time is not step time
     int64_t patience = cfg.training.early_stopping_patience;
     return patience > 0 && state.evals_without_improvement >= patience;
   };
@@ -261,6 +260,24 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   double window_loss = 0;
   int64_t window_steps = 0, window_tokens = 0;
   double window_start = elapsed();
+  // The mean training loss of the steps since the last log: the one number that metrics.jsonl,
+  // TensorBoard and the progress line show for this step.
+  auto log_window = [&]() -> double {
+    double now = elapsed();
+    double loss = window_loss / double(window_steps);
+    double tps = double(window_tokens) / std::max(now - window_start, 1e-9);
+    metrics.log(state.step, state.epoch, "train",
+                {{"loss", loss}, {"lr", optimizer.lr()}, {"tokens_per_second", tps},
+                 {"tokens_seen", double(state.tokens_seen)}});
+    events.add_scalar("train/loss", loss, state.step);
+    events.add_scalar("train/lr", optimizer.lr(), state.step);
+    events.add_scalar("train/tokens_per_second", tps, state.step);
+    window_loss = 0;
+    window_steps = window_tokens = 0;
+    window_start = now;
+    return loss;
+  };
+
   while (state.step < total_steps) {
     if (opt.halt_after > 0 && steps_this_run >= opt.halt_after) {
       if (last_checkpoint != state.step) checkpoint_now();  // nothing done is lost
@@ -301,26 +318,18 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     window_loss += step_loss;
     ++window_steps;
     window_tokens += tokens;
-    if (progress) progress->update(state.step, tokens, step_loss);
-    if (state.step % cfg.training.log_every == 0 || state.step == total_steps) {
-      double now = elapsed();
-      double tps = double(window_tokens) / std::max(now - window_start, 1e-9);
-      metrics.log(state.step, state.epoch, "train",
-                  {{"loss", window_loss / double(window_steps)}, {"lr", optimizer.lr()},
-                   {"tokens_per_second", tps}, {"tokens_seen", double(state.tokens_seen)}});
-      events.add_scalar("train/loss", window_loss / double(window_steps), state.step);
-      events.add_scalar("train/lr", optimizer.lr(), state.step);
-      events.add_scalar("train/tokens_per_second", tps, state.step);
-      window_loss = 0;
-      window_steps = window_tokens = 0;
-      window_start = now;
-    }
+    std::optional<double> logged;
+    if (state.step % cfg.training.log_every == 0 || state.step == total_steps) logged = log_window();
+    if (progress) progress->update(state.step, tokens, logged);
     bool stop = false;
-    if (state.step % eval_every == 0 || state.step == total_steps) stop = evaluate_and_maybe_save();
-    if (state.step % ckpt_every == 0 || state.step == total_steps || stop) {
+    const bool eval_now = state.step % eval_every == 0 || state.step == total_steps;
+    if (eval_now) stop = evaluate_and_maybe_save();
+    const bool checkpoint = state.step % ckpt_every == 0 || state.step == total_steps || stop;
+    if (checkpoint) {
       checkpoint_now();
       last_checkpoint = state.step;
     }
+    if (progress && (eval_now || checkpoint)) progress->end_pause();
     events.flush();
     if (stop) {
       result.early_stopped = true;
