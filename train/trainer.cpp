@@ -17,6 +17,7 @@
 #include "ops/elementwise.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
+#include "train/interrupt.h"
 #include "train/loss_scaler.h"
 #include "train/metrics.h"
 #include "train/progress.h"
@@ -219,6 +220,7 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
 
+  auto save_model = [&] { io::save_model_dir(out_dir, model, &task.tokenizer()); };
   const bool maximize = cfg.training.early_stopping_metric == Metric::val_accuracy;
   const std::string metric_key = maximize ? "val_accuracy" : "val_loss";
   auto evaluate_and_maybe_save = [&]() -> bool {  // returns true to stop early
@@ -236,7 +238,7 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
       state.has_best = true;
       state.evals_without_improvement = 0;
       result.best = m;
-      io::save_model_dir(out_dir, model, &task.tokenizer());
+      save_model();
     } else {
       ++state.evals_without_improvement;
     }
@@ -253,10 +255,10 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     state.rng_offset = g.offset;
     state.schedule = schedule.state();
     state.elapsed_seconds = metrics.elapsed();
-    save_checkpoint(ckpt_dir, model, optimizer, state);
+    result.checkpoint = save_checkpoint(ckpt_dir, model, optimizer, state);
   };
 
-  int64_t steps_this_run = 0, last_checkpoint = state.step;
+  int64_t steps_this_run = 0;
   double window_loss = 0;
   int64_t window_steps = 0, window_tokens = 0;
   double window_start = elapsed();
@@ -278,11 +280,9 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     return loss;
   };
 
+  std::optional<InterruptHandler> interrupts;
+  if (opt.stop_on_signals) interrupts.emplace();
   while (state.step < total_steps) {
-    if (opt.halt_after > 0 && steps_this_run >= opt.halt_after) {
-      if (last_checkpoint != state.step) checkpoint_now();  // nothing done is lost
-      break;
-    }
     double loss_sum = 0;
     int64_t tokens = 0;
     for (int64_t a = 0; a < accum; ++a) {
@@ -318,17 +318,20 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     window_loss += step_loss;
     ++window_steps;
     window_tokens += tokens;
+    // A step boundary: a signal that came during the step (or the evaluation before it) stops the
+    // run here, as --halt-after does.
+    const int signal = interrupts ? interrupts->received() : 0;
+    const bool halt = state.step < total_steps &&
+                      (signal != 0 || (opt.halt_after > 0 && steps_this_run >= opt.halt_after));
     std::optional<double> logged;
-    if (state.step % cfg.training.log_every == 0 || state.step == total_steps) logged = log_window();
+    if (state.step % cfg.training.log_every == 0 || state.step == total_steps || halt)
+      logged = log_window();
     if (progress) progress->update(state.step, tokens, logged);
     bool stop = false;
     const bool eval_now = state.step % eval_every == 0 || state.step == total_steps;
     if (eval_now) stop = evaluate_and_maybe_save();
-    const bool checkpoint = state.step % ckpt_every == 0 || state.step == total_steps || stop;
-    if (checkpoint) {
-      checkpoint_now();
-      last_checkpoint = state.step;
-    }
+    const bool checkpoint = state.step % ckpt_every == 0 || state.step == total_steps || stop || halt;
+    if (checkpoint) checkpoint_now();
     if (progress && (eval_now || checkpoint)) progress->end_pause();
     events.flush();
     if (stop) {
@@ -337,8 +340,17 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
           std::to_string(cfg.training.early_stopping_patience) + " evaluations");
       break;
     }
+    if (halt) {
+      result.halted = true;
+      result.signal = signal;
+      // As a finished run's, the output directory must load (ssm eval, generate, translate).
+      if (!state.has_best) save_model();
+      break;
+    }
   }
   if (progress) progress->finish();
+  if (result.halted && !state.has_best)
+    say("no evaluation yet: the model directory holds the weights of step " + std::to_string(state.step));
   result.steps = state.step;
   result.seconds = elapsed();
   if (result.best.empty() && state.has_best) result.best = result.last;
