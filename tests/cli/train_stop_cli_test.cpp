@@ -300,20 +300,20 @@ TEST(TrainStopCli, DemoStopsOnCtrlCAndSaysHowToContinue) {
 
 TEST(TrainStopCli, ProgressOffATerminalIsAFewPlainLinesShowingTheLoggedLoss) {
   TempDir tmp("ssm_stop");
-  // popen's pipe is not a terminal. 30 steps, logged every 5.
+  // popen's pipe is not a terminal. 12 steps, logged every 3.
   Cmd r = run("cd " + quote(tmp.path()) + " && " + ssm() + " train " + tiny_args() +
-              " --set training.max_steps=30 --set training.log_every=5 --set training.eval_batches=1 -o run 2>&1");
+              " --set training.max_steps=12 --set training.log_every=3 --set training.eval_batches=1 -o run 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out.find('\r'), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
   std::istringstream in(r.out);
   std::vector<std::string> progress;
   for (std::string line; std::getline(in, line);)
-    if (line.find("/30 steps") != std::string::npos) progress.push_back(line);
+    if (line.find("/12 steps") != std::string::npos) progress.push_back(line);
   // A line every 20 s or so and one at the end: not one per logged step.
   ASSERT_GE(progress.size(), 1u) << r.out;
   EXPECT_LE(progress.size(), 3u) << r.out;
-  EXPECT_EQ(progress.back().rfind("30/30 steps  100%  elapsed ", 0), 0u) << progress.back();
+  EXPECT_EQ(progress.back().rfind("12/12 steps  100%  elapsed ", 0), 0u) << progress.back();
   // The loss on screen is the one logged for that step.
   nlohmann::json last;
   std::istringstream metrics(read_file(tmp.path() + "/run/metrics.jsonl"));
@@ -321,7 +321,7 @@ TEST(TrainStopCli, ProgressOffATerminalIsAFewPlainLinesShowingTheLoggedLoss) {
     nlohmann::json j = nlohmann::json::parse(line);
     if (j["split"] == "train") last = j;
   }
-  ASSERT_EQ(last["step"], 30);
+  ASSERT_EQ(last["step"], 12);
   char shown[32];
   std::snprintf(shown, sizeof shown, "loss %.4f", last["loss"].get<double>());
   EXPECT_NE(progress.back().find(shown), std::string::npos) << progress.back() << " vs " << last.dump();
