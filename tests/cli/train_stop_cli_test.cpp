@@ -2,7 +2,6 @@
 // running binary, a second Ctrl-C, a kill; then --resume, the model directory left behind, and
 // the progress lines written to a file. Each run is started from a temporary folder on a tiny
 // model.
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -14,17 +13,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
-#include <set>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
 #include "support/cli.h"
-#include "train/tensorboard.h"
+#include "support/run_logs.h"
 
 extern char** environ;
 
@@ -132,28 +131,6 @@ std::string printed_resume_command(const std::string& log) {
   if (at == std::string::npos) return "";
   size_t end = log.find('\n', at);
   return ssm() + " " + log.substr(at + key.size(), end - at - key.size());
-}
-
-// Each (split, step) of metrics.jsonl and each (tag, step) of the TensorBoard files in `dir`, at
-// most once; none past `last_step`; and every step's training loss.
-void expect_each_step_logged_once(const std::string& dir, int64_t last_step) {
-  std::set<std::pair<std::string, int64_t>> lines, points;
-  std::istringstream in(contents(dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    nlohmann::json j = nlohmann::json::parse(line);
-    std::pair<std::string, int64_t> key{j["split"], j["step"]};
-    EXPECT_TRUE(lines.insert(key).second) << "metrics.jsonl: " << key.first << " step " << key.second << " twice";
-    EXPECT_LE(key.second, last_step) << "metrics.jsonl";
-  }
-  for (const std::string& file : train::list_event_files(dir))
-    for (const train::ScalarPoint& p : train::read_scalars(file)) {  // CRCs checked on the way
-      EXPECT_TRUE(points.insert({p.tag, p.step}).second) << p.tag << " step " << p.step << " twice";
-      EXPECT_LE(p.step, last_step) << p.tag;
-    }
-  for (int64_t s = 1; s <= last_step; ++s) {
-    EXPECT_TRUE(lines.count({"train", s})) << "metrics.jsonl lacks step " << s;
-    EXPECT_TRUE(points.count({"train/loss", s})) << "TensorBoard lacks train/loss at step " << s;
-  }
 }
 
 TEST(TrainStopCli, CtrlCWritesACheckpointSaysHowToContinueAndTheRunContinuesBitIdentically) {
@@ -316,11 +293,8 @@ TEST(TrainStopCli, ProgressOffATerminalIsAFewPlainLinesShowingTheLoggedLoss) {
   EXPECT_EQ(progress.back().rfind("12/12 steps  100%  elapsed ", 0), 0u) << progress.back();
   // The loss on screen is the one logged for that step.
   nlohmann::json last;
-  std::istringstream metrics(read_file(tmp.path() + "/run/metrics.jsonl"));
-  for (std::string line; std::getline(metrics, line);) {
-    nlohmann::json j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : train::read_metrics(tmp.path() + "/run/metrics.jsonl"))
     if (j["split"] == "train") last = j;
-  }
   ASSERT_EQ(last["step"], 12);
   char shown[32];
   std::snprintf(shown, sizeof shown, "loss %.4f", last["loss"].get<double>());
