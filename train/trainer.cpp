@@ -63,7 +63,9 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
         .aliases = {"eval_steps"};
     s.add("eval_batches", &TrainingConfig::eval_batches, at_least(0),
           "validation batches per evaluation; 0: the whole validation set");
-    s.add("log_every", &TrainingConfig::log_every, at_least(1), "optimizer steps between log lines")
+    s.add("log_every", &TrainingConfig::log_every, at_least(1),
+          "optimizer steps between logged training losses (metrics.jsonl, TensorBoard, the progress "
+          "line), each the mean over those steps")
         .aliases = {"logging_steps"};
     s.add("checkpoint_every", &TrainingConfig::checkpoint_every, at_least(0),
           "optimizer steps between checkpoints; 0: at every evaluation")
