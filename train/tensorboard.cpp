@@ -12,8 +12,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -414,18 +412,10 @@ std::vector<Record> parse_records(const std::string& bytes, const std::string& p
   return records;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_os("open", path);
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  SSM_CHECK(!in.bad(), "tensorboard: read of '", path, "' failed");
-  return bytes;
-}
-
 }  // namespace
 
 std::vector<Event> read_events(const std::string& path) {
-  std::string bytes = read_bytes(path);
+  std::string bytes = read_file(path);
   std::vector<Event> events;
   for (Record& r : parse_records(bytes, path)) events.push_back(std::move(r.event));
   return events;
@@ -443,7 +433,7 @@ std::vector<std::string> list_event_files(const std::string& logdir) {
 }
 
 size_t drop_events_after(const std::string& path, int64_t step) {
-  std::string bytes = read_bytes(path);
+  std::string bytes = read_file(path);
   std::string kept;
   size_t dropped = 0;
   for (const Record& r : parse_records(bytes, path)) {
