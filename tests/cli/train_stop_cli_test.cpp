@@ -133,7 +133,7 @@ std::string printed_resume_command(const std::string& log) {
   return ssm() + " " + log.substr(at + key.size(), end - at - key.size());
 }
 
-TEST(TrainStopCli, CtrlCWritesACheckpointSaysHowToContinueAndTheRunContinuesBitIdentically) {
+TEST(TrainStopCli, CtrlCWritesACheckpointAndSaysHowToContinue) {
   TempDir tmp("ssm_stop");
   const std::string dir = tmp.path() + "/run", log = tmp.path() + "/log";
   {
@@ -155,26 +155,19 @@ TEST(TrainStopCli, CtrlCWritesACheckpointSaysHowToContinueAndTheRunContinuesBitI
             std::string::npos) << out;
   std::string resume = printed_resume_command(out);
   ASSERT_NE(resume.find("-o run --resume"), std::string::npos) << out;
-  // Before any evaluation the folder is still a model directory (HaltAfterLeavesALoadableModelDirectory
-  // runs eval and translate on one): the weights of the step it stopped at.
+  // Before any evaluation the folder is still a model directory, with the weights of the step it
+  // stopped at (HaltAfterLeavesALoadableModelDirectory runs eval and translate on one).
   EXPECT_NE(out.find("no evaluation yet: the model directory holds the weights of step " + std::to_string(k)),
             std::string::npos) << out;
   for (const char* file : {"config.json", "model.safetensors"}) EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
 
-  // The printed command continues the run: two more steps...
+  // The printed command continues the run: two more steps, each logged once. (That the
+  // continuation is bit-identical is checked in tests/train/trainer_test.cpp.)
   Cmd resumed = run("cd " + quote(tmp.path()) + " && " + resume + " --halt-after 2 2>&1");
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("resumed at step " + std::to_string(k)), std::string::npos) << resumed.out;
   std::string after = "step-" + std::string(8 - std::to_string(k + 2).size(), '0') + std::to_string(k + 2);
-  ASSERT_EQ(latest_checkpoint(dir), after) << resumed.out;
-  // ...that end where an uninterrupted run of k + 2 steps does, to the bit.
-  Cmd straight = run("cd " + quote(tmp.path()) + " && " + ssm() + " train -q " + tiny_args() +
-                     " -o straight --halt-after " + std::to_string(k + 2) + " 2>&1");
-  ASSERT_EQ(straight.status, 0) << straight.out;
-  for (const char* file : {"model.safetensors", "optimizer.safetensors"})
-    EXPECT_TRUE(read_file(dir + "/checkpoints/" + after + "/" + file) ==
-                read_file(tmp.path() + "/straight/checkpoints/" + after + "/" + file))
-        << file << " differs from the uninterrupted run's";
+  EXPECT_EQ(latest_checkpoint(dir), after) << resumed.out;
   expect_each_step_logged_once(dir, k + 2);
 }
 
