@@ -1,8 +1,10 @@
 #include "cli/commands.h"
 
+#include <cstdio>
 #include <map>
 
 #include "core/error.h"
+#include "train/interrupt.h"
 
 namespace ssm::cli {
 
@@ -27,6 +29,33 @@ std::optional<DType> parse_precision(const std::string& precision, Device device
             precision, "'");
   SSM_CHECK(device.is_cuda(), command, ": --precision ", precision, " needs a CUDA device (the CPU runs fp32)");
   return precision == "bf16" ? DType::bf16 : DType::f16;
+}
+
+namespace {
+
+// `word` as a shell reads it back: as it is when plain, else in single quotes.
+std::string shell_word(const std::string& word) {
+  const std::string plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=+@%";
+  if (!word.empty() && word.find_first_not_of(plain) == std::string::npos) return word;
+  std::string q = "'";
+  for (char c : word) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+std::string resume_command(const std::string& config, const std::vector<std::string>& overrides,
+                           const std::string& output_dir) {
+  std::string cmd = "ssm train -c " + shell_word(config);
+  for (const std::string& o : overrides) cmd += " --set " + shell_word(o);
+  return cmd + " -o " + shell_word(output_dir) + " --resume";
+}
+
+void report_halted_run(const train::TrainResult& r, const std::string& resume) {
+  std::string why = r.signal ? std::string("stopped by ") + train::signal_name(r.signal) : "halted";
+  std::fprintf(stderr, "ssm: %s after step %lld; checkpoint: %s\nssm: continue with: %s\n", why.c_str(),
+               (long long)r.steps, r.checkpoint.c_str(), resume.c_str());
+  if (r.signal) train::exit_by_signal(r.signal);
 }
 
 void run_selected(CLI::App& app) {

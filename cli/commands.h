@@ -4,9 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "train/trainer.h"
 
 namespace ssm::cli {
 
@@ -28,6 +30,16 @@ void register_action(CLI::App* cmd, std::function<void()> action);
 Device resolve_device(const std::string& device, const char* command);
 // --precision: fp32 (no autocast), bf16 or fp16 (autocast dtype; needs a CUDA device).
 std::optional<DType> parse_precision(const std::string& precision, Device device, const char* command);
+
+// The `ssm train` command line that continues the run in `output_dir`: its config, its overrides
+// (as --set key=value) and --resume, each word shell-quoted where it needs it.
+std::string resume_command(const std::string& config, const std::vector<std::string>& overrides,
+                           const std::string& output_dir);
+
+// For a run that stopped before its end (--halt-after, SIGINT, SIGTERM): says on stderr where its
+// checkpoint is and how to continue it. After a signal it then ends the process by that signal
+// (train/interrupt.h): a shell reports exit status 130 for SIGINT, 143 for SIGTERM.
+void report_halted_run(const train::TrainResult& r, const std::string& resume);
 
 // Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
 // so errors propagate to main as exceptions).

@@ -45,8 +45,9 @@ void prepare_output_dir(const std::string& dir) {
 void run_demo(const DemoArgs& a) {
   std::vector<std::string> overrides = a.sets;
   overrides.push_back("training.epochs=" + std::to_string(a.epochs));
-  overrides.push_back("output_dir=" + a.output_dir);
-  tasks::RunConfig cfg = tasks::load_run_config(a.config, overrides);
+  std::vector<std::string> with_output = overrides;
+  with_output.push_back("output_dir=" + a.output_dir);
+  tasks::RunConfig cfg = tasks::load_run_config(a.config, with_output);
   const tasks::TaskInfo& info = tasks::task_info(cfg.dataset.name);
   SSM_CHECK(info.demo, "demo: data set ", info.name, " has no demo output; train it with ssm train");
   prepare_output_dir(cfg.output_dir);
@@ -60,7 +61,9 @@ void run_demo(const DemoArgs& a) {
               (long long)o.value("d_model", int64_t(0)), info.name.c_str(), info.doc.c_str(),
               where.c_str(), (long long)a.epochs);
   std::fflush(stdout);
-  train::TrainResult r = tasks::run_training(cfg, {.progress = true});
+  train::TrainResult r = tasks::run_training(cfg, {.progress = true, .stop_on_signals = true});
+  // Stopped by Ctrl-C: its training continues with ssm train (this ends the process).
+  if (r.halted) report_halted_run(r, resume_command(a.config, overrides, cfg.output_dir));
   std::printf("\ntrained %lld steps in %.1f s; best validation", (long long)r.steps, r.seconds);
   for (const std::string& k : info.metrics)
     if (r.best.count(k)) std::printf(" %s %.4f", k.c_str(), r.best.at(k));

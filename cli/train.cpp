@@ -1,4 +1,6 @@
 // ssm train --config FILE [--set key=value]... [--output-dir D] [--seed S] [--device D] [--resume]
+// [--halt-after N]. Ctrl-C or SIGTERM stops at the next step boundary with a checkpoint; the exit
+// status is then the signal's (130, 143), see cli/commands.h.
 #include <cstdio>
 #include <iostream>
 
@@ -27,15 +29,19 @@ void run_train(const TrainArgs& a) {
   }
   SSM_CHECK(!a.config.empty(), "train: --config FILE is required (see configs/; --help-config lists every key)");
   std::vector<std::string> overrides = a.sets;
-  if (!a.output_dir.empty()) overrides.push_back("output_dir=" + a.output_dir);
   if (a.seed >= 0) overrides.push_back("seed=" + std::to_string(a.seed));
   if (!a.device.empty()) overrides.push_back("device=" + a.device);
-  tasks::RunConfig cfg = tasks::load_run_config(a.config, overrides);
-  train::TrainResult r = tasks::run_training(cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet});
+  std::vector<std::string> with_output = overrides;
+  if (!a.output_dir.empty()) with_output.push_back("output_dir=" + a.output_dir);
+  tasks::RunConfig cfg = tasks::load_run_config(a.config, with_output);
+  train::TrainResult r = tasks::run_training(
+      cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet, .stop_on_signals = true});
   std::printf("%s %lld steps in %.1f s%s\n", r.early_stopped ? "stopped early after" : "trained",
               (long long)r.steps, r.seconds, r.resumed ? " (resumed)" : "");
   for (auto& [k, v] : r.best) std::printf("best %s: %.6g\n", k.c_str(), v);
   std::printf("model directory: %s\n", cfg.output_dir.c_str());
+  std::fflush(stdout);
+  if (r.halted) report_halted_run(r, resume_command(a.config, overrides, cfg.output_dir));
 }
 
 }  // namespace
@@ -49,10 +55,14 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "the run's seed (overrides the config's)");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (overrides the config's device; default auto: the GPU when one is visible)");
   cmd->add_flag("--resume", a->resume, "continue from the output directory's last checkpoint");
-  cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written)")
+  cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written; --resume continues)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
   cmd->add_flag("--help-config", a->help_config, "list every config key with its type, default and range");
+  cmd->footer(
+      "Ctrl-C (or SIGTERM) stops at the end of the current step, writes a checkpoint and prints the\n"
+      "command that continues the run (--resume); the exit status is then 130 (143 for SIGTERM), as\n"
+      "for any program a signal stops. A second Ctrl-C stops at once; the last checkpoint stays intact.");
   register_action(cmd, [a] { run_train(*a); });
 }
 
