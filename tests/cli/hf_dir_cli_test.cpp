@@ -100,8 +100,6 @@ std::string torch_safetensors_python() {
 TEST(HfDirCli, PyTorchWeightsGetACommandThatConvertsThem) {
   Fixture f;
   std::string d = f.dir("pt");
-  Cmd want = f.eval(d);
-  ASSERT_EQ(want.status, 0) << want.out;
   std::string py = torch_safetensors_python();
   if (py.empty()) {
     // Without torch the message is all there is to check.
@@ -113,6 +111,8 @@ TEST(HfDirCli, PyTorchWeightsGetACommandThatConvertsThem) {
     EXPECT_TRUE(contains(r.out, "\n  python3 -c 'import torch;")) << r.out;
     GTEST_SKIP() << "no python with torch and safetensors ($SSM_PYTHON or /usr/bin/python3) to run the conversion";
   }
+  Cmd want = f.eval(d);
+  ASSERT_EQ(want.status, 0) << want.out;
   // pytorch_model.bin as transformers' save_pretrained(safe_serialization=False) writes it: the
   // tied LM head stored too, sharing the embeddings' memory.
   Cmd w = run(quote(py) + " -c " +
