@@ -82,9 +82,11 @@ std::string python_string(const std::string& s) {
 std::string conversion_command(const std::vector<std::string>& files, const std::string& out) {
   std::string list;
   for (const std::string& f : files) list += (list.empty() ? "" : ", ") + python_string(f);
-  std::string py = "import torch; from safetensors.torch import save_file; save_file({k: v.contiguous().clone() "
-                   "for f in [" + list + "] for k, v in torch.load(f, map_location=\"cpu\").items()}, " +
-                   python_string(out) + ", metadata={\"format\": \"pt\"})";
+  std::string py =
+      "import torch; from safetensors.torch import save_file; save_file({k: v.contiguous().clone() "
+      "for f in [" +
+      list + "] for k, v in torch.load(f, map_location=\"cpu\").items()}, " + python_string(out) +
+      ", metadata={\"format\": \"pt\"})";
   return "python3 -c " + shell_quote(py);
 }
 
@@ -93,9 +95,10 @@ std::string conversion_command(const std::vector<std::string>& files, const std:
   std::string base = dir + "/";
   std::vector<std::string> files;
   std::string found;
-  if (fs::exists(base + "pytorch_model.bin.index.json")) {
+  std::string bin_index = base + "pytorch_model.bin.index.json";
+  if (fs::exists(bin_index)) {
     found = "pytorch_model.bin.index.json and its shards";
-    for (const std::string& shard : safetensors::read_index(base + "pytorch_model.bin.index.json").shards())
+    for (const std::string& shard : safetensors::read_index(bin_index).shards())
       files.push_back(base + shard);
   } else {
     for (const char* name : {"pytorch_model.bin", "model.bin"})
@@ -107,8 +110,10 @@ std::string conversion_command(const std::vector<std::string>& files, const std:
   if (files.empty()) {  // a training script's checkpoint, when it holds a plain state dict
     std::vector<std::string> pts;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.path().extension() == ".pt" || e.path().extension() == ".pth") pts.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      std::string ext = e.path().extension().string();
+      if (ext == ".pt" || ext == ".pth") pts.push_back(e.path().filename().string());
+    }
     std::sort(pts.begin(), pts.end());
     if (!pts.empty()) {
       found = pts[0] + " (if it holds a state dict, parameter name -> tensor)";
@@ -118,10 +123,11 @@ std::string conversion_command(const std::vector<std::string>& files, const std:
   if (files.empty())
     SSM_FAIL("model directory '", dir, "' has no ", kWeightsFile, " (nor ", kWeightsIndexFile,
              " with its shards)");
-  SSM_FAIL("model directory '", dir, "' has PyTorch weights, ", found, ", but no ", kWeightsFile,
-           "; this build reads safetensors only (a PyTorch file is a Python pickle). Convert it once, "
-           "where torch and safetensors are installed (pip install torch safetensors):\n  ",
-           conversion_command(files, base + kWeightsFile));
+  SSM_FAIL(
+      "model directory '", dir, "' has PyTorch weights, ", found, ", but no ", kWeightsFile,
+      "; this build reads safetensors only (a PyTorch file is a Python pickle). Convert it once, "
+      "where torch and safetensors are installed (pip install torch safetensors):\n  ",
+      conversion_command(files, base + kWeightsFile));
 }
 
 // What tokenizer.json is, for messages: "a BPE model of 50280 tokens".
@@ -139,17 +145,30 @@ std::string describe_hf_tokenizer(const std::string& path) {
   }
 }
 
+// Where the weights are: model.safetensors, else the index of transformers' shards.
+std::string weights_path(const std::string& dir) {
+  for (const char* name : {kWeightsFile, kWeightsIndexFile})
+    if (fs::exists(dir + "/" + name)) return dir + "/" + name;
+  fail_no_weights(dir);
+}
+
+std::map<std::string, Tensor> read_weights(const std::string& path) {
+  if (path.ends_with(kWeightsIndexFile)) return safetensors::load_sharded(path);
+  return safetensors::load(path).tensors;
+}
+
 }  // namespace
 
-const data::Tokenizer& LoadedModel::need_tokenizer(const std::string& command, const std::string& hint) const {
+const data::Tokenizer& LoadedModel::need_tokenizer(const std::string& command,
+                                                   const std::string& hint) const {
   if (tokenizer) return *tokenizer;
   std::string hf = dir + "/" + kHfTokenizerFile;
   std::string end = hint.empty() ? "" : "; " + hint;
   if (fs::exists(hf))
     SSM_FAIL(command, ": '", dir, "' has a Hugging Face tokenizer, ", hf, " (",
-             describe_hf_tokenizer(hf), "), which this build does not read yet: it reads ssm's own ",
-             data::kTokenizerFile, " (char and byte tokenizers), so text cannot be turned into tokens",
-             end);
+             describe_hf_tokenizer(hf),
+             "), which this build does not read yet: it reads ssm's own ", data::kTokenizerFile,
+             " (char and byte tokenizers), so text cannot be turned into tokens", end);
   SSM_FAIL(command, ": '", dir, "' has no tokenizer (", data::kTokenizerFile,
            "), so text cannot be turned into tokens", end);
 }
@@ -170,23 +189,9 @@ void save_model_dir(const std::string& dir, const models::Model& model,
   write_file_atomic(dir + "/config.json", config.dump(2) + "\n");
 }
 
-namespace {
-
-// Where the weights are: model.safetensors, else the index of transformers' shards.
-std::string weights_path(const std::string& dir) {
-  for (const char* name : {kWeightsFile, kWeightsIndexFile})
-    if (fs::exists(dir + "/" + name)) return dir + "/" + name;
-  fail_no_weights(dir);
+std::map<std::string, Tensor> load_weights(const std::string& dir) {
+  return read_weights(weights_path(dir));
 }
-
-std::map<std::string, Tensor> read_weights(const std::string& path) {
-  if (path.ends_with(kWeightsIndexFile)) return safetensors::load_sharded(path);
-  return safetensors::load(path).tensors;
-}
-
-}  // namespace
-
-std::map<std::string, Tensor> load_weights(const std::string& dir) { return read_weights(weights_path(dir)); }
 
 LoadedModel load_model_dir(const std::string& dir, DType dtype) {
   SSM_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");

@@ -31,7 +31,8 @@ struct LoadedModel {
   // The tokenizer, or an ssm::Error saying why `command` has none to turn text into tokens: the
   // directory has no tokenizer file, or only a Hugging Face tokenizer.json. `hint` (what the user
   // can do instead) ends the message when given.
-  const data::Tokenizer& need_tokenizer(const std::string& command, const std::string& hint = "") const;
+  const data::Tokenizer& need_tokenizer(const std::string& command,
+                                        const std::string& hint = "") const;
 };
 
 // Writes config.json (with the tokenizer's special token ids), model.safetensors and, when given,

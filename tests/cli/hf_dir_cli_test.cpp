@@ -22,7 +22,9 @@ using nlohmann::json;
 
 const std::string kSource = SSM_SOURCE_DIR;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // `ssm ARGS`, stderr folded into the output.
 Cmd ssm(const std::string& args) { return run(quote(SSM_CLI_PATH) + " " + args + " 2>&1"); }
@@ -39,7 +41,9 @@ struct Fixture {
     io::save_model_dir(d, *tiny_lm(), with_tokenizer ? &chars : nullptr);
     return d;
   }
-  Cmd eval(const std::string& d) const { return ssm("eval -m " + quote(d) + " --tokens " + quote(tokens) + " --json"); }
+  Cmd eval(const std::string& d) const {
+    return ssm("eval -m " + quote(d) + " --tokens " + quote(tokens) + " --json");
+  }
 };
 
 TEST(HfDirCli, ShardedBf16WeightsEvaluateAsTheirFloat32Values) {
@@ -63,10 +67,14 @@ TEST(HfDirCli, ShardedBf16WeightsEvaluateAsTheirFloat32Values) {
 TEST(HfDirCli, ATokenizerJsonIsNamedByTheCommandsThatNeedText) {
   Fixture f;
   std::string d = f.dir("hf", /*with_tokenizer=*/false);
-  write_file_atomic(d + "/tokenizer.json",
-                    json{{"version", "1.0"}, {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}}}}.dump());
-  std::string named = "' has a Hugging Face tokenizer, " + d + "/tokenizer.json (a BPE model of 2 tokens), which this "
-                      "build does not read yet: it reads ssm's own ssm_tokenizer.json (char and byte tokenizers)";
+  write_file_atomic(
+      d + "/tokenizer.json",
+      json{{"version", "1.0"}, {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}}}}
+          .dump());
+  std::string named =
+      "' has a Hugging Face tokenizer, " + d +
+      "/tokenizer.json (a BPE model of 2 tokens), which this "
+      "build does not read yet: it reads ssm's own ssm_tokenizer.json (char and byte tokenizers)";
   Cmd gen = ssm("generate -m " + quote(d) + " -p hello");
   EXPECT_EQ(gen.status, 1) << gen.out;
   EXPECT_TRUE(contains(gen.out, "ssm: error: generate: '" + d + named)) << gen.out;
@@ -107,9 +115,11 @@ TEST(HfDirCli, PyTorchWeightsGetACommandThatConvertsThem) {
     write_file_atomic(d + "/pytorch_model.bin", "a pickle");
     Cmd r = f.eval(d);
     EXPECT_EQ(r.status, 1) << r.out;
-    EXPECT_TRUE(contains(r.out, "has PyTorch weights, pytorch_model.bin, but no model.safetensors")) << r.out;
+    EXPECT_TRUE(contains(r.out, "has PyTorch weights, pytorch_model.bin, but no model.safetensors"))
+        << r.out;
     EXPECT_TRUE(contains(r.out, "\n  python3 -c 'import torch;")) << r.out;
-    GTEST_SKIP() << "no python with torch and safetensors ($SSM_PYTHON or /usr/bin/python3) to run the conversion";
+    GTEST_SKIP() << "no python with torch and safetensors ($SSM_PYTHON or /usr/bin/python3) to run "
+                    "the conversion";
   }
   Cmd want = f.eval(d);
   ASSERT_EQ(want.status, 0) << want.out;
@@ -140,8 +150,10 @@ TEST(HfDirCli, TrainedDirsWriteTheTokenizersIdsAndAContradictionIsRefused) {
   TempDir tmp("ssm_hf_cli");
   std::string out = tmp.path() + "/run";
   Cmd t = run("cd " + quote(kSource) + " && " + quote(SSM_CLI_PATH) +
-              " train -q -c configs/piglatin_small_mamba.yaml --set training.max_steps=2 --set training.eval_batches=1"
-              " --set model.n_layer=1 --set model.d_model=16 -o " + quote(out) + " 2>&1");
+              " train -q -c configs/piglatin_small_mamba.yaml --set training.max_steps=2 --set "
+              "training.eval_batches=1"
+              " --set model.n_layer=1 --set model.d_model=16 -o " +
+              quote(out) + " 2>&1");
   ASSERT_EQ(t.status, 0) << t.out;
   std::string cfg = out + "/config.json";
   json j = json::parse(read_file(cfg));
@@ -154,8 +166,8 @@ TEST(HfDirCli, TrainedDirsWriteTheTokenizersIdsAndAContradictionIsRefused) {
   write_file_atomic(cfg, j.dump(2));
   Cmd r = ssm("info -m " + quote(out));
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_TRUE(contains(r.out, "ssm: error: " + cfg + ": eos_token_id is 0, but the tokenizer (" + out +
-                                  "/ssm_tokenizer.json) has 2; set \"eos_token_id\": 2"))
+  EXPECT_TRUE(contains(r.out, "ssm: error: " + cfg + ": eos_token_id is 0, but the tokenizer (" +
+                                  out + "/ssm_tokenizer.json) has 2; set \"eos_token_id\": 2"))
       << r.out;
 }
 

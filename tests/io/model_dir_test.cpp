@@ -6,14 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
 #include "io/safetensors.h"
-#include "io/safetensors_index.h"
 #include "support/cli.h"
 #include "support/errors.h"
 #include "support/hf_dirs.h"
@@ -26,7 +24,9 @@ using nlohmann::json;
 using testing::error_of;
 using testing::TempDir;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 json read_json(const std::string& path) { return json::parse(read_file(path)); }
 void write_json(const std::string& path, const json& j) { write_file_atomic(path, j.dump(2)); }
@@ -92,22 +92,25 @@ TEST(ModelDirShards, ATensorTheIndexPutsInAShardThatLacksItIsNamed) {
   index["weight_map"]["backbone.extra.weight"] = testing::shard_name(2, 2);
   write_json(d.index(), index);
   std::string e = error_of([&] { io::load_model_dir(d.path); });
-  EXPECT_TRUE(contains(e, d.index() + ": tensor 'backbone.extra.weight' is in shard '" + d.path + "/" +
-                              testing::shard_name(2, 2) + "' by the index, but that shard does not hold it"))
+  EXPECT_TRUE(contains(e, d.index() + ": tensor 'backbone.extra.weight' is in shard '" + d.path +
+                              "/" + testing::shard_name(2, 2) +
+                              "' by the index, but that shard does not hold it"))
       << e;
 }
 
 TEST(ModelDirShards, ATensorInTwoShardsIsNamed) {
   Dir d;
   testing::reshard(d.path, 2);
-  std::string first = d.path + "/" + testing::shard_name(1, 2), second = d.path + "/" + testing::shard_name(2, 2);
+  std::string first = d.path + "/" + testing::shard_name(1, 2),
+              second = d.path + "/" + testing::shard_name(2, 2);
   auto a = safetensors::load(first).tensors;
   auto b = safetensors::load(second).tensors;
   std::string name = a.begin()->first;
   b[name] = a.begin()->second;
   safetensors::save(second, b);
   std::string e = error_of([&] { io::load_model_dir(d.path); });
-  EXPECT_TRUE(contains(e, d.index() + ": tensor '" + name + "' is in two shards, '" + first + "' and '" + second + "'"))
+  EXPECT_TRUE(contains(e, d.index() + ": tensor '" + name + "' is in two shards, '" + first +
+                              "' and '" + second + "'"))
       << e;
 }
 
@@ -120,8 +123,8 @@ TEST(ModelDirShards, ATensorTheIndexDoesNotPlaceThereIsNamed) {
   index["weight_map"].erase(name);
   write_json(d.index(), index);
   std::string e = error_of([&] { io::load_model_dir(d.path); });
-  EXPECT_TRUE(contains(e, d.path + "/" + shard + ": holds tensor '" + name + "', which " + d.index() +
-                              " does not list"))
+  EXPECT_TRUE(contains(e, d.path + "/" + shard + ": holds tensor '" + name + "', which " +
+                              d.index() + " does not list"))
       << e;
 }
 
@@ -139,9 +142,11 @@ TEST(ModelDirShards, ACorruptIndexIsNamed) {
   expect_error("[1, 2]", "expected a JSON object with a \"weight_map\", found a array");
   expect_error("{\"metadata\": {}}", "no \"weight_map\" object");
   expect_error("{\"weight_map\": {}}", "the weight_map lists no tensors");
-  expect_error(json{{"weight_map", {{first, 7}}}}.dump(), "weight_map[\"" + first + "\"] must be a shard file name, got 7");
+  expect_error(json{{"weight_map", {{first, 7}}}}.dump(),
+               "weight_map[\"" + first + "\"] must be a shard file name, got 7");
   expect_error(json{{"weight_map", {{first, "../model.safetensors"}}}}.dump(),
-               "weight_map[\"" + first + "\"] is \"../model.safetensors\", not the name of a file beside the index");
+               "weight_map[\"" + first +
+                   "\"] is \"../model.safetensors\", not the name of a file beside the index");
 }
 
 // bfloat16 and float16 checkpoints load widened to float32, exactly: every stored value is a
@@ -176,7 +181,8 @@ TEST(ModelDirSpecialIds, WrittenFromTheTokenizer) {
   EXPECT_EQ(cj["eos_token_id"], chars.eos());
   EXPECT_EQ(chars.sos(), 1);  // not transformers' default 0: the check below can tell them apart
   io::LoadedModel m = io::load_model_dir(c.path);
-  EXPECT_EQ(m.model->config_json()["bos_token_id"], 1) << "the loaded model says what the file says";
+  EXPECT_EQ(m.model->config_json()["bos_token_id"], 1)
+      << "the loaded model says what the file says";
 
   data::ByteTokenizer bytes;  // no special tokens: null, not transformers' default 0
   Dir b(&bytes);
@@ -226,12 +232,14 @@ TEST(ModelDirSpecialIds, IdsWithoutATokenizerAreKept) {
 TEST(ModelDirTokenizer, AHuggingFaceTokenizerIsNamedAsNotYetRead) {
   Dir d;
   write_json(d.path + "/tokenizer.json",
-             {{"version", "1.0"}, {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}}}});
+             {{"version", "1.0"},
+              {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}}}});
   io::LoadedModel m = io::load_model_dir(d.path);
   EXPECT_FALSE(m.tokenizer);
   std::string e = error_of([&] { m.need_tokenizer("generate"); });
-  EXPECT_TRUE(contains(e, "generate: '" + d.path + "' has a Hugging Face tokenizer, " + d.path +
-                              "/tokenizer.json (a BPE model of 3 tokens), which this build does not read yet"))
+  EXPECT_TRUE(contains(
+      e, "generate: '" + d.path + "' has a Hugging Face tokenizer, " + d.path +
+             "/tokenizer.json (a BPE model of 3 tokens), which this build does not read yet"))
       << e;
   EXPECT_TRUE(contains(e, "ssm_tokenizer.json")) << e;
   e = error_of([&] { m.need_tokenizer("eval", "use --tokens"); });
@@ -252,7 +260,9 @@ TEST(ModelDirPyTorch, WeightsGetTheConversionCommand) {
   Dir d;
   fs::remove(d.path + "/model.safetensors");
   std::string e = error_of([&] { io::load_model_dir(d.path); });
-  EXPECT_TRUE(contains(e, "has no model.safetensors (nor model.safetensors.index.json with its shards)")) << e;
+  EXPECT_TRUE(
+      contains(e, "has no model.safetensors (nor model.safetensors.index.json with its shards)"))
+      << e;
 
   write_file_atomic(d.path + "/run.pt", "x");
   e = error_of([&] { io::load_model_dir(d.path); });
@@ -261,20 +271,29 @@ TEST(ModelDirPyTorch, WeightsGetTheConversionCommand) {
 
   write_file_atomic(d.path + "/pytorch_model.bin", "x");
   e = error_of([&] { io::load_model_dir(d.path); });
-  EXPECT_TRUE(contains(e, "model directory '" + d.path + "' has PyTorch weights, pytorch_model.bin, but no "
-                          "model.safetensors")) << e;
-  EXPECT_TRUE(contains(e, "\n  python3 -c 'import torch; from safetensors.torch import save_file; "
-                          "save_file({k: v.contiguous().clone() for f in [\"" + d.path + "/pytorch_model.bin\"] "
-                          "for k, v in torch.load(f, map_location=\"cpu\").items()}, \"" + d.path +
-                          "/model.safetensors\", metadata={\"format\": \"pt\"})'")) << e;
+  EXPECT_TRUE(contains(e, "model directory '" + d.path +
+                              "' has PyTorch weights, pytorch_model.bin, but no "
+                              "model.safetensors"))
+      << e;
+  EXPECT_TRUE(contains(e,
+                       "\n  python3 -c 'import torch; from safetensors.torch import save_file; "
+                       "save_file({k: v.contiguous().clone() for f in [\"" +
+                           d.path +
+                           "/pytorch_model.bin\"] "
+                           "for k, v in torch.load(f, map_location=\"cpu\").items()}, \"" +
+                           d.path + "/model.safetensors\", metadata={\"format\": \"pt\"})'"))
+      << e;
 
-  json index = {{"metadata", {{"total_size", 8}}},
-                {"weight_map", {{"a", "pytorch_model-00001-of-00002.bin"}, {"b", "pytorch_model-00002-of-00002.bin"}}}};
+  json index = {
+      {"metadata", {{"total_size", 8}}},
+      {"weight_map",
+       {{"a", "pytorch_model-00001-of-00002.bin"}, {"b", "pytorch_model-00002-of-00002.bin"}}}};
   write_json(d.path + "/pytorch_model.bin.index.json", index);
   e = error_of([&] { io::load_model_dir(d.path); });
   EXPECT_TRUE(contains(e, "pytorch_model.bin.index.json and its shards")) << e;
   EXPECT_TRUE(contains(e, "[\"" + d.path + "/pytorch_model-00001-of-00002.bin\", \"" + d.path +
-                              "/pytorch_model-00002-of-00002.bin\"]")) << e;
+                              "/pytorch_model-00002-of-00002.bin\"]"))
+      << e;
 }
 
 TEST(ModelDirPyTorch, PathsAreQuotedForTheShellAndPython) {

@@ -41,7 +41,8 @@ inline void reshard(const std::string& dir, int n) {
   std::string single = dir + "/model.safetensors";
   auto tensors = safetensors::load(single).tensors;
   std::vector<std::map<std::string, Tensor>> shards(static_cast<size_t>(n));
-  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
   int64_t total = 0, i = 0;
   for (const auto& [name, t] : tensors) {
     int s = static_cast<int>(i++ % n);
@@ -51,7 +52,8 @@ inline void reshard(const std::string& dir, int n) {
   }
   index["metadata"]["total_size"] = total;
   for (int s = 0; s < n; ++s)
-    safetensors::save(dir + "/" + shard_name(s + 1, n), shards[static_cast<size_t>(s)], {{"format", "pt"}});
+    safetensors::save(dir + "/" + shard_name(s + 1, n), shards[static_cast<size_t>(s)],
+                      {{"format", "pt"}});
   std::FILE* f = std::fopen((dir + "/model.safetensors.index.json").c_str(), "w");
   std::fputs(index.dump(2).c_str(), f);
   std::fclose(f);
