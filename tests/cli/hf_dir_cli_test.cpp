@@ -71,10 +71,9 @@ TEST(HfDirCli, ATokenizerJsonIsNamedByTheCommandsThatNeedText) {
       d + "/tokenizer.json",
       json{{"version", "1.0"}, {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}}}}
           .dump());
-  std::string named =
-      "' has a Hugging Face tokenizer, " + d +
-      "/tokenizer.json (a BPE model of 2 tokens), which this "
-      "build does not read yet: it reads ssm's own ssm_tokenizer.json (char and byte tokenizers)";
+  std::string named = "' has a Hugging Face tokenizer, " + d +
+                      "/tokenizer.json (a BPE model of 2 tokens), which this build does not read "
+                      "yet: it reads ssm's own ssm_tokenizer.json (char and byte tokenizers)";
   Cmd gen = ssm("generate -m " + quote(d) + " -p hello");
   EXPECT_EQ(gen.status, 1) << gen.out;
   EXPECT_TRUE(contains(gen.out, "ssm: error: generate: '" + d + named)) << gen.out;
@@ -150,9 +149,8 @@ TEST(HfDirCli, TrainedDirsWriteTheTokenizersIdsAndAContradictionIsRefused) {
   TempDir tmp("ssm_hf_cli");
   std::string out = tmp.path() + "/run";
   Cmd t = run("cd " + quote(kSource) + " && " + quote(SSM_CLI_PATH) +
-              " train -q -c configs/piglatin_small_mamba.yaml --set training.max_steps=2 --set "
-              "training.eval_batches=1"
-              " --set model.n_layer=1 --set model.d_model=16 -o " +
+              " train -q -c configs/piglatin_small_mamba.yaml --set training.max_steps=2"
+              " --set training.eval_batches=1 --set model.n_layer=1 --set model.d_model=16 -o " +
               quote(out) + " 2>&1");
   ASSERT_EQ(t.status, 0) << t.out;
   std::string cfg = out + "/config.json";
