@@ -36,6 +36,7 @@ void run_eval(const EvalArgs& a) {
     for (auto& [k, v] : tasks::TokensFileTask(a.tokens).evaluate(*m.model, a.max_batches))
       metrics[k.substr(4)] = v;
   } else {
+    m.need_tokenizer("eval", "evaluate token ids with --tokens FILE instead");
     std::string cfg_path = !a.config.empty() ? a.config : a.model_dir + "/train_config.yaml";
     SSM_CHECK(std::filesystem::exists(cfg_path), "eval: give --tokens FILE, or --data with a model directory "
               "written by ssm train (it has train_config.yaml), or --config FILE");

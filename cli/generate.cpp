@@ -23,8 +23,7 @@ void run_generate(const GenerateArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
   m.model->to(resolve_device(a.device, "generate"));
   AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "generate"));
-  SSM_CHECK(m.tokenizer, "generate: '", a.model_dir, "' has no tokenizer (", data::kTokenizerFile,
-            "), so text cannot be encoded");
+  m.need_tokenizer("generate");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
   std::vector<int64_t> prompt = m.tokenizer->encode(a.prompt);
   infer::ModelDecoder dec(*m.model);

@@ -22,7 +22,7 @@ struct TranslateArgs {
 void run_translate(const TranslateArgs& a) {
   io::LoadedModel m = io::load_model_dir(a.model_dir);
   m.model->to(resolve_device(a.device, "translate"));
-  auto* tok = dynamic_cast<const data::CharTokenizer*>(m.tokenizer.get());
+  auto* tok = dynamic_cast<const data::CharTokenizer*>(&m.need_tokenizer("translate"));
   SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,
             "); it is not a Pig-Latin model written by ssm train");
   std::vector<std::string> words = a.words;
