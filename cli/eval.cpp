@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "io/model_dir.h"
 #include "tasks/run.h"
-#include "tasks/tokens_file/task.h"
+#include "tasks/tokens_file/tokens_file.h"
 
 namespace ssm::cli {
 
@@ -32,9 +32,7 @@ void run_eval(const EvalArgs& a) {
   AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "eval"));
   train::Metrics metrics;
   if (!a.tokens.empty()) {
-    // The tokens file's metrics by their plain names: loss, tokens, sequences, perplexity.
-    for (auto& [k, v] : tasks::TokensFileTask(a.tokens).evaluate(*m.model, a.max_batches))
-      metrics[k.substr(4)] = v;
+    metrics = tasks::TokensFile(a.tokens).evaluate(*m.model, a.max_batches);
   } else {
     std::string cfg_path = !a.config.empty() ? a.config : a.model_dir + "/train_config.yaml";
     SSM_CHECK(std::filesystem::exists(cfg_path), "eval: give --tokens FILE, or --data with a model directory "

@@ -6,7 +6,6 @@
 #include "core/error.h"
 #include "tasks/byte_lm/task.h"
 #include "tasks/piglatin/task.h"
-#include "tasks/tokens_file/task.h"
 
 namespace ssm::tasks {
 
@@ -17,7 +16,6 @@ const std::vector<TaskInfo>& task_infos() {
       piglatin_task_info("piglatin_large", kLargeTsv,
                          "English -> Pig Latin, 22,402 words: the small set plus frequent English words"),
       austen_char_task_info(),
-      tokens_file_task_info(),
   };
   return all;
 }

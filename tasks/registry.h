@@ -40,10 +40,7 @@ struct TaskInfo {
   std::function<json()> defaults;
   // The validation metrics its evaluation reports besides val_loss and val_tokens.
   std::vector<std::string> metrics;
-  // False for a data set that only evaluates (it has no tokenizer to train with).
-  bool trainable = true;
-  // The data file `options` point to, and how to make it when it is missing ("" when it cannot
-  // be built).
+  // The data file `options` point to, and how to make it when it is missing.
   std::function<std::string(const json& options)> data_file;
   std::string build_hint;
   // Cross-field problems of the run for this task (keys as dotted paths), given the model's

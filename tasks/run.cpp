@@ -10,10 +10,8 @@
 
 namespace ssm::tasks {
 
-std::unique_ptr<train::Task> make_task(const RunConfig& cfg, bool for_training) {
+std::unique_ptr<train::Task> make_task(const RunConfig& cfg) {
   const TaskInfo& info = task_info(cfg.dataset.name);
-  SSM_CHECK(!for_training || info.trainable, "dataset ", info.name,
-            " cannot be trained on; use it with ssm eval --tokens");
   std::string file = info.data_file(cfg.dataset.options);
   SSM_CHECK(std::filesystem::exists(file), "dataset ", info.name, ": '", file, "' does not exist",
             info.build_hint.empty() ? "" : " (" + info.build_hint + ")");

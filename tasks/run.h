@@ -10,8 +10,8 @@
 namespace ssm::tasks {
 
 // The task cfg.dataset names, built with the run's batch size and seed. An ssm::Error when its
-// data file is missing (saying how to make it) or when it cannot train and `for_training`.
-std::unique_ptr<train::Task> make_task(const RunConfig& cfg, bool for_training = true);
+// data file is missing (saying how to make it).
+std::unique_ptr<train::Task> make_task(const RunConfig& cfg);
 
 // Builds the model on the CPU from cfg.seed (so the same weights on any device), writes the
 // resolved config to <output_dir>/train_config.yaml, and trains.

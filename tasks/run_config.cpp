@@ -71,7 +71,9 @@ const schema::Section<RunConfig>& top_section() {
 const schema::Section<DatasetConfig>& dataset_choice_section() {
   static const schema::Section<DatasetConfig> s = [] {
     schema::Section<DatasetConfig> s("dataset");
-    s.add_choice("name", &DatasetConfig::name, task_names(), "the data set (see the list below)")
+    s.add_choice("name", &DatasetConfig::name, task_names(),
+                 "the data set (see the list below; a file of token ids is evaluated with ssm "
+                 "eval --tokens, not trained on)")
         .aliases = {"type"};
     return s;
   }();

@@ -254,7 +254,11 @@ TEST(ConfigErrors, BadEnumValueListsTheAllowedOnes) {
                 "got 'paralel'; did you mean 'parallel'?");
   e = error_of(kMinimal + "dataset:\n  name: wikitext\n");
   EXPECT_HAS(e, "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
-                "austen_char, tokens_file, got 'wikitext'");
+                "austen_char, got 'wikitext'");
+  // A token-id file is for ssm eval --tokens: it has no tokenizer to train with.
+  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n"),
+             "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
+             "austen_char, got 'tokens_file'");
 }
 
 TEST(ConfigErrors, DuplicateKeys) {
@@ -304,8 +308,8 @@ TEST(ConfigErrors, KeysThatDoNotApplyToTheSettings) {
   EXPECT_HAS(e, "scheduler.plateau_patience at config.yaml:5:21: only used when scheduler.name "
                 "is reduce_on_plateau");
   e = error_of(kMinimal + "dataset:\n  seq_len: 64\n");
-  EXPECT_HAS(e, "dataset.seq_len at config.yaml:4:12: only used when dataset.name is austen_char "
-                "or tokens_file");
+  EXPECT_HAS(e, "dataset.seq_len at config.yaml:4:12: only used when dataset.name is austen_char; "
+                "remove it or change dataset.name");
   EXPECT_HAS(error_of(kMinimal, {"model.alpha=0.3"}),
              "model.alpha in --set model.alpha=0.3: only used when model.discretization is "
              "generalized_bilinear; remove it or change model.discretization");
@@ -464,10 +468,6 @@ TEST(ConfigCross, OtherRules) {
                       "dataset:\n  name: austen_char\n"),
              "training.early_stopping_metric at config.yaml:3:26: val_accuracy is measured on the "
              "piglatin_small or piglatin_large data sets only, dataset.name is austen_char");
-  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n"),
-             "dataset.path: tokens_file needs dataset.path");
-  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n  path: ids.txt\n"),
-             "model.vocab_size: tokens_file has no tokenizer");
 }
 
 TEST(ConfigCross, ValidateChecksConfigsBuiltInCode) {
@@ -522,8 +522,8 @@ scheduler:
   name: reduce_on_plateau
   plateau_threshold: 0.001
 dataset:
-  name: tokens_file
-  path: /tmp/ids.txt
+  name: austen_char
+  path: /tmp/austen.txt
   val_fraction: 0.05
 )"),
   };
