@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/suggest.h"
 #include "tasks/byte_lm/task.h"
 #include "tasks/piglatin/task.h"
 
@@ -39,7 +40,8 @@ const TaskInfo& task_info(const std::string& name) {
     if (t.name == name) return t;
   std::string names;
   for (const TaskInfo& t : task_infos()) names += (names.empty() ? "" : ", ") + t.name;
-  SSM_FAIL("dataset.name '", name, "' is not a data set of this build (data sets: ", names, ")");
+  SSM_FAIL("'", name, "' is not a data set of this build", did_you_mean(name, task_names()),
+           " (data sets: ", names, ")");
 }
 
 std::string data_file_in(const json& options, const std::string& name) {

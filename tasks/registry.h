@@ -43,6 +43,9 @@ struct TaskInfo {
   // The data file `options` point to, and how to make it when it is missing.
   std::function<std::string(const json& options)> data_file;
   std::string build_hint;
+  // `ssm data show`: what the data file holds (counts, examples, split sizes for ctx.seed and
+  // batches of ctx.batch_size).
+  std::function<void(const std::string& file, const TaskContext& ctx, std::ostream& out)> show;
   // Cross-field problems of the run for this task (keys as dotted paths), given the model's
   // vocab_size option (0: auto, the tokenizer's).
   std::function<schema::Failures(const json& options, int64_t vocab_size)> check;
@@ -55,7 +58,7 @@ struct TaskInfo {
 };
 
 const std::vector<TaskInfo>& task_infos();
-// The task called `name`; an ssm::Error naming the registered ones otherwise.
+// The task called `name`; an ssm::Error naming the registered ones (and the nearest) otherwise.
 const TaskInfo& task_info(const std::string& name);
 std::vector<std::string> task_names();
 

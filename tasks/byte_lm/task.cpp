@@ -95,6 +95,23 @@ void demo(const train::Task& task, const models::Model& model, const std::vector
   }
 }
 
+// `ssm data show`: the text's size, its split and an excerpt.
+void show(const std::string& file, const TaskContext&, std::ostream& out) {
+  std::string text = read_file(file);
+  size_t lines = 0, non_ascii = 0;
+  for (char c : text) {
+    lines += c == '\n';
+    non_ascii += static_cast<unsigned char>(c) >= 0x80;
+  }
+  data::TextSplit split = data::split_text(text);
+  out << file << ": " << text.size() << " bytes, " << lines << " lines, " << non_ascii
+      << " non-ASCII bytes; vocabulary: 256 byte ids\n";
+  out << "  split by position: " << split.train.size() << " train bytes, " << split.validation.size()
+      << " validation bytes\n";
+  size_t at = text.find("It is a truth");
+  if (at != std::string::npos) out << "  excerpt: " << text.substr(at, text.find("\n\n", at) - at) << "\n";
+}
+
 }  // namespace
 
 TaskInfo austen_char_task_info() {
@@ -116,6 +133,7 @@ TaskInfo austen_char_task_info() {
                                         ctx.batch_size, d.seq_len, ctx.seed);
   };
   t.demo = demo;
+  t.show = show;
   return t;
 }
 

@@ -123,6 +123,27 @@ void demo(const train::Task& task, const models::Model& model, const std::vector
   out << "\n" << right << "/" << res.size() << " sample words right.\n";
 }
 
+// `ssm data show`: the word pairs, the split and the batches of an epoch.
+void show(const std::string& file, const TaskContext& ctx, std::ostream& out) {
+  std::vector<WordPair> pairs = load_pairs_tsv(file);
+  PairSplit split = split_pairs(pairs, ctx.seed);
+  data::CharTokenizer tok;
+  PairBatches train(split.train, tok, ctx.batch_size);
+  size_t longest = 0;
+  for (const WordPair& p : pairs) longest = std::max(longest, p.source.size());
+  out << file << ": " << pairs.size() << " word pairs; longest word " << longest << " characters\n";
+  out << "  first pairs:";
+  for (size_t i = 0; i < pairs.size() && i < 8; ++i) out << " " << pairs[i].source << "->" << pairs[i].target;
+  out << "\n  split (seed " << ctx.seed << "): " << split.train.size() << " train, " << split.validation.size()
+      << " validation\n";
+  out << "  vocabulary: " << tok.vocab_size() << " tokens; an example is <sos> source <sep> target <eos>\n";
+  const auto& groups = train.by_length();
+  if (groups.empty()) return;
+  out << "  train: " << groups.size() << " sequence lengths (" << groups.begin()->first << ".."
+      << groups.rbegin()->first << "), " << train.epoch_plan(ctx.seed, 0).size() << " batches of at most "
+      << ctx.batch_size << " per epoch\n";
+}
+
 }  // namespace
 
 TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std::string& doc) {
@@ -145,6 +166,7 @@ TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std:
                                           d.val_fraction, ctx.batch_size, ctx.seed);
   };
   t.demo = demo;
+  t.show = show;
   return t;
 }
 

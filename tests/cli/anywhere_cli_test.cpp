@@ -1,4 +1,4 @@
-// Data sets as users name them: token-id files are for eval only.
+// Data sets as users name them: one spelling of data set names, and token-id files for eval only.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -22,6 +22,19 @@ Cmd ssm_in(const std::string& cwd, const std::string& args, const std::string& e
 
 #define EXPECT_HAS(text, part) \
   EXPECT_NE((text).find(part), std::string::npos) << "expected '" << (part) << "' in:\n" << (text)
+
+TEST(AnywhereCli, DataSetNamesHaveTheConfigSpelling) {
+  TempDir tmp("ssm_cli");
+  Cmd bad = ssm_in(tmp.path(), "data show piglatin-small");
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_HAS(bad.out, "ssm: error: 'piglatin-small' is not a data set of this build; did you mean "
+                      "'piglatin_small'? (data sets: piglatin_small, piglatin_large, austen_char)");
+  Cmd help = ssm_in(tmp.path(), "data show --help");
+  EXPECT_HAS(help.out, "the data set: piglatin_small, piglatin_large, austen_char");
+  Cmd ok = ssm_in(kSource, "data show piglatin_small");
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  EXPECT_HAS(ok.out, "data/piglatin_small.tsv: 3198 word pairs");
+}
 
 // A token-id file has no tokenizer to train with: ssm eval --tokens reads it, training does not.
 TEST(AnywhereCli, TokenFilesAreEvaluatedNotTrained) {

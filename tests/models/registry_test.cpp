@@ -102,6 +102,7 @@ TEST(TaskRegistry, EntriesAreCompleteAndTheirDefaultsPass) {
     }
     EXPECT_TRUE(t.check(d, 0).empty()) << "a task's defaults fail its checks";
     EXPECT_FALSE(t.data_file(d).empty());
+    EXPECT_TRUE(t.show) << "ssm data show has nothing to show";
   }
   for (const tasks::DataBuilder& b : tasks::data_builders()) EXPECT_TRUE(b.build) << b.name;
 }
