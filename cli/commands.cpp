@@ -1,17 +1,72 @@
 #include "cli/commands.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
+#include "core/shipped.h"
+#include "core/suggest.h"
 
 namespace ssm::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
+
 std::map<CLI::App*, std::function<void()>>& actions() {
   static std::map<CLI::App*, std::function<void()>> a;
   return a;
 }
+
 }  // namespace
+
+std::string find_config(const std::string& given) {
+  if (fs::exists(given)) return given;
+  std::string looked = "\n  " + fs::absolute(given).string();
+  std::string suggestion, shipped_names;
+  if (fs::path(given).is_relative()) {
+    try {
+      ShippedPlace shipped = shipped_root();
+      fs::path configs = fs::path(shipped.root) / "configs";
+      // "configs/x.yaml" under the shipped folder; a bare "x.yaml" or "x" in its configs/.
+      std::vector<fs::path> tries = {fs::path(shipped.root) / given};
+      if (!fs::path(given).has_parent_path()) tries = {configs / given, configs / (given + ".yaml")};
+      for (const fs::path& p : tries) {
+        if (fs::exists(p)) return p.string();
+        looked += "\n  " + p.string();
+      }
+      std::vector<std::string> names;
+      for (const fs::directory_entry& e : fs::directory_iterator(configs))
+        if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+      std::sort(names.begin(), names.end());
+      for (const std::string& n : names) shipped_names += (shipped_names.empty() ? "" : ", ") + n;
+      suggestion = did_you_mean(fs::path(given).stem().string(), names);
+      shipped_names = "\nshipped configs (in " + configs.string() + "): " + shipped_names;
+    } catch (const Error& e) {
+      shipped_names = std::string("\n") + e.what();
+    }
+  }
+  SSM_FAIL("config file '", given, "' does not exist", suggestion, "; looked for it at:", looked, shipped_names);
+}
+
+void add_data_dir_option(CLI::App* cmd, std::string* dir) {
+  cmd->add_option("--data-dir", *dir,
+                  "the folder holding the data sets (default: $SSM_DATA, else the data folder "
+                  "shipped with ssm); sets dataset.path");
+}
+
+tasks::RunConfig load_config(const std::string& config, std::vector<std::string> overrides,
+                             const std::string& data_dir) {
+  if (!data_dir.empty()) {
+    SSM_CHECK(fs::is_directory(data_dir), "--data-dir '", data_dir, "' is not a folder");
+    // As a YAML string (JSON's quoting is YAML's), whatever characters the path holds.
+    overrides.push_back("dataset.path=" + nlohmann::json(fs::absolute(data_dir).lexically_normal().string()).dump());
+  }
+  return tasks::load_run_config(find_config(config), overrides);
+}
 
 void register_action(CLI::App* cmd, std::function<void()> action) { actions()[cmd] = std::move(action); }
 

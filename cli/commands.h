@@ -7,6 +7,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "tasks/run_config.h"
 
 namespace ssm::cli {
 
@@ -20,6 +21,20 @@ void add_translate(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_info(CLI::App& app);
 void add_data(CLI::App& app);
+
+// A config given to -c: the path as given (from the working folder), else the same path under
+// the folder shipped with ssm (core/shipped.h), so `-c configs/x.yaml`, `-c x.yaml` and `-c x`
+// name a shipped config from any folder. An ssm::Error naming every place looked at otherwise.
+std::string find_config(const std::string& given);
+
+// --data-dir DIR on the commands that read data sets.
+void add_data_dir_option(CLI::App* cmd, std::string* dir);
+
+// A run config as the commands read it: `config` found by find_config, then the --set
+// `overrides` and --data-dir (dataset.path=DIR made absolute, so train_config.yaml records it; an
+// ssm::Error when DIR is not a folder; "" when not given).
+tasks::RunConfig load_config(const std::string& config, std::vector<std::string> overrides,
+                             const std::string& data_dir);
 
 // Stores what a sub-command does; main runs it after parsing, so ssm::Error reaches main.
 void register_action(CLI::App* cmd, std::function<void()> action);

@@ -1,9 +1,11 @@
 // The task registry: one line per data set a config can name, one per data builder.
 #include "tasks/registry.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/shipped.h"
 #include "core/suggest.h"
 #include "tasks/byte_lm/task.h"
 #include "tasks/piglatin/task.h"
@@ -44,10 +46,17 @@ const TaskInfo& task_info(const std::string& name) {
            " (data sets: ", names, ")");
 }
 
+DataDir data_dir() {
+  const char* env = std::getenv("SSM_DATA");
+  if (env && *env) return {std::filesystem::absolute(env).lexically_normal().string(), "set by SSM_DATA"};
+  ShippedPlace shipped = shipped_root();
+  return {(std::filesystem::path(shipped.root) / "data").string(), "shipped with ssm: " + shipped.what, true};
+}
+
 std::string data_file_in(const json& options, const std::string& name) {
   std::string path = options.contains("path") ? options.at("path").get<std::string>() : "";
   if (!path.empty() && std::filesystem::is_regular_file(path)) return path;
-  std::filesystem::path dir = path.empty() ? kDefaultDataDir : path;
+  std::filesystem::path dir = path.empty() ? data_dir().path : path;
   return (dir / name).string();
 }
 

@@ -18,10 +18,7 @@ namespace ssm::tasks {
 const schema::Section<ByteLMData>& ByteLMData::section() {
   static const schema::Section<ByteLMData> s = [] {
     schema::Section<ByteLMData> s("dataset");
-    s.add("path", &ByteLMData::path,
-          "data directory holding the built data sets (\"\": data), or the data file itself; "
-          "relative paths are from the working directory")
-        .aliases = {"data_path", "data_dir"};
+    s.add("path", &ByteLMData::path, kDataPathDoc).aliases = {"data_path", "data_dir"};
     s.add("val_fraction", &ByteLMData::val_fraction, schema::open_between(0, 1),
           "share held out for validation (the end of the text)")
         .aliases = {"val_split", "validation_split"};
@@ -125,7 +122,7 @@ TaskInfo austen_char_task_info() {
   t.defaults = [] { return ByteLMData::section().write(ByteLMData{}); };
   t.metrics = {"val_bpb"};
   t.data_file = [](const json& options) { return data_file_in(options, kAustenText); };
-  t.build_hint = "build it with: ssm data fetch && ssm data build";
+  t.build_hint = "`ssm data fetch && ssm data build` writes it";
   t.check = [](const json&, int64_t) { return schema::Failures{}; };
   t.create = [](const json& options, const TaskContext& ctx) -> std::unique_ptr<train::Task> {
     ByteLMData d = ByteLMData::section().read_own(options);

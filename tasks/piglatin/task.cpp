@@ -19,10 +19,7 @@ namespace ssm::tasks {
 const schema::Section<PigLatinData>& PigLatinData::section() {
   static const schema::Section<PigLatinData> s = [] {
     schema::Section<PigLatinData> s("dataset");
-    s.add("path", &PigLatinData::path,
-          "data directory holding the built data sets (\"\": data), or the data file itself; "
-          "relative paths are from the working directory")
-        .aliases = {"data_path", "data_dir"};
+    s.add("path", &PigLatinData::path, kDataPathDoc).aliases = {"data_path", "data_dir"};
     s.add("val_fraction", &PigLatinData::val_fraction, schema::open_between(0, 1),
           "share held out for validation (a seeded permutation of the words)")
         .aliases = {"val_split", "validation_split"};
@@ -158,7 +155,7 @@ TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std:
   t.metrics = {"val_accuracy", "val_words"};
   std::string file = tsv;
   t.data_file = [file](const json& options) { return data_file_in(options, file); };
-  t.build_hint = "the committed data/" + file + " is missing; `ssm data build` rebuilds it";
+  t.build_hint = "`ssm data build` writes it (the source tree commits it in data/)";
   t.check = [](const json&, int64_t) { return schema::Failures{}; };
   t.create = [file](const json& options, const TaskContext& ctx) -> std::unique_ptr<train::Task> {
     PigLatinData d = PigLatinData::section().read_own(options);
