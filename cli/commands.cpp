@@ -1,12 +1,14 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/shipped.h"
 #include "core/suggest.h"
 
@@ -21,7 +23,50 @@ std::map<CLI::App*, std::function<void()>>& actions() {
   return a;
 }
 
+// Enough for any machine's cores; far more would only start threads that wait.
+constexpr int kMaxThreads = 1024;
+
+std::string& threads_arg() {
+  static std::string arg;
+  return arg;
+}
+std::optional<int>& threads_value() {
+  static std::optional<int> n;
+  return n;
+}
+
 }  // namespace
+
+void add_threads_option(CLI::App& app) {
+  // The default is the pool's size at start: OMP_NUM_THREADS, else every core, which trains
+  // fastest on the machines measured (docs/architecture.md, "CPU threads").
+  std::string help = "CPU threads for this command (default here: " + std::to_string(num_threads()) +
+                     (std::getenv("OMP_NUM_THREADS") ? ", from OMP_NUM_THREADS)" : ", every core)");
+  std::function<void(CLI::App*)> add = [&](CLI::App* cmd) {
+    std::vector<CLI::App*> subs = cmd->get_subcommands({});
+    if (subs.empty()) cmd->add_option("--threads", threads_arg(), help);
+    for (CLI::App* sub : subs) add(sub);
+  };
+  for (CLI::App* sub : app.get_subcommands({})) add(sub);
+}
+
+void apply_threads_option() {
+  const std::string& arg = threads_arg();
+  if (arg.empty()) return;
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(arg, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  SSM_CHECK(used == arg.size() && n >= 1 && n <= kMaxThreads, "--threads must be a whole number from 1 to ",
+            kMaxThreads, ", got ", quote_word(arg));
+  threads_value() = int(n);
+  set_num_threads(int(n));
+}
+
+std::optional<int> threads_option() { return threads_value(); }
 
 std::string find_config(const std::string& given) {
   if (fs::exists(given)) return given;
@@ -65,6 +110,7 @@ tasks::RunConfig load_config(const std::string& config, std::vector<std::string>
     // As a YAML string (JSON's quoting is YAML's), whatever characters the path holds.
     overrides.push_back("dataset.path=" + nlohmann::json(fs::absolute(data_dir).lexically_normal().string()).dump());
   }
+  if (auto n = threads_option()) overrides.push_back("training.threads=" + std::to_string(*n));
   return tasks::load_run_config(find_config(config), overrides);
 }
 

@@ -22,6 +22,12 @@ void add_generate(CLI::App& app);
 void add_info(CLI::App& app);
 void add_data(CLI::App& app);
 
+// --threads N on every sub-command (main adds it once the commands exist). apply_threads_option
+// checks N and sets the thread pool before the command runs; threads_option() is N when given.
+void add_threads_option(CLI::App& app);
+void apply_threads_option();
+std::optional<int> threads_option();
+
 // A config given to -c: the path as given (from the working folder), else the same path under
 // the folder shipped with ssm (core/shipped.h), so `-c configs/x.yaml`, `-c x.yaml` and `-c x`
 // name a shipped config from any folder. An ssm::Error naming every place looked at otherwise.
@@ -31,8 +37,8 @@ std::string find_config(const std::string& given);
 void add_data_dir_option(CLI::App* cmd, std::string* dir);
 
 // A run config as the commands read it: `config` found by find_config, then the --set
-// `overrides` and --data-dir (dataset.path=DIR made absolute, so train_config.yaml records it; an
-// ssm::Error when DIR is not a folder; "" when not given).
+// `overrides`, --data-dir (dataset.path=DIR made absolute, so train_config.yaml records it; an
+// ssm::Error when DIR is not a folder; "" when not given) and --threads (training.threads).
 tasks::RunConfig load_config(const std::string& config, std::vector<std::string> overrides,
                              const std::string& data_dir);
 

@@ -54,7 +54,8 @@ void run_demo(const DemoArgs& a) {
   SSM_CHECK(info.demo, "demo: data set ", info.name, " has no demo output; train it with ssm train");
   const std::string created = prepare_output_dir(cfg.output_dir);
 
-  std::string where = cfg.device.is_cpu() ? "the CPU with " + std::to_string(num_threads()) + " threads"
+  std::string where = cfg.device.is_cpu() ? "the CPU with " + std::to_string(num_threads()) +
+                                              (num_threads() == 1 ? " thread" : " threads")
                                           : "the GPU (" + cfg.device.str() + ")";
   const schema::json& o = cfg.model.options;
   std::printf("ssm demo: a %lld-layer %s LM (d_model %lld) trains on %s\n"

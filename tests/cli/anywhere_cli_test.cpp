@@ -2,8 +2,9 @@
 // and data sets are found from the binary (built or installed), SSM_DATA and --data-dir name
 // another data folder, a config's relative paths are from its own folder, a model dir evaluates
 // from anywhere, and a failed start leaves nothing behind. Also: one spelling of data set names,
-// and token-id files for eval only.
+// token-id files for eval only, and --threads on every command.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <filesystem>
 #include <fstream>
@@ -176,6 +177,30 @@ TEST(AnywhereCli, TokenFilesAreEvaluatedNotTrained) {
                                  " --json");
   EXPECT_EQ(e.status, 0) << e.out;
   EXPECT_HAS(e.out, "\"perplexity\":");
+}
+
+TEST(AnywhereCli, ThreadsOnEveryCommand) {
+  TempDir tmp("ssm_cli");
+  const std::string model = quote(kSource + "/tests/fixtures/models/interop/ssm");
+  // Checked before the command runs, in words.
+  for (const char* cmd : {"inspect x.safetensors", "data show piglatin_small"}) {
+    Cmd r = ssm_in(tmp.path(), std::string(cmd) + " --threads 0");
+    EXPECT_EQ(r.status, 1) << cmd << ": " << r.out;
+    EXPECT_HAS(r.out, "ssm: error: --threads must be a whole number from 1 to 1024, got '0'");
+  }
+  Cmd info = ssm_in(tmp.path(), "info -m " + model + " --threads 1");
+  EXPECT_EQ(info.status, 0) << info.out;
+  EXPECT_HAS(info.out, "CPU threads: 1 (--threads N); BLAS: ");
+  // The default: every core this process may run on (OMP_NUM_THREADS unset).
+  cpu_set_t cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  Cmd dflt = run("env -u OMP_NUM_THREADS " + quote(SSM_CLI_PATH) + " info -m " + model + " --json");
+  EXPECT_HAS(dflt.out, "\"cpu_threads\": " + std::to_string(CPU_COUNT(&cpus)) + ",");
+  // The training header shows it, and the run's config records it.
+  Cmd t = ssm_in(tmp.path(), "train -c piglatin_small_mamba -o run --threads 1" + kTiny);
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_HAS(t.out, " parameters; 1 CPU thread");
+  EXPECT_HAS(read(fs::path(tmp.path()) / "run/train_config.yaml"), "  threads: 1\n");
 }
 
 }  // namespace
