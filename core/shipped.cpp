@@ -1,6 +1,7 @@
 #include "core/shipped.h"
 
 #include <filesystem>
+#include <vector>
 
 #include "core/error.h"
 
@@ -24,6 +25,9 @@ std::string executable_path() {
   return p.string();
 }
 
+namespace {
+
+// The places tried for the executable `exe`, in order.
 std::vector<ShippedPlace> shipped_places(const std::string& exe) {
   fs::path bin = fs::path(exe).parent_path();
   return {
@@ -32,6 +36,8 @@ std::vector<ShippedPlace> shipped_places(const std::string& exe) {
       {SSM_SHIPPED_SOURCE_DIR, "the source tree " + exe + " was built from"},
   };
 }
+
+}  // namespace
 
 ShippedPlace shipped_root() {
   std::string exe = executable_path();

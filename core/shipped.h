@@ -6,23 +6,21 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 namespace ssm {
 
 // The running executable's path (symbolic links resolved).
 std::string executable_path();
 
-// The folders that may hold data/ and configs/ for the executable `exe`, in the order they are
-// tried, each with what it is ("installed beside /usr/local/bin/ssm").
+// A folder that may hold data/ and configs/, with what it is ("installed beside
+// /usr/local/bin/ssm").
 struct ShippedPlace {
   std::string root;
   std::string what;
 };
-std::vector<ShippedPlace> shipped_places(const std::string& exe);
 
-// The first of shipped_places(executable_path()) holding both data/ and configs/; an
-// ssm::Error naming every place looked at when none does.
+// The first place, in the order above, holding both data/ and configs/; an ssm::Error naming
+// every place looked at when none does.
 ShippedPlace shipped_root();
 
 // shipped_root().root/`folder`, e.g. shipped_dir("configs").
