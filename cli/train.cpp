@@ -14,7 +14,7 @@ namespace {
 struct TrainArgs {
   std::string config;
   std::vector<std::string> sets;
-  std::string output_dir, device;
+  std::string output_dir, device, data_dir;
   int64_t seed = -1;
   bool resume = false;
   int64_t halt_after = 0;
@@ -33,7 +33,7 @@ void run_train(const TrainArgs& a) {
   if (!a.device.empty()) overrides.push_back("device=" + a.device);
   std::vector<std::string> with_output = overrides;
   if (!a.output_dir.empty()) with_output.push_back("output_dir=" + a.output_dir);
-  tasks::RunConfig cfg = tasks::load_run_config(a.config, with_output);
+  tasks::RunConfig cfg = load_config(a.config, with_output, a.data_dir);
   train::TrainResult r = tasks::run_training(
       cfg, {.resume = a.resume, .halt_after = a.halt_after, .progress = !a.quiet, .stop_on_signals = true});
   std::printf("%s %lld steps in %.1f s%s\n", r.early_stopped ? "stopped early after" : "trained",
@@ -41,7 +41,7 @@ void run_train(const TrainArgs& a) {
   for (auto& [k, v] : r.best) std::printf("best %s: %.6g\n", k.c_str(), v);
   std::printf("model directory: %s\n", cfg.output_dir.c_str());
   std::fflush(stdout);
-  if (r.halted) report_halted_run(r, resume_command(a.config, overrides, cfg.output_dir));
+  if (r.halted) report_halted_run(r, resume_command(a.config, overrides, cfg.output_dir, a.data_dir));
 }
 
 }  // namespace
@@ -49,11 +49,13 @@ void run_train(const TrainArgs& a) {
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model from a YAML config");
   auto a = std::make_shared<TrainArgs>();
-  cmd->add_option("--config,-c", a->config, "YAML config (see configs/)");
+  cmd->add_option("--config,-c", a->config,
+                  "YAML config: a path, or the name of a config shipped with ssm (configs/)");
   cmd->add_option("--set", a->sets, "override a config key: --set optimizer.lr=1e-3 (repeatable)");
   cmd->add_option("--output-dir,-o", a->output_dir, "where the model, checkpoints and logs go (default runs/<name>)");
   cmd->add_option("--seed", a->seed, "the run's seed (overrides the config's)");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (overrides the config's device; default auto: the GPU when one is visible)");
+  add_data_dir_option(cmd, &a->data_dir);
   cmd->add_flag("--resume", a->resume, "continue from the output directory's last checkpoint");
   cmd->add_option("--halt-after", a->halt_after, "stop after this many steps in this invocation (a checkpoint is written; --resume continues)")
       ->check(CLI::NonNegativeNumber);

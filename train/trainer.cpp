@@ -80,7 +80,8 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
                  "accuracy)");
     s.add("gradient_checkpointing", &TrainingConfig::gradient_checkpointing,
           "recompute each layer's activations in backward to save memory");
-    s.add("threads", &TrainingConfig::threads, at_least(0), "CPU threads; 0: all cores");
+    s.add("threads", &TrainingConfig::threads, at_least(0),
+          "CPU threads; 0: the command's (--threads N, else OMP_NUM_THREADS, else every core)");
     s.add_choice("precision", &TrainingConfig::precision, {"fp32", "bf16", "fp16"},
                  "compute precision; bf16 and fp16 need a CUDA device")
         .aliases = {"mixed_precision"};
@@ -217,7 +218,8 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   say("  " + task.describe());
   say("  model: " + model.summary() + "; " + std::to_string(model.num_parameters()) +
       " parameters; " +
-      (cfg.device.is_cpu() ? std::to_string(num_threads()) + " CPU threads" + cpu_note()
+      (cfg.device.is_cpu() ? std::to_string(num_threads()) + (num_threads() == 1 ? " CPU thread" : " CPU threads") +
+                                 cpu_note()
                            : cfg.device.str() + ", " + precision_name(cfg.training.precision)));
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);

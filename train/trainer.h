@@ -44,7 +44,7 @@ struct TrainingConfig {
   int64_t early_stopping_patience = 0;  // evaluations without improvement; 0: off
   Metric early_stopping_metric = Metric::val_loss;
   bool gradient_checkpointing = false;
-  int64_t threads = 0;  // 0: all cores
+  int64_t threads = 0;  // 0: leave the thread pool's size as it is
   Precision precision = Precision::fp32;
 
   bool operator==(const TrainingConfig&) const = default;
