@@ -32,6 +32,16 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The CUDA backend is built where it can run: when a GPU is visible, or in CI, which proves the
+# kernels compile. On a machine with nvcc but no GPU, compiling the kernels (for sm_80 and sm_90)
+# is most of a first build and buys nothing. SSM_CUDA=ON|OFF|AUTO in the environment decides.
+cuda_choice() {
+  if [ -n "${SSM_CUDA:-}" ]; then echo "$SSM_CUDA"
+  elif [ "${CI:-}" = "true" ] || nvidia-smi -L >/dev/null 2>&1; then echo AUTO
+  else echo OFF
+  fi
+}
+
 # configure DIR [cmake args...]: (re)configures only when the arguments changed.
 configure() {
   local dir=$1; shift
@@ -39,6 +49,7 @@ configure() {
   # CI (no GPU) proves the CUDA code compiles and links: one architecture (sm_90) halves the nvcc
   # time; other builds compile for sm_80 and sm_90.
   [ "${CI:-}" = "true" ] && args+=(-DSSM_WERROR=ON -DCMAKE_CUDA_ARCHITECTURES=90)
+  [[ " $* " == *" -DSSM_CUDA="* ]] || args+=(-DSSM_CUDA="$(cuda_choice)")
   # A developer's ccache, when installed, makes rebuilds of other checkouts and build types cheap.
   command -v ccache >/dev/null && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
   local stamp="$dir/.ssm-configure-args"

@@ -1,4 +1,4 @@
-// ssm eval --model-dir D [--tokens FILE | --data NAME] [--json] [--device D] [--precision P]
+// ssm eval --model-dir D [--tokens FILE | --data NAME] [--data-dir DIR] [--json] [--device D] [--precision P]
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,14 +15,14 @@
 #include "core/error.h"
 #include "io/model_dir.h"
 #include "tasks/run.h"
-#include "tasks/tokens_file/task.h"
+#include "tasks/tokens_file/tokens_file.h"
 
 namespace ssm::cli {
 
 namespace {
 
 struct EvalArgs {
-  std::string model_dir, tokens, data, config, device = "auto", precision = "fp32";
+  std::string model_dir, tokens, data, config, data_dir, device = "auto", precision = "fp32";
   int64_t max_batches = 0;
   bool json = false;
 };
@@ -33,18 +33,19 @@ void run_eval(const EvalArgs& a) {
   AutocastGuard autocast_guard(parse_precision(a.precision, m.model->device(), "eval"));
   train::Metrics metrics;
   if (!a.tokens.empty()) {
-    // The tokens file's metrics by their plain names: loss, tokens, sequences, perplexity.
-    for (auto& [k, v] : tasks::TokensFileTask(a.tokens).evaluate(*m.model, a.max_batches))
-      metrics[k.substr(4)] = v;
+    metrics = tasks::TokensFile(a.tokens).evaluate(*m.model, a.max_batches);
   } else {
+    m.need_tokenizer("eval", "evaluate token ids with --tokens FILE instead");
+    // The run's own config records its data set (train_config.yaml; tasks/run.cpp), so a model
+    // dir evaluates from any folder.
     std::string cfg_path = !a.config.empty() ? a.config : a.model_dir + "/train_config.yaml";
-    SSM_CHECK(std::filesystem::exists(cfg_path), "eval: give --tokens FILE, or --data with a model directory "
-              "written by ssm train (it has train_config.yaml), or --config FILE");
+    SSM_CHECK(!a.config.empty() || std::filesystem::exists(cfg_path), "eval: give --tokens FILE, or --data "
+              "with a model directory written by ssm train (it has train_config.yaml), or --config FILE");
     std::vector<std::string> overrides;
     if (!a.data.empty()) overrides.push_back("dataset.name=" + a.data);
-    tasks::RunConfig cfg = tasks::load_run_config(cfg_path, overrides);
+    tasks::RunConfig cfg = load_config(cfg_path, overrides, a.data_dir);
     auto task = tasks::make_task(cfg);
-    SSM_CHECK(task->tokenizer().vocab_size() <= m.model->vocab_size(), "eval: the ", a.data,
+    SSM_CHECK(task->tokenizer().vocab_size() <= m.model->vocab_size(), "eval: the ", cfg.dataset.name,
               " tokenizer has ", task->tokenizer().vocab_size(), " tokens, the model only ",
               m.model->vocab_size());
     metrics = task->evaluate(*m.model, a.max_batches);
@@ -68,6 +69,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--tokens", a->tokens, "token ids, one sequence per line: mean next-token cross-entropy");
   cmd->add_option("--data", a->data, "a dataset name (piglatin_small, piglatin_large, austen_char): its validation split");
   cmd->add_option("--config", a->config, "training config for --data (default: the model directory's train_config.yaml)");
+  add_data_dir_option(cmd, &a->data_dir);
   cmd->add_option("--max-batches", a->max_batches, "evaluate only this many batches (0: all)")->transform(at_least(0));
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N (auto: the GPU when one is visible)")->capture_default_str();

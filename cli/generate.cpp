@@ -27,18 +27,17 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   io::LoadedModel m = load_model_to_run(a.model_dir, "generate");
-  SSM_CHECK(m.tokenizer, "generate: '", a.model_dir, "' has no tokenizer (", data::kTokenizerFile,
-            "), so text cannot be encoded");
+  const data::Tokenizer& tok = m.need_tokenizer("generate");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
   // Everything that can fail is checked before the prompt is echoed.
   Device device = resolve_device(a.device, "generate");
   AutocastGuard autocast_guard(parse_precision(a.precision, device, "generate"));
   const int64_t vocab = m.model->vocab_size();
   infer::SamplingOptions opt = a.opt;
-  std::optional<int64_t> eos = m.tokenizer->end_of_sequence();
+  std::optional<int64_t> eos = tok.special_ids().eos;
   if (eos) opt.stop_tokens = {*eos};
   opt.validate(vocab);
-  std::vector<int64_t> prompt = m.tokenizer->encode(a.prompt);
+  std::vector<int64_t> prompt = tok.encode(a.prompt);
   for (int64_t id : prompt)
     SSM_CHECK(id < vocab, "generate: the prompt's token ", id, " is outside the model's vocabulary of ",
               vocab, " tokens");
@@ -48,7 +47,7 @@ void run_generate(const GenerateArgs& a) {
   std::fflush(stdout);
   infer::generate(dec, std::vector<std::vector<int64_t>>{prompt}, opt, [&](int64_t, int64_t token) {
     if (token == eos) return;  // the end, not text
-    std::string piece = m.tokenizer->decode(std::vector<int64_t>{token});
+    std::string piece = tok.decode(std::vector<int64_t>{token});
     std::fwrite(piece.data(), 1, piece.size(), stdout);  // streamed as it comes
     std::fflush(stdout);
   });

@@ -1,4 +1,5 @@
-// ssm info --model-dir D [--json]: parameters, FLOPs per token, memory.
+// ssm info --model-dir D [--json]: parameters, FLOPs per token, memory, and the CPU threads this
+// ssm runs on.
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -6,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/parallel.h"
 #include "io/model_dir.h"
 
 namespace ssm::cli {
@@ -48,6 +50,7 @@ void run_info(const InfoArgs& a) {
                         {"forward_flops_per_token", flops}, {"training_flops_per_token", 3 * flops},
                         {"weights_bytes", weights},        {"training_bytes_per_parameter", 16},
                         {"decode_state_bytes_per_sequence", decode_state},
+                        {"cpu_threads", num_threads()}, {"blas", blas_threading()},
                         {"config", model.config_json()}};
     std::cout << j.dump(2) << "\n";
     return;
@@ -61,6 +64,7 @@ void run_info(const InfoArgs& a) {
               human(weights, "B").c_str(), human(double(params) * 16, "B").c_str());
   std::printf("  decoding state per sequence: %s (O(1) in length for SSM mixers)\n",
               human(decode_state, "B").c_str());
+  std::printf("CPU threads: %d (--threads N); BLAS: %s\n", num_threads(), blas_threading().c_str());
 }
 
 }  // namespace

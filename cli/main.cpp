@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   ssm::cli::add_generate(app);
   ssm::cli::add_info(app);
   ssm::cli::add_data(app);
+  ssm::cli::add_threads_option(app);
   // CLI11 reads an unknown first word as a stray argument ("A subcommand is required"): name it,
   // with the nearest command, and list them all.
   std::vector<std::string> commands;
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    ssm::cli::apply_threads_option();
     ssm::cli::run_selected(app);
   } catch (const ssm::Error& e) {
     std::cerr << "ssm: error: " << e.what() << "\n";

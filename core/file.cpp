@@ -78,4 +78,17 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   if (::fsync(d.fd) != 0) fail_os("cannot fsync directory", dir);
 }
 
+std::string create_folders(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path top;
+  for (fs::path p = fs::absolute(dir).lexically_normal(); !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    top = p;
+    if (p == p.parent_path()) break;
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  SSM_CHECK(!ec, "cannot create the folder '", dir, "': ", ec.message());
+  return top.string();
+}
+
 }  // namespace ssm

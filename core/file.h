@@ -14,4 +14,9 @@ std::string read_file(const std::string& path);
 // directory. A reader sees the old file or the new one, never a torn one.
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
+// Creates the folder `dir` and its missing parents. Returns the topmost folder it created ("" when
+// `dir` existed): removing it undoes the call, so a command that fails before writing anything
+// leaves no empty folders behind. ssm::Error naming the folder when it cannot be created.
+std::string create_folders(const std::string& dir);
+
 }  // namespace ssm

@@ -118,6 +118,10 @@ template <class F>
 struct IsVector : std::false_type {};
 template <class U>
 struct IsVector<std::vector<U>> : std::true_type {};
+template <class F>
+struct IsOptional : std::false_type {};
+template <class U>
+struct IsOptional<std::optional<U>> : std::true_type {};
 }  // namespace detail
 
 template <class T>
@@ -277,6 +281,9 @@ class Section {
     else if constexpr (std::is_same_v<F, std::optional<double>>) {
       k.type = Type::number;
       k.optional = true;
+    } else if constexpr (std::is_same_v<F, std::optional<int64_t>>) {
+      k.type = Type::integer;
+      k.optional = true;
     } else if constexpr (std::is_same_v<F, bool>) k.type = Type::boolean;
     else if constexpr (std::is_same_v<F, std::string>) k.type = Type::string;
     else if constexpr (std::is_same_v<F, Device>) k.type = Type::device;
@@ -288,14 +295,14 @@ class Section {
   template <class F>
   static json to_json(const F& v) {
     if constexpr (std::is_same_v<F, Device>) return v.str();
-    else if constexpr (std::is_same_v<F, std::optional<double>>) return v ? json(*v) : json();
+    else if constexpr (detail::IsOptional<F>::value) return v ? json(*v) : json();
     else return json(v);
   }
   template <class F>
   static void from_json(const json& v, F& out) {
     if constexpr (std::is_same_v<F, Device>) out = parse_device(v.get<std::string>());
-    else if constexpr (std::is_same_v<F, std::optional<double>>)
-      out = v.is_null() ? std::nullopt : std::optional<double>(v.get<double>());
+    else if constexpr (detail::IsOptional<F>::value)
+      out = v.is_null() ? F() : F(v.get<typename F::value_type>());
     else out = v.get<F>();
   }
 

@@ -12,7 +12,6 @@
 
 namespace ssm::data {
 
-inline constexpr const char* kDefaultRawDir = "data/raw";
 
 // Where the fetched files lie inside a cache directory.
 struct RawFiles {

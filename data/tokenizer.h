@@ -19,6 +19,12 @@ namespace ssm::data {
 
 inline constexpr const char* kTokenizerFile = "ssm_tokenizer.json";
 
+// The special tokens a model's config.json names (transformers' pad_token_id, bos_token_id,
+// eos_token_id); none where the tokenizer has no such token.
+struct SpecialIds {
+  std::optional<int64_t> pad, bos, eos;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -29,8 +35,7 @@ class Tokenizer {
   // ssm::Error for an id outside [0, vocab_size). Special tokens come out as their names.
   virtual std::string decode(std::span<const int64_t> ids) const = 0;
   virtual std::string to_json() const = 0;  // the file's content
-  // The token that ends a sequence, where the vocabulary has one (generation stops at it).
-  virtual std::optional<int64_t> end_of_sequence() const { return std::nullopt; }
+  virtual SpecialIds special_ids() const = 0;
 };
 
 // One id per character, special tokens first. The default is the Pig-Latin vocabulary, 31 ids:
@@ -53,7 +58,7 @@ class CharTokenizer final : public Tokenizer {
   std::vector<int64_t> encode(std::string_view text) const override;
   std::string decode(std::span<const int64_t> ids) const override;
   std::string to_json() const override;
-  std::optional<int64_t> end_of_sequence() const override { return eos_; }
+  SpecialIds special_ids() const override { return {pad_, sos_, eos_}; }
 
  private:
   std::vector<std::string> tokens_;
@@ -70,6 +75,7 @@ class ByteTokenizer final : public Tokenizer {
   std::vector<int64_t> encode(std::string_view text) const override;
   std::string decode(std::span<const int64_t> ids) const override;
   std::string to_json() const override;
+  SpecialIds special_ids() const override { return {}; }  // bytes only: no special tokens
 };
 
 // Writes `tok` to `path` atomically.

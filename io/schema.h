@@ -38,7 +38,7 @@ using Origins = std::map<std::string, std::string>;
 // it is an error naming when it applies, unless a --set switched the selecting key away.
 struct OtherChoiceKey {
   std::string selector;  // "dataset.name"
-  std::string values;    // "austen_char or tokens_file"
+  std::string values;    // "austen_char or piglatin_large"
 };
 
 class ConfigDoc {

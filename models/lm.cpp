@@ -248,6 +248,9 @@ json LM::config_json() const {
   json mixer_json = schema::to_config_json(m.keys(), mixer_values);
   for (auto& [k, v] : mixer_json.items()) out[k] = v;
   m.write_json(cfg_.options, ctx_, out);
+  // Unset ids are written as null: transformers reads an absent one as its default, 0.
+  for (const char* id : {"pad_token_id", "bos_token_id", "eos_token_id"})
+    if (!out.contains(id)) out[id] = nullptr;
   out["architectures"] = json::array({m.hf_class});
   out["model_type"] = m.model_type;
   out["ssm_mixer"] = m.name;

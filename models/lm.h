@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "core/rng.h"
 #include "core/schema.h"
@@ -34,7 +35,9 @@ struct LMConfig {
   double layer_norm_epsilon = 1e-5;
   bool residual_in_fp32 = true;
   bool tie_embeddings = true;
-  int64_t pad_token_id = 0, bos_token_id = 0, eos_token_id = 0;  // config.json only
+  // config.json only: the tokenizer's special tokens, as transformers names them; none (null)
+  // where the tokenizer has no such token. io::save_model_dir writes the tokenizer's.
+  std::optional<int64_t> pad_token_id, bos_token_id, eos_token_id;
 
   static const schema::Section<LMConfig>& section();
 };

@@ -1,12 +1,14 @@
 // The task registry: one line per data set a config can name, one per data builder.
 #include "tasks/registry.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/shipped.h"
+#include "core/suggest.h"
 #include "tasks/byte_lm/task.h"
 #include "tasks/piglatin/task.h"
-#include "tasks/tokens_file/task.h"
 
 namespace ssm::tasks {
 
@@ -17,7 +19,6 @@ const std::vector<TaskInfo>& task_infos() {
       piglatin_task_info("piglatin_large", kLargeTsv,
                          "English -> Pig Latin, 22,402 words: the small set plus frequent English words"),
       austen_char_task_info(),
-      tokens_file_task_info(),
   };
   return all;
 }
@@ -41,13 +42,21 @@ const TaskInfo& task_info(const std::string& name) {
     if (t.name == name) return t;
   std::string names;
   for (const TaskInfo& t : task_infos()) names += (names.empty() ? "" : ", ") + t.name;
-  SSM_FAIL("dataset.name '", name, "' is not a data set of this build (data sets: ", names, ")");
+  SSM_FAIL("'", name, "' is not a data set of this build", did_you_mean(name, task_names()),
+           " (data sets: ", names, ")");
+}
+
+DataDir data_dir() {
+  const char* env = std::getenv("SSM_DATA");
+  if (env && *env) return {std::filesystem::absolute(env).lexically_normal().string(), "set by SSM_DATA"};
+  ShippedPlace shipped = shipped_root();
+  return {(std::filesystem::path(shipped.root) / "data").string(), "shipped with ssm: " + shipped.what, true};
 }
 
 std::string data_file_in(const json& options, const std::string& name) {
   std::string path = options.contains("path") ? options.at("path").get<std::string>() : "";
   if (!path.empty() && std::filesystem::is_regular_file(path)) return path;
-  std::filesystem::path dir = path.empty() ? kDefaultDataDir : path;
+  std::filesystem::path dir = path.empty() ? data_dir().path : path;
   return (dir / name).string();
 }
 

@@ -23,8 +23,15 @@ namespace ssm::tasks {
 
 using schema::json;
 
-// The data directory when dataset.path does not name one: the data sets `ssm data build` writes.
-inline constexpr const char* kDefaultDataDir = "data";
+// The data folder: where the data sets are when dataset.path is "", and where `ssm data build`
+// writes them. $SSM_DATA when set, else the data/ shipped with ssm (core/shipped.h), so a config
+// names its data set and works from any folder.
+struct DataDir {
+  std::string path;
+  std::string origin;  // "set by SSM_DATA", or "shipped with ssm: installed beside /usr/local/bin/ssm"
+  bool shipped = false;
+};
+DataDir data_dir();
 
 // What a task is built with besides its own dataset.* values.
 struct TaskContext {
@@ -40,12 +47,13 @@ struct TaskInfo {
   std::function<json()> defaults;
   // The validation metrics its evaluation reports besides val_loss and val_tokens.
   std::vector<std::string> metrics;
-  // False for a data set that only evaluates (it has no tokenizer to train with).
-  bool trainable = true;
-  // The data file `options` point to, and how to make it when it is missing ("" when it cannot
-  // be built).
+  // The data file `options` point to, and how to make it when it is missing ("`ssm data build`
+  // writes it").
   std::function<std::string(const json& options)> data_file;
   std::string build_hint;
+  // `ssm data show`: what the data file holds (counts, examples, split sizes for ctx.seed and
+  // batches of ctx.batch_size).
+  std::function<void(const std::string& file, const TaskContext& ctx, std::ostream& out)> show;
   // Cross-field problems of the run for this task (keys as dotted paths), given the model's
   // vocab_size option (0: auto, the tokenizer's).
   std::function<schema::Failures(const json& options, int64_t vocab_size)> check;
@@ -58,7 +66,7 @@ struct TaskInfo {
 };
 
 const std::vector<TaskInfo>& task_infos();
-// The task called `name`; an ssm::Error naming the registered ones otherwise.
+// The task called `name`; an ssm::Error naming the registered ones (and the nearest) otherwise.
 const TaskInfo& task_info(const std::string& name);
 std::vector<std::string> task_names();
 
@@ -70,8 +78,14 @@ struct DataBuilder {
 };
 const std::vector<DataBuilder>& data_builders();
 
-// The file under `options.path` (or the default data directory) a task reads: `name` inside it,
-// or options.path itself when that is a regular file.
+// The meaning of a task's dataset.path key, for --help-config.
+inline constexpr const char* kDataPathDoc =
+    "the folder holding the data set (\"\": the data folder, $SSM_DATA or the one shipped with "
+    "ssm), or its file; a relative path is from the config file's folder (from the working "
+    "folder when given with --set)";
+
+// The file a task reads: `name` in the folder options.path names ("": the data folder), or
+// options.path itself when that is a regular file.
 std::string data_file_in(const json& options, const std::string& name);
 
 }  // namespace ssm::tasks

@@ -10,11 +10,12 @@
 namespace ssm::tasks {
 
 // The task cfg.dataset names, built with the run's batch size and seed. An ssm::Error when its
-// data file is missing (saying how to make it) or when it cannot train and `for_training`.
-std::unique_ptr<train::Task> make_task(const RunConfig& cfg, bool for_training = true);
+// data file is missing, naming where it looked and how to make the file.
+std::unique_ptr<train::Task> make_task(const RunConfig& cfg);
 
 // Builds the model on the CPU from cfg.seed (so the same weights on any device), writes the
-// resolved config to <output_dir>/train_config.yaml, and trains.
+// resolved config to <output_dir>/train_config.yaml, and trains. A run that fails before writing
+// a model or a checkpoint removes the output folder it created.
 train::TrainResult run_training(const RunConfig& cfg, const train::TrainOptions& opt = {});
 
 }  // namespace ssm::tasks

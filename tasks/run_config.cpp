@@ -57,7 +57,8 @@ const schema::Section<RunConfig>& top_section() {
           "seed of initialisation, data order and dropout; same seed, same run on the CPU")
         .aliases = {"random_seed"};
     auto& out = s.add("output_dir", &RunConfig::output_dir,
-                      "run directory: a loadable model dir (best model) with checkpoints/ inside");
+                      "run directory: a loadable model dir (best model) with checkpoints/ inside; "
+                      "a relative path is from the working folder, not the config file's");
     out.default_doc = "runs/<name>";
     out.aliases = {"output", "out_dir"};
     s.add("device", &RunConfig::device,
@@ -71,7 +72,9 @@ const schema::Section<RunConfig>& top_section() {
 const schema::Section<DatasetConfig>& dataset_choice_section() {
   static const schema::Section<DatasetConfig> s = [] {
     schema::Section<DatasetConfig> s("dataset");
-    s.add_choice("name", &DatasetConfig::name, task_names(), "the data set (see the list below)")
+    s.add_choice("name", &DatasetConfig::name, task_names(),
+                 "the data set (see the list below; a file of token ids is evaluated with ssm "
+                 "eval --tokens, not trained on)")
         .aliases = {"type"};
     return s;
   }();
@@ -211,6 +214,13 @@ RunConfig parse_run_config(const std::string& yaml, const std::string& source,
   Layout layout(cfg);
   io::Origins origins = doc.apply(layout.bounds, other_choice_keys(cfg));
   for (auto& [path, where] : preset_origins) origins.emplace(path, where);
+  // A relative dataset.path is from the config file's folder, or from the working folder when a
+  // --set gave it (where it was typed); made absolute so that the saved config works anywhere.
+  if (std::string path = cfg.dataset.options.value("path", std::string()); !path.empty()) {
+    namespace fs = std::filesystem;
+    fs::path base = doc.overridden("dataset.path") ? fs::current_path() : fs::absolute(source).parent_path();
+    cfg.dataset.options["path"] = (base / path).lexically_normal().string();
+  }
   if (cfg.name.empty()) cfg.name = std::filesystem::path(source).stem().string();
   if (cfg.output_dir.empty()) cfg.output_dir = "runs/" + cfg.name;
   check_run(cfg, origins);

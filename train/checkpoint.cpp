@@ -84,8 +84,8 @@ std::string step_name(int64_t step) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
-                     const TrainerState& state) {
+std::string save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
+                            const TrainerState& state) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   SSM_CHECK(!ec, "checkpoint: cannot create '", dir, "': ", ec.message());
@@ -115,6 +115,7 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Adam
     std::string n = entry.path().filename().string();
     if (entry.is_directory() && n.rfind("step-", 0) == 0 && n != name) fs::remove_all(entry.path(), ec);
   }
+  return final_dir;
 }
 
 void check_output_dir(const std::string& out_dir, bool resume) {

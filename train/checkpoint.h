@@ -34,8 +34,9 @@ struct TrainerState {
   static TrainerState from_json(const nlohmann::json& j);
 };
 
-void save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
-                     const TrainerState& state);
+// Returns the checkpoint's folder, <dir>/step-NNNNNNNN.
+std::string save_checkpoint(const std::string& dir, const nn::Module& model, const AdamW& opt,
+                            const TrainerState& state);
 
 // Whether a run into `out_dir` may start: with `resume` only where a checkpoint exists to
 // continue, without it only where none would be overwritten; an ssm::Error naming the folder and

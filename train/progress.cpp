@@ -73,14 +73,50 @@ std::string render_bar(double fraction, int width) {
   return bar;
 }
 
+RateEstimator::RateEstimator(double half_life_steps) {
+  SSM_CHECK(half_life_steps > 0, "progress: the half-life must be > 0 steps, got ", half_life_steps);
+  keep_ = std::exp2(-1.0 / half_life_steps);
+}
+
+void RateEstimator::add_steps(int64_t steps, double seconds, int64_t tokens) {
+  SSM_CHECK(steps > 0 && seconds >= 0, "progress: ", steps, " steps in ", seconds, " s");
+  double fade = std::pow(keep_, double(steps));
+  step_seconds_ = step_seconds_ * fade + seconds;
+  step_count_ = step_count_ * fade + double(steps);
+  if (tokens > 0) {
+    tokens_ = tokens_ * fade + double(tokens);
+    token_seconds_ = token_seconds_ * fade + seconds;
+  }
+  steps_ += steps;
+}
+
+void RateEstimator::add_pause(double seconds) {
+  pause_seconds_ += std::max(seconds, 0.0);
+  steps_before_pause_ = steps_;
+}
+
+double RateEstimator::seconds_per_step() const {
+  if (step_count_ <= 0) return -1;
+  double pauses = steps_before_pause_ > 0 ? pause_seconds_ / double(steps_before_pause_) : 0;
+  return step_seconds_ / step_count_ + pauses;
+}
+
+double RateEstimator::tokens_per_second() const {
+  if (tokens_ <= 0) return -1;
+  return tokens_ / std::max(token_seconds_, 1e-9);
+}
+
+double RateEstimator::eta(int64_t remaining) const {
+  double per_step = seconds_per_step();
+  return per_step < 0 ? -1 : per_step * double(std::max<int64_t>(remaining, 0));
+}
+
 Progress::Progress(int64_t total, int64_t first_step, ProgressOptions opt, std::FILE* out)
-    : total_(total), step_(first_step), opt_(std::move(opt)), out_(out) {
+    : total_(total), step_(first_step), opt_(std::move(opt)), out_(out), rate_(opt_.half_life_steps) {
   SSM_CHECK(total > 0, "progress: total must be > 0, got ", total);
   SSM_CHECK(first_step >= 0 && first_step <= total, "progress: first step ", first_step,
             " is outside [0, ", total, "]");
-  SSM_CHECK(opt_.log_every > 0, "progress: log_every must be > 0, got ", opt_.log_every);
-  SSM_CHECK(opt_.ema_alpha > 0 && opt_.ema_alpha <= 1, "progress: ema_alpha must be in (0, 1], got ",
-            opt_.ema_alpha);
+  SSM_CHECK(opt_.line_seconds >= 0, "progress: line_seconds must be >= 0, got ", opt_.line_seconds);
   if (!opt_.clock)
     opt_.clock = [] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
@@ -88,7 +124,7 @@ Progress::Progress(int64_t total, int64_t first_step, ProgressOptions opt, std::
     };
   using Mode = ProgressOptions::Mode;
   terminal_ = opt_.mode == Mode::terminal || (opt_.mode == Mode::automatic && is_terminal(out_));
-  start_time_ = last_time_ = now();
+  start_time_ = last_time_ = last_line_ = now();
   last_logged_ = first_step;
 }
 
@@ -102,34 +138,31 @@ Progress::~Progress() {
 
 double Progress::now() const { return opt_.clock(); }
 
-double Progress::eta_seconds() const {
-  if (step_time_ < 0) return -1;
-  return step_time_ * double(total_ - step_);
-}
+double Progress::eta_seconds() const { return rate_.eta(total_ - step_); }
 
 void Progress::update(int64_t step, int64_t tokens, std::optional<double> loss) {
   SSM_CHECK(step > step_ && step <= total_, "progress: step ", step, " must be in (", step_, ", ",
             total_, "]");
   double t = now();
-  double dt = std::max(t - last_time_, 1e-9);
-  double per_step = dt / double(step - step_);
-  double a = opt_.ema_alpha;
-  step_time_ = step_time_ < 0 ? per_step : a * per_step + (1 - a) * step_time_;
-  if (tokens > 0) {
-    double rate = double(tokens) / dt;
-    tok_rate_ = tok_rate_ < 0 ? rate : a * rate + (1 - a) * tok_rate_;
-  }
+  rate_.add_steps(step - step_, std::max(t - last_time_, 0.0), tokens);
+  bool had_loss = loss_.has_value();
   if (loss) loss_ = loss;
-  int64_t prev = step_;
   step_ = step;
   last_time_ = t;
 
   if (terminal_) {
     if (t - last_draw_ >= opt_.redraw_seconds || step == total_) draw();
-  } else if (step / opt_.log_every != prev / opt_.log_every || step == total_) {
+  } else if (step == total_ || (t - last_line_ >= opt_.line_seconds && (loss || !had_loss))) {
     write(log_line() + "\n");
     last_logged_ = step;
+    last_line_ = t;
   }
+}
+
+void Progress::end_pause() {
+  double t = now();
+  rate_.add_pause(t - last_time_);
+  last_time_ = t;
 }
 
 void Progress::println(const std::string& msg) {
@@ -163,7 +196,7 @@ std::string Progress::stats() const {
     s = "elapsed " + format_duration(last_time_ - start_time_);
   else
     s = "ETA " + format_duration(eta_seconds());
-  if (tok_rate_ >= 0) s += "  " + format_rate(tok_rate_) + " tok/s";
+  if (double r = rate_.tokens_per_second(); r >= 0) s += "  " + format_rate(r) + " tok/s";
   if (loss_) s += "  loss " + sprintf_string("%.4f", *loss_);
   return s;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -11,10 +12,9 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "core/error.h"
+#include "core/file.h"
 
 // Record lengths, doubles and floats are written as their little-endian bytes.
 static_assert(std::endian::native == std::endian::little,
@@ -379,13 +379,18 @@ void EventWriter::flush() {
 
 // ---- reading ------------------------------------------------------------------------------------
 
-std::vector<Event> read_events(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_os("open", path);
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  SSM_CHECK(!in.bad(), "tensorboard: read of '", path, "' failed");
+namespace {
 
-  std::vector<Event> events;
+// One complete record of an event file: its TFRecord frame and the event it holds.
+struct Record {
+  std::string_view frame;
+  Event event;
+};
+
+// The complete records of `bytes` (the contents of `path`), both CRCs of each checked; a record
+// cut short at the end is left out.
+std::vector<Record> parse_records(const std::string& bytes, const std::string& path) {
+  std::vector<Record> records;
   size_t pos = 0;
   while (pos < bytes.size()) {
     std::string where = "tensorboard: '" + path + "' record at byte " + std::to_string(pos);
@@ -400,10 +405,46 @@ std::vector<Event> read_events(const std::string& path) {
     std::memcpy(&data_crc, bytes.data() + pos + 12 + n, 4);
     SSM_CHECK(unmask_crc(data_crc) == crc32c(data.data(), data.size()), where,
               ": data CRC mismatch (corrupt file)");
-    events.push_back(decode_event(data, where));
-    pos += 12 + size_t(n) + 4;
+    size_t size = 12 + size_t(n) + 4;
+    records.push_back({std::string_view(bytes.data() + pos, size), decode_event(data, where)});
+    pos += size;
   }
+  return records;
+}
+
+}  // namespace
+
+std::vector<Event> read_events(const std::string& path) {
+  std::string bytes = read_file(path);
+  std::vector<Event> events;
+  for (Record& r : parse_records(bytes, path)) events.push_back(std::move(r.event));
   return events;
+}
+
+std::vector<std::string> list_event_files(const std::string& logdir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(logdir, ec))
+    if (e.is_regular_file() && e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      files.push_back(e.path().string());
+  SSM_CHECK(!ec, "tensorboard: cannot list '", logdir, "': ", ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+size_t drop_events_after(const std::string& path, int64_t step) {
+  std::string bytes = read_file(path);
+  std::string kept;
+  size_t dropped = 0;
+  for (const Record& r : parse_records(bytes, path)) {
+    if (r.event.step > step) {
+      ++dropped;
+      continue;
+    }
+    kept.append(r.frame);
+  }
+  if (dropped > 0) write_file_atomic(path, kept);
+  return dropped;
 }
 
 std::vector<ScalarPoint> read_scalars(const std::string& path) {

@@ -52,8 +52,9 @@ class EventWriter {
   // A text summary (TensorBoard's Text tab; markdown is rendered).
   void add_text(std::string_view tag, std::string_view text, int64_t step,
                 double wall_time = unix_time_now());
-  // Marks a restart at `step` (a resumed run): TensorBoard's event accumulator then drops the
-  // events of earlier files in this run that have step >= `step`, so curves do not double back.
+  // Marks a restart at `step` (a resumed run), as PyTorch's SummaryWriter(purge_step=step) does:
+  // TensorBoard's Python event accumulator then drops the events of earlier files in this run
+  // that have step >= `step`, so curves do not double back (see also drop_events_after).
   void add_session_start(int64_t step, double wall_time = unix_time_now());
   // Writes buffered records to the file (to the OS; survives the process, not a power cut).
   void flush();
@@ -100,5 +101,17 @@ struct ScalarPoint {
 std::vector<Event> read_events(const std::string& path);
 // The scalar summaries of read_events(path), in file order.
 std::vector<ScalarPoint> read_scalars(const std::string& path);
+
+// The event files (events.out.tfevents.*) directly in `logdir`, sorted by name: the order in which
+// TensorBoard reads them, which is the order they were started in.
+std::vector<std::string> list_event_files(const std::string& logdir);
+
+// Drops the events with a step greater than `step` from the event file at `path`, for a run
+// resumed from that step that will log them again; returns how many were dropped. When any is
+// dropped the file is rewritten atomically (temp file, fsync, rename), without a torn last
+// record either. TensorBoard's Python reader would also hide them on the SessionLog START event
+// (EventWriter::add_session_start), but its Rust data server ignores that event and keeps any
+// point that the resumed run does not log again: only removing them works for every reader.
+size_t drop_events_after(const std::string& path, int64_t step);
 
 }  // namespace ssm::train

@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/autocast.h"
@@ -15,6 +17,7 @@
 #include "ops/elementwise.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
+#include "train/interrupt.h"
 #include "train/loss_scaler.h"
 #include "train/metrics.h"
 #include "train/progress.h"
@@ -60,7 +63,9 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
         .aliases = {"eval_steps"};
     s.add("eval_batches", &TrainingConfig::eval_batches, at_least(0),
           "validation batches per evaluation; 0: the whole validation set");
-    s.add("log_every", &TrainingConfig::log_every, at_least(1), "optimizer steps between log lines")
+    s.add("log_every", &TrainingConfig::log_every, at_least(1),
+          "optimizer steps between logged training losses (metrics.jsonl, TensorBoard, the progress "
+          "line), each the mean over those steps")
         .aliases = {"logging_steps"};
     s.add("checkpoint_every", &TrainingConfig::checkpoint_every, at_least(0),
           "optimizer steps between checkpoints; 0: at every evaluation")
@@ -75,7 +80,8 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
                  "accuracy)");
     s.add("gradient_checkpointing", &TrainingConfig::gradient_checkpointing,
           "recompute each layer's activations in backward to save memory");
-    s.add("threads", &TrainingConfig::threads, at_least(0), "CPU threads; 0: all cores");
+    s.add("threads", &TrainingConfig::threads, at_least(0),
+          "CPU threads; 0: the command's (--threads N, else OMP_NUM_THREADS, else every core)");
     s.add_choice("precision", &TrainingConfig::precision, {"fp32", "bf16", "fp16"},
                  "compute precision; bf16 and fp16 need a CUDA device")
         .aliases = {"mixed_precision"};
@@ -116,6 +122,18 @@ std::string describe_metrics(const Metrics& m, const Task& task) {
   for (const std::string& k : keys)
     if (auto it = m.find(k); it != m.end()) s += (s.empty() ? "" : "  ") + k + " " + fmt(it->second);
   return s;
+}
+
+// A resumed run's TensorBoard files lose the events past its checkpoint. A file that cannot be read
+// is left as it is, with a warning: a damaged log is no reason to refuse to train.
+void drop_events_after_checkpoint(const std::string& logdir, int64_t step) {
+  for (const std::string& file : list_event_files(logdir)) {
+    try {
+      drop_events_after(file, step);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: %s; the file is left as it is\n", e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -178,12 +196,15 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     }
   }
   MetricsLog metrics(out_dir + "/metrics.jsonl", state.elapsed_seconds);
-  if (result.resumed) metrics.truncate_after(state.step);
+  // What the stopped run logged past its checkpoint is logged again from here: drop it, so that
+  // no step appears twice and the curves do not double back.
+  if (result.resumed) {
+    metrics.truncate_after(state.step);
+    drop_events_after_checkpoint(out_dir, state.step);
+  }
   EventWriter events(out_dir);
-  // TensorBoard drops the first run's points past the checkpoint, so curves do not double back.
   if (result.resumed) events.add_session_start(state.step + 1);
   ProgressOptions popt;
-  popt.log_every = cfg.training.log_every;
   if (!opt.progress) popt.mode = ProgressOptions::Mode::plain;
   std::unique_ptr<Progress> progress;
   auto say = [&](const std::string& msg) {
@@ -197,11 +218,13 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
   say("  " + task.describe());
   say("  model: " + model.summary() + "; " + std::to_string(model.num_parameters()) +
       " parameters; " +
-      (cfg.device.is_cpu() ? std::to_string(num_threads()) + " CPU threads" + cpu_note()
+      (cfg.device.is_cpu() ? std::to_string(num_threads()) + (num_threads() == 1 ? " CPU thread" : " CPU threads") +
+                                 cpu_note()
                            : cfg.device.str() + ", " + precision_name(cfg.training.precision)));
   if (result.resumed) say("  resumed at step " + std::to_string(state.step));
   if (opt.progress) progress = std::make_unique<Progress>(total_steps, state.step, popt);
 
+  auto save_model = [&] { io::save_model_dir(out_dir, model, &task.tokenizer()); };
   const bool maximize = cfg.training.early_stopping_metric == Metric::val_accuracy;
   const std::string metric_key = maximize ? "val_accuracy" : "val_loss";
   auto evaluate_and_maybe_save = [&]() -> bool {  // returns true to stop early
@@ -219,14 +242,13 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
       state.has_best = true;
       state.evals_without_improvement = 0;
       result.best = m;
-      io::save_model_dir(out_dir, model, &task.tokenizer());
+      save_model();
     } else {
       ++state.evals_without_improvement;
     }
     if (schedule.on_eval(m.at("val_loss")))
       say("  learning rate reduced to x" + fmt(schedule.multiplier(state.step), 6) + " of the base");
     say("step " + std::to_string(state.step) + "  " + describe_metrics(m, task) + (improved ? "  (best, saved)" : ""));
-    if (progress) progress->reset_step_timer();  // evaluation time is not step time
     int64_t patience = cfg.training.early_stopping_patience;
     return patience > 0 && state.evals_without_improvement >= patience;
   };
@@ -237,18 +259,34 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     state.rng_offset = g.offset;
     state.schedule = schedule.state();
     state.elapsed_seconds = metrics.elapsed();
-    save_checkpoint(ckpt_dir, model, optimizer, state);
+    result.checkpoint = save_checkpoint(ckpt_dir, model, optimizer, state);
   };
 
-  int64_t steps_this_run = 0, last_checkpoint = state.step;
+  int64_t steps_this_run = 0;
   double window_loss = 0;
   int64_t window_steps = 0, window_tokens = 0;
   double window_start = elapsed();
+  // The mean training loss of the steps since the last log: the one number that metrics.jsonl,
+  // TensorBoard and the progress line show for this step.
+  auto log_window = [&]() -> double {
+    double now = elapsed();
+    double loss = window_loss / double(window_steps);
+    double tps = double(window_tokens) / std::max(now - window_start, 1e-9);
+    metrics.log(state.step, state.epoch, "train",
+                {{"loss", loss}, {"lr", optimizer.lr()}, {"tokens_per_second", tps},
+                 {"tokens_seen", double(state.tokens_seen)}});
+    events.add_scalar("train/loss", loss, state.step);
+    events.add_scalar("train/lr", optimizer.lr(), state.step);
+    events.add_scalar("train/tokens_per_second", tps, state.step);
+    window_loss = 0;
+    window_steps = window_tokens = 0;
+    window_start = now;
+    return loss;
+  };
+
+  std::optional<InterruptHandler> interrupts;
+  if (opt.stop_on_signals) interrupts.emplace();
   while (state.step < total_steps) {
-    if (opt.halt_after > 0 && steps_this_run >= opt.halt_after) {
-      if (last_checkpoint != state.step) checkpoint_now();  // nothing done is lost
-      break;
-    }
     double loss_sum = 0;
     int64_t tokens = 0;
     for (int64_t a = 0; a < accum; ++a) {
@@ -284,26 +322,21 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
     window_loss += step_loss;
     ++window_steps;
     window_tokens += tokens;
-    if (progress) progress->update(state.step, tokens, step_loss);
-    if (state.step % cfg.training.log_every == 0 || state.step == total_steps) {
-      double now = elapsed();
-      double tps = double(window_tokens) / std::max(now - window_start, 1e-9);
-      metrics.log(state.step, state.epoch, "train",
-                  {{"loss", window_loss / double(window_steps)}, {"lr", optimizer.lr()},
-                   {"tokens_per_second", tps}, {"tokens_seen", double(state.tokens_seen)}});
-      events.add_scalar("train/loss", window_loss / double(window_steps), state.step);
-      events.add_scalar("train/lr", optimizer.lr(), state.step);
-      events.add_scalar("train/tokens_per_second", tps, state.step);
-      window_loss = 0;
-      window_steps = window_tokens = 0;
-      window_start = now;
-    }
+    // A step boundary: a signal that came during the step (or the evaluation before it) stops the
+    // run here, as --halt-after does.
+    const int signal = interrupts ? interrupts->received() : 0;
+    const bool halt = state.step < total_steps &&
+                      (signal != 0 || (opt.halt_after > 0 && steps_this_run >= opt.halt_after));
+    std::optional<double> logged;
+    if (state.step % cfg.training.log_every == 0 || state.step == total_steps || halt)
+      logged = log_window();
+    if (progress) progress->update(state.step, tokens, logged);
     bool stop = false;
-    if (state.step % eval_every == 0 || state.step == total_steps) stop = evaluate_and_maybe_save();
-    if (state.step % ckpt_every == 0 || state.step == total_steps || stop) {
-      checkpoint_now();
-      last_checkpoint = state.step;
-    }
+    const bool eval_now = state.step % eval_every == 0 || state.step == total_steps;
+    if (eval_now) stop = evaluate_and_maybe_save();
+    const bool checkpoint = state.step % ckpt_every == 0 || state.step == total_steps || stop || halt;
+    if (checkpoint) checkpoint_now();
+    if (progress && (eval_now || checkpoint)) progress->end_pause();
     events.flush();
     if (stop) {
       result.early_stopped = true;
@@ -311,8 +344,17 @@ TrainResult train(models::Model& model, const Task& task, const TrainerConfig& c
           std::to_string(cfg.training.early_stopping_patience) + " evaluations");
       break;
     }
+    if (halt) {
+      result.halted = true;
+      result.signal = signal;
+      // As a finished run's, the output directory must load (ssm eval, generate, translate).
+      if (!state.has_best) save_model();
+      break;
+    }
   }
   if (progress) progress->finish();
+  if (result.halted && !state.has_best)
+    say("no evaluation yet: the model directory holds the weights of step " + std::to_string(state.step));
   result.steps = state.step;
   result.seconds = elapsed();
   if (result.best.empty() && state.has_best) result.best = result.last;

@@ -4,8 +4,10 @@
 // optimizer steps with gradient accumulation, clipping, the LR schedule, periodic evaluation,
 // early stopping, checkpoints and logging (progress on the terminal, metrics.jsonl, TensorBoard
 // events). The output directory is itself a loadable model directory holding the best model so
-// far (by the early-stopping metric). Configs are parsed and checked by the caller
-// (tasks/run_config.h); each section is declared beside its struct.
+// far (by the early-stopping metric), or, for a run stopped before its first evaluation, the
+// weights it stopped at. A resumed run drops what the interrupted one logged past its checkpoint
+// (metrics.jsonl lines, TensorBoard events), since it logs those steps again. Configs are parsed
+// and checked by the caller (tasks/run_config.h); each section is declared beside its struct.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +44,7 @@ struct TrainingConfig {
   int64_t early_stopping_patience = 0;  // evaluations without improvement; 0: off
   Metric early_stopping_metric = Metric::val_loss;
   bool gradient_checkpointing = false;
-  int64_t threads = 0;  // 0: all cores
+  int64_t threads = 0;  // 0: leave the thread pool's size as it is
   Precision precision = Precision::fp32;
 
   bool operator==(const TrainingConfig&) const = default;
@@ -64,6 +66,9 @@ struct TrainOptions {
   bool resume = false;     // continue from <output_dir>/checkpoints if one exists
   int64_t halt_after = 0;  // stop this invocation after this many optimizer steps (0: no limit)
   bool progress = true;    // progress bar / lines on stderr
+  // SIGINT and SIGTERM stop the run at the next step boundary (train/interrupt.h); for programs
+  // that own the process, like the ssm command.
+  bool stop_on_signals = false;
 };
 
 struct TrainResult {
@@ -73,6 +78,12 @@ struct TrainResult {
   Metrics last;                                     // the last evaluation's metrics
   bool early_stopped = false;
   bool resumed = false;
+  // Stopped before the end by TrainOptions::halt_after or a signal, with a checkpoint written and
+  // the output directory loadable (the best model so far, or this step's weights before any
+  // evaluation).
+  bool halted = false;
+  int signal = 0;          // the signal (SIGINT, SIGTERM) that stopped the run; 0: none
+  std::string checkpoint;  // the last checkpoint this invocation wrote ("": none)
   double seconds = 0;
 };
 

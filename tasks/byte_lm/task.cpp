@@ -18,10 +18,7 @@ namespace ssm::tasks {
 const schema::Section<ByteLMData>& ByteLMData::section() {
   static const schema::Section<ByteLMData> s = [] {
     schema::Section<ByteLMData> s("dataset");
-    s.add("path", &ByteLMData::path,
-          "data directory holding the built data sets (\"\": data), or the data file itself; "
-          "relative paths are from the working directory")
-        .aliases = {"data_path", "data_dir"};
+    s.add("path", &ByteLMData::path, kDataPathDoc).aliases = {"data_path", "data_dir"};
     s.add("val_fraction", &ByteLMData::val_fraction, schema::open_between(0, 1),
           "share held out for validation (the end of the text)")
         .aliases = {"val_split", "validation_split"};
@@ -95,6 +92,23 @@ void demo(const train::Task& task, const models::Model& model, const std::vector
   }
 }
 
+// `ssm data show`: the text's size, its split and an excerpt.
+void show(const std::string& file, const TaskContext&, std::ostream& out) {
+  std::string text = read_file(file);
+  size_t lines = 0, non_ascii = 0;
+  for (char c : text) {
+    lines += c == '\n';
+    non_ascii += static_cast<unsigned char>(c) >= 0x80;
+  }
+  data::TextSplit split = data::split_text(text);
+  out << file << ": " << text.size() << " bytes, " << lines << " lines, " << non_ascii
+      << " non-ASCII bytes; vocabulary: 256 byte ids\n";
+  out << "  split by position: " << split.train.size() << " train bytes, " << split.validation.size()
+      << " validation bytes\n";
+  size_t at = text.find("It is a truth");
+  if (at != std::string::npos) out << "  excerpt: " << text.substr(at, text.find("\n\n", at) - at) << "\n";
+}
+
 }  // namespace
 
 TaskInfo austen_char_task_info() {
@@ -108,7 +122,7 @@ TaskInfo austen_char_task_info() {
   t.defaults = [] { return ByteLMData::section().write(ByteLMData{}); };
   t.metrics = {"val_bpb"};
   t.data_file = [](const json& options) { return data_file_in(options, kAustenText); };
-  t.build_hint = "build it with: ssm data fetch && ssm data build";
+  t.build_hint = "`ssm data fetch && ssm data build` writes it";
   t.check = [](const json&, int64_t) { return schema::Failures{}; };
   t.create = [](const json& options, const TaskContext& ctx) -> std::unique_ptr<train::Task> {
     ByteLMData d = ByteLMData::section().read_own(options);
@@ -116,6 +130,7 @@ TaskInfo austen_char_task_info() {
                                         ctx.batch_size, d.seq_len, ctx.seed);
   };
   t.demo = demo;
+  t.show = show;
   return t;
 }
 

@@ -19,10 +19,7 @@ namespace ssm::tasks {
 const schema::Section<PigLatinData>& PigLatinData::section() {
   static const schema::Section<PigLatinData> s = [] {
     schema::Section<PigLatinData> s("dataset");
-    s.add("path", &PigLatinData::path,
-          "data directory holding the built data sets (\"\": data), or the data file itself; "
-          "relative paths are from the working directory")
-        .aliases = {"data_path", "data_dir"};
+    s.add("path", &PigLatinData::path, kDataPathDoc).aliases = {"data_path", "data_dir"};
     s.add("val_fraction", &PigLatinData::val_fraction, schema::open_between(0, 1),
           "share held out for validation (a seeded permutation of the words)")
         .aliases = {"val_split", "validation_split"};
@@ -123,6 +120,27 @@ void demo(const train::Task& task, const models::Model& model, const std::vector
   out << "\n" << right << "/" << res.size() << " sample words right.\n";
 }
 
+// `ssm data show`: the word pairs, the split and the batches of an epoch.
+void show(const std::string& file, const TaskContext& ctx, std::ostream& out) {
+  std::vector<WordPair> pairs = load_pairs_tsv(file);
+  PairSplit split = split_pairs(pairs, ctx.seed);
+  data::CharTokenizer tok;
+  PairBatches train(split.train, tok, ctx.batch_size);
+  size_t longest = 0;
+  for (const WordPair& p : pairs) longest = std::max(longest, p.source.size());
+  out << file << ": " << pairs.size() << " word pairs; longest word " << longest << " characters\n";
+  out << "  first pairs:";
+  for (size_t i = 0; i < pairs.size() && i < 8; ++i) out << " " << pairs[i].source << "->" << pairs[i].target;
+  out << "\n  split (seed " << ctx.seed << "): " << split.train.size() << " train, " << split.validation.size()
+      << " validation\n";
+  out << "  vocabulary: " << tok.vocab_size() << " tokens; an example is <sos> source <sep> target <eos>\n";
+  const auto& groups = train.by_length();
+  if (groups.empty()) return;
+  out << "  train: " << groups.size() << " sequence lengths (" << groups.begin()->first << ".."
+      << groups.rbegin()->first << "), " << train.epoch_plan(ctx.seed, 0).size() << " batches of at most "
+      << ctx.batch_size << " per epoch\n";
+}
+
 }  // namespace
 
 TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std::string& doc) {
@@ -137,7 +155,7 @@ TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std:
   t.metrics = {"val_accuracy", "val_words"};
   std::string file = tsv;
   t.data_file = [file](const json& options) { return data_file_in(options, file); };
-  t.build_hint = "the committed data/" + file + " is missing; `ssm data build` rebuilds it";
+  t.build_hint = "`ssm data build` writes it (the source tree commits it in data/)";
   t.check = [](const json&, int64_t) { return schema::Failures{}; };
   t.create = [file](const json& options, const TaskContext& ctx) -> std::unique_ptr<train::Task> {
     PigLatinData d = PigLatinData::section().read_own(options);
@@ -145,6 +163,7 @@ TaskInfo piglatin_task_info(const std::string& name, const char* tsv, const std:
                                           d.val_fraction, ctx.batch_size, ctx.seed);
   };
   t.demo = demo;
+  t.show = show;
   return t;
 }
 

@@ -14,12 +14,13 @@
 #include "core/file.h"
 #include "data/tokenizer.h"
 #include "support/cli.h"
+#include "support/paths.h"
 #include "support/tiny_model.h"
 
 namespace ssm::testing {
 namespace {
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 
 // A tiny model that writes `favourite` after any prompt: its mixer is silenced (out_proj = 0) and
 // every embedding row is all ones except the row of `favourite`, all twos. The last hidden state

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "support/cli.h"
+#include "support/paths.h"
 
 namespace ssm::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 
 // `ssm train` on the small Pig-Latin config, run from the source folder (its data path is
 // relative), stderr folded into the output.

@@ -10,12 +10,13 @@
 
 #include "core/file.h"
 #include "support/cli.h"
+#include "support/paths.h"
 #include "support/tiny_model.h"
 
 namespace ssm::testing {
 namespace {
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 
 Cmd ssm(const std::string& args) { return run(quote(SSM_CLI_PATH) + " " + args + " 2>&1"); }
 
@@ -54,7 +55,7 @@ TEST(WordsCli, HelpShowsTheRanges) {
 TEST(WordsCli, NoCommandTakesANegativeSeed) {
   for (const std::string& args :
        {std::string("generate -m none -p x --seed -3"), std::string("train -c x.yaml --seed -3"),
-        std::string("data show austen --seed -3")}) {
+        std::string("data show austen_char --seed -3")}) {
     Cmd r = ssm(args);
     EXPECT_NE(r.status, 0) << args << ": " << r.out;
     EXPECT_TRUE(has(r.out, "--seed: must be at least 0, got -3")) << args << ": " << r.out;

@@ -12,6 +12,7 @@
 #include "data/shuffle.h"
 #include "data/text_dataset.h"
 #include "support/errors.h"
+#include "support/paths.h"
 
 using ssm::testing::error_of;
 
@@ -101,7 +102,7 @@ TEST(DatasetSplit, SameOnEveryMachine) {
   EXPECT_NE(p, random_permutation(10, 1234, 1));
   EXPECT_EQ(p, (std::vector<int64_t>{4, 9, 6, 8, 1, 5, 7, 2, 3, 0}));
   // The committed small set's split for seed 0.
-  std::string small = std::string(SSM_TEST_DATA_DIR) + "/../data/piglatin_small.tsv";
+  std::string small = ssm::testing::source_dir() + "/data/piglatin_small.tsv";
   PairSplit s = split_pairs(load_pairs_tsv(small), 0);
   ASSERT_EQ(s.validation.size(), 640u);
   ASSERT_EQ(s.train.size(), 2558u);

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/paths.h"
 
 namespace ssm {
 namespace {
@@ -30,7 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace st = safetensors;
 
-const std::string kDataDir = std::string(SSM_TEST_DATA_DIR) + "/data";
+const std::string kDataDir = ssm::testing::tests_dir() + "/data";
 
 std::vector<uint8_t> read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
+#include "support/paths.h"
 
 namespace ssm {
 namespace {
@@ -32,8 +33,8 @@ using testing::TempDir;
 
 constexpr double kRelTol = 1e-4;
 
-const std::string kSource = SSM_SOURCE_DIR;
-const std::string kFixtures = std::string(SSM_TEST_DATA_DIR) + "/fixtures/models/interop";
+const std::string kSource = testing::source_dir();
+const std::string kFixtures = testing::tests_dir() + "/fixtures/models/interop";
 
 // The python that runs tools/mamba_reference.py: $SSM_PYTHON, else /usr/bin/python3; empty when
 // it cannot import torch.

@@ -16,6 +16,7 @@
 #include "ops/scan_options.h"
 #include "support/compare.h"
 #include "support/errors.h"
+#include "support/paths.h"
 
 namespace ssm::models {
 namespace {
@@ -29,7 +30,7 @@ struct Fixture {
 };
 
 Fixture load_fixture() {
-  auto file = safetensors::load(std::string(SSM_TEST_DATA_DIR) + "/fixtures/models/mamba_lm.safetensors");
+  auto file = safetensors::load(ssm::testing::tests_dir() + "/fixtures/models/mamba_lm.safetensors");
   Fixture f;
   for (auto& [name, t] : file.tensors) {
     if (name.rfind("grad.", 0) == 0)

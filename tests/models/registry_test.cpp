@@ -104,10 +104,9 @@ TEST(TaskRegistry, EntriesAreCompleteAndTheirDefaultsPass) {
       std::string path = k.name;
       EXPECT_EQ(schema::check_value(k, d.at(k.name), &path), "") << path;
     }
-    if (t.trainable) {
-      EXPECT_TRUE(t.check(d, 0).empty()) << "a trainable task's defaults fail its checks";
-      EXPECT_FALSE(t.data_file(d).empty());
-    }
+    EXPECT_TRUE(t.check(d, 0).empty()) << "a task's defaults fail its checks";
+    EXPECT_FALSE(t.data_file(d).empty());
+    EXPECT_TRUE(t.show) << "ssm data show has nothing to show";
   }
   for (const tasks::DataBuilder& b : tasks::data_builders()) EXPECT_TRUE(b.build) << b.name;
 }

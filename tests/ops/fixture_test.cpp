@@ -5,6 +5,7 @@
 #include "io/safetensors.h"
 #include "ops/op_info.h"
 #include "support/compare.h"
+#include "support/paths.h"
 
 namespace ssm::testing {
 namespace {
@@ -19,7 +20,7 @@ class Fixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Fixture, MatchesPyTorch) {
   const OpInfo& info = *find_op_info(GetParam());
-  std::string path = std::string(SSM_TEST_DATA_DIR) + "/fixtures/ops/" + info.name + ".safetensors";
+  std::string path = tests_dir() + "/fixtures/ops/" + info.name + ".safetensors";
   auto file = safetensors::load(path);
   auto get = [&](const std::string& key) -> Tensor {
     auto it = file.tensors.find(key);

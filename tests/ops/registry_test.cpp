@@ -8,12 +8,13 @@
 
 #include "io/safetensors.h"
 #include "ops/op_info.h"
+#include "support/paths.h"
 
 namespace ssm::testing {
 namespace {
 
 std::string fixture_path(const std::string& name) {
-  return std::string(SSM_TEST_DATA_DIR) + "/fixtures/ops/" + name + ".safetensors";
+  return tests_dir() + "/fixtures/ops/" + name + ".safetensors";
 }
 
 TEST(Registry, EveryNodeKindHasAnOpInfo) {

@@ -1,4 +1,5 @@
-// A tiny model dir written by the library (no training), for tests that run commands on one.
+// Tiny models and model dirs written by the library (no training), for tests that load or run
+// commands on one.
 #pragma once
 
 #include <functional>
@@ -16,14 +17,19 @@ namespace ssm::testing {
 
 inline constexpr int64_t kTinyWidth = 16;  // d_model
 
-// A 1-layer Mamba LM (d_model 16, d_state 4) with `vocab` tokens, initialised from seed 0;
-// `edit` may change its parameters (by name) before it is saved with `tok` into `dir`.
+// A one-layer Mamba LM (d_model 16, d_state 4) over `vocab` ids (31: the Pig-Latin ones).
+inline std::unique_ptr<models::Model> tiny_lm(uint64_t seed = 1, int64_t vocab = 31) {
+  models::ModelConfig cfg;
+  cfg.options = {{"vocab_size", vocab}, {"d_model", kTinyWidth}, {"d_state", 4}, {"n_layer", 1}};
+  Generator gen(seed);
+  return models::create_model(cfg, gen);
+}
+
+// tiny_lm over `vocab` ids, its parameters changed by `edit` (by name) when given, saved with
+// `tok` into `dir`.
 inline void save_tiny_model(const std::string& dir, const data::Tokenizer& tok, int64_t vocab,
                             const std::function<void(std::map<std::string, Tensor>&)>& edit = {}) {
-  models::ModelConfig cfg;
-  cfg.options = {{"d_model", kTinyWidth}, {"n_layer", 1}, {"d_state", 4}, {"vocab_size", vocab}};
-  Generator gen(0);
-  std::unique_ptr<models::Model> model = models::create_model(cfg, gen);
+  std::unique_ptr<models::Model> model = tiny_lm(1, vocab);
   if (edit) {
     std::map<std::string, Tensor> state = model->state_dict();
     edit(state);

@@ -14,6 +14,7 @@
 #include "tasks/piglatin/dataset.h"
 #include "tasks/piglatin/words.h"
 #include "support/errors.h"
+#include "support/paths.h"
 
 using ssm::testing::error_of;
 
@@ -22,7 +23,7 @@ namespace {
 
 using namespace ssm::data;  // tokenizers, readers, the fetcher
 
-const std::string kRepoData = std::string(SSM_TEST_DATA_DIR) + "/../data";
+const std::string kRepoData = ssm::testing::source_dir() + "/data";
 const char* kKeys[] = {"sensesensibility", "prideprejudice", "mansfieldpark",
                        "emma",             "northangerabbey", "persuasion"};
 

@@ -12,6 +12,7 @@
 #include "tasks/piglatin/piglatin.h"
 #include "tasks/piglatin/dataset.h"
 #include "support/errors.h"
+#include "support/paths.h"
 
 using ssm::testing::error_of;
 
@@ -20,7 +21,7 @@ namespace {
 
 using namespace ssm::data;  // tokenizers, readers, the fetcher
 
-const std::string kRepoData = std::string(SSM_TEST_DATA_DIR) + "/../data";
+const std::string kRepoData = ssm::testing::source_dir() + "/data";
 
 using Words = std::vector<std::string>;
 

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "ops/scan_options.h"
 #include "tasks/registry.h"
 #include "train/adamw.h"
+#include "support/paths.h"
 
 namespace ssm::tasks {
 namespace {
@@ -26,7 +29,7 @@ using train::ScheduleKind;
 
 namespace fs = std::filesystem;
 
-const fs::path kConfigDir = fs::path(SSM_TEST_DATA_DIR) / ".." / "configs";
+const fs::path kConfigDir = fs::path(ssm::testing::source_dir()) / "configs";
 
 // The smallest valid config: everything else has a default.
 const std::string kMinimal = "training:\n  max_steps: 10\n";
@@ -254,7 +257,11 @@ TEST(ConfigErrors, BadEnumValueListsTheAllowedOnes) {
                 "got 'paralel'; did you mean 'parallel'?");
   e = error_of(kMinimal + "dataset:\n  name: wikitext\n");
   EXPECT_HAS(e, "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
-                "austen_char, tokens_file, got 'wikitext'");
+                "austen_char, got 'wikitext'");
+  // A token-id file is for ssm eval --tokens: it has no tokenizer to train with.
+  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n"),
+             "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
+             "austen_char, got 'tokens_file'");
 }
 
 TEST(ConfigErrors, DuplicateKeys) {
@@ -304,8 +311,8 @@ TEST(ConfigErrors, KeysThatDoNotApplyToTheSettings) {
   EXPECT_HAS(e, "scheduler.plateau_patience at config.yaml:5:21: only used when scheduler.name "
                 "is reduce_on_plateau");
   e = error_of(kMinimal + "dataset:\n  seq_len: 64\n");
-  EXPECT_HAS(e, "dataset.seq_len at config.yaml:4:12: only used when dataset.name is austen_char "
-                "or tokens_file");
+  EXPECT_HAS(e, "dataset.seq_len at config.yaml:4:12: only used when dataset.name is austen_char; "
+                "remove it or change dataset.name");
   EXPECT_HAS(error_of(kMinimal, {"model.alpha=0.3"}),
              "model.alpha in --set model.alpha=0.3: only used when model.discretization is "
              "generalized_bilinear; remove it or change model.discretization");
@@ -464,10 +471,6 @@ TEST(ConfigCross, OtherRules) {
                       "dataset:\n  name: austen_char\n"),
              "training.early_stopping_metric at config.yaml:3:26: val_accuracy is measured on the "
              "piglatin_small or piglatin_large data sets only, dataset.name is austen_char");
-  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n"),
-             "dataset.path: tokens_file needs dataset.path");
-  EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n  path: ids.txt\n"),
-             "model.vocab_size: tokens_file has no tokenizer");
 }
 
 TEST(ConfigCross, ValidateChecksConfigsBuiltInCode) {
@@ -522,8 +525,8 @@ scheduler:
   name: reduce_on_plateau
   plateau_threshold: 0.001
 dataset:
-  name: tokens_file
-  path: /tmp/ids.txt
+  name: austen_char
+  path: /tmp/austen.txt
   val_fraction: 0.05
 )"),
   };
@@ -605,9 +608,37 @@ TEST(ConfigHelpers, DefaultNoDecayPatternsOnMambaParameterNames) {
   EXPECT_FALSE(train::matches_pattern("*.D", "backbone.layers.0.mixer.Dx"));
 }
 
+// Sets (nullopt: unsets) an environment variable for one scope.
+class EnvVar {
+ public:
+  EnvVar(const char* name, const std::optional<std::string>& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) ::setenv(name, value->c_str(), 1);
+    else ::unsetenv(name);
+  }
+  ~EnvVar() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 TEST(ConfigHelpers, DatasetFile) {
+  EnvVar no_env("SSM_DATA", std::nullopt);
   const TaskInfo& small = task_info("piglatin_small");
-  EXPECT_EQ(small.data_file(small.defaults()), "data/piglatin_small.tsv");
+  // "" is the data folder: the one shipped with ssm (the source tree, for the test binary), or
+  // $SSM_DATA.
+  EXPECT_EQ(small.data_file(small.defaults()), (fs::path(SSM_SOURCE_DIR) / "data" / "piglatin_small.tsv").string());
+  EXPECT_TRUE(data_dir().shipped);
+  {
+    EnvVar env("SSM_DATA", "/my/data");
+    EXPECT_EQ(small.data_file(small.defaults()), "/my/data/piglatin_small.tsv");
+    EXPECT_FALSE(data_dir().shipped);
+    EXPECT_EQ(data_dir().origin, "set by SSM_DATA");
+  }
   const TaskInfo& austen = task_info("austen_char");
   json o = austen.defaults();
   o["path"] = "/some/dir";
@@ -615,6 +646,22 @@ TEST(ConfigHelpers, DatasetFile) {
   TempDir dir;
   o["path"] = dir.write("text.txt", "abc").string();
   EXPECT_EQ(austen.data_file(o), o["path"].get<std::string>());
+}
+
+TEST(ConfigHelpers, RelativeDatasetPathsAreFromTheConfigFilesFolder) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "configs");
+  fs::path file = dir.write("configs/run.yaml", kMinimal + "dataset:\n  path: ../words\n");
+  RunConfig c = load_run_config(file.string());
+  EXPECT_EQ(c.dataset.options.at("path"), (dir.path() / "words").string());
+  // A --set is typed in the shell: relative to the working folder.
+  c = load_run_config(file.string(), {"dataset.path=words"});
+  EXPECT_EQ(c.dataset.options.at("path"), (fs::current_path() / "words").string());
+  // Absolute paths and "" (the data folder) stay; output_dir stays relative to the working folder.
+  c = load_run_config(dir.write("configs/abs.yaml", kMinimal + "dataset:\n  path: /x/y\n").string());
+  EXPECT_EQ(c.dataset.options.at("path"), "/x/y");
+  EXPECT_EQ(c.output_dir, "runs/abs");
+  EXPECT_EQ(load_run_config(dir.write("configs/none.yaml", kMinimal).string()).dataset.options.at("path"), "");
 }
 
 TEST(ConfigHelpers, ModelForTheTokenizer) {

@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "train/adamw.h"
 #include "train/scheduler.h"
+#include "support/paths.h"
 
 namespace ssm::train {
 namespace {
@@ -24,7 +25,7 @@ struct OptimFixture {
 };
 
 OptimFixture load() {
-  auto file = safetensors::load(std::string(SSM_TEST_DATA_DIR) + "/fixtures/train/optim.safetensors");
+  auto file = safetensors::load(ssm::testing::tests_dir() + "/fixtures/train/optim.safetensors");
   return {file.tensors, nlohmann::json::parse(file.metadata.at("config"))};
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/paths.h"
 
 namespace ssm::train {
 namespace {
@@ -325,6 +326,95 @@ TEST(TensorBoard, ErrorsNameThePath) {
   }
 }
 
+// ---- a resumed run's files: the events past its checkpoint go -----------------------------------
+
+// An event file as a run killed after step 10 leaves it, when its checkpoint was at step 6.
+std::string killed_run_file(const fs::path& dir) {
+  EventWriter w(dir.string());
+  w.add_session_start(4, 1000.0);  // itself resumed at step 3 earlier
+  for (int64_t s = 1; s <= 10; ++s) {
+    w.add_scalar("train/loss", 1.0 / double(s), s, 1000.0 + double(s));
+    if (s % 3 == 0) w.add_scalar("val/loss", 2.0 / double(s), s, 1000.5 + double(s));
+  }
+  w.add_text("samples", "strength -> engthstray", 6, 1007.0);
+  w.add_text("samples", "the -> ethay", 9, 1010.0);
+  return w.path();
+}
+
+TEST(TensorBoard, DropEventsAfterKeepsTheEarlierRecordsAsTheyWere) {
+  TempDir dir;
+  std::string path = killed_run_file(dir.path());
+  std::string before = read_file(path);
+  std::vector<std::string> original = walk_records(before);
+  std::vector<Event> events = read_events(path);
+  ASSERT_EQ(events.size(), original.size());
+
+  EXPECT_EQ(drop_events_after(path, 6), 6u);  // train/loss 7-10, val/loss 9, the text of step 9
+  std::string after = read_file(path);
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < events.size(); ++i)
+    if (events[i].step <= 6) expected.push_back(original[i]);
+  // Whole records with valid CRCs (walk_records checks both), the originals in their order.
+  EXPECT_EQ(walk_records(after), expected);
+  std::vector<Event> left = read_events(path);
+  ASSERT_EQ(left.size(), expected.size());
+  EXPECT_EQ(left[0].file_version, "brain.Event:2");
+  EXPECT_TRUE(left[1].session_start);
+  for (const Event& e : left) EXPECT_LE(e.step, 6);
+  std::vector<ScalarPoint> s = read_scalars(path);
+  ASSERT_EQ(s.size(), 8u);  // train/loss 1-6, val/loss 3 and 6
+  EXPECT_EQ(s.back().tag, "val/loss");
+  EXPECT_EQ(s.back().step, 6);
+  EXPECT_EQ(s.back().value, float(2.0 / 6));
+
+  EXPECT_EQ(drop_events_after(path, 6), 0u);  // nothing more to drop...
+  EXPECT_EQ(read_file(path), after);          // ...and the file is left alone
+  EXPECT_EQ(event_files(dir.path()).size(), 1u) << "no temporary file is left behind";
+}
+
+TEST(TensorBoard, DropEventsAfterRemovesATornTail) {
+  TempDir dir;
+  std::string path = killed_run_file(dir.path());
+  std::string whole = read_file(path);
+  write_file(path, whole + whole.substr(0, 20));  // a record cut short by the kill
+  EXPECT_EQ(drop_events_after(path, 8), 4u);  // train/loss 9 and 10, val/loss 9, text 9
+  std::string after = read_file(path);
+  size_t framed = 0;
+  for (const std::string& r : walk_records(after)) framed += 16 + r.size();
+  EXPECT_EQ(framed, after.size()) << "only whole records are left";
+  EXPECT_EQ(read_scalars(path).back().step, 8);
+}
+
+TEST(TensorBoard, DropEventsAfterLeavesACorruptFileAsItIs) {
+  TempDir dir;
+  std::string path = killed_run_file(dir.path());
+  std::string bad = read_file(path);
+  bad[bad.size() - 6] ^= 0x01;  // inside the last record's data
+  write_file(path, bad);
+  try {
+    drop_events_after(path, 2);
+    FAIL() << "expected a CRC error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(path), bad);
+}
+
+TEST(TensorBoard, ListEventFilesInReadingOrder) {
+  TempDir dir;
+  write_file(dir.path() / "events.out.tfevents.1700000100.host", "");
+  write_file(dir.path() / "events.out.tfevents.1700000000.host", "");
+  write_file(dir.path() / "events.out.tfevents.1700000000.host.1", "");
+  write_file(dir.path() / "metrics.jsonl", "");
+  fs::create_directories(dir.path() / "events.out.tfevents.1700000050.dir");
+  std::vector<std::string> files = list_event_files(dir.path().string());
+  std::vector<std::string> expected;
+  for (const char* name : {"events.out.tfevents.1700000000.host", "events.out.tfevents.1700000000.host.1",
+                           "events.out.tfevents.1700000100.host"})
+    expected.push_back((dir.path() / name).string());
+  EXPECT_EQ(files, expected);
+}
+
 // The real reader: TensorBoard's EventAccumulator, through tools/read_tfevents.py run by $SSM_PYTHON
 // (default python3). Skipped where the tensorboard Python package is not installed (it is not in
 // Debian).
@@ -337,7 +427,7 @@ TEST(TensorBoard, ReadByTensorBoardItself) {
     w.add_scalar("val/accuracy", 0.875, 2, 1002.0);
     w.add_text("samples", "strength -> engthstray", 2, 1003.0);
   }
-  std::string tool = std::string(SSM_TEST_DATA_DIR) + "/../tools/read_tfevents.py";
+  std::string tool = ssm::testing::source_dir() + "/tools/read_tfevents.py";
   const char* python = std::getenv("SSM_PYTHON");
   std::string cmd = std::string(python ? python : "python3") + " '" + tool + "' '" + dir.path().string() + "' 2>&1";
   std::FILE* pipe = ::popen(cmd.c_str(), "r");
