@@ -160,6 +160,18 @@ Tensor well_conditioned(Generator& g, const Shape& shape) {
   return Tensor::from_vector(v, shape);
 }
 
+// The same with its rows in reverse order: the largest entry of each column is off the diagonal,
+// so LU must exchange rows (and the backward undo them).
+Tensor needs_pivoting(Generator& g, const Shape& shape) {
+  int64_t n = shape[shape.size() - 1];
+  std::vector<double> v = well_conditioned(g, shape).to_vector<double>(), r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    int64_t row = int64_t(i) / n % n, base = int64_t(i) - (int64_t(i) % (n * n));
+    r[size_t(base + (n - 1 - row) * n + int64_t(i) % n)] = v[i];
+  }
+  return Tensor::from_vector(r, shape);
+}
+
 SSM_OP_INFO({.name = "solve",
              .nodes = {OpId::solve},
              .run = [](const Tensors& in, const json&) { return Tensors{solve(in[0], in[1])}; },
@@ -173,6 +185,7 @@ SSM_OP_INFO({.name = "solve",
                    {"both broadcast", {well_conditioned(g, {2, 1, 3, 3}), randn(g, {4, 3, 2})}},
                    {"1x1", {well_conditioned(g, {1, 1}), randn(g, {1, 3})}},
                    {"non-contiguous A", {noncontig(well_conditioned(g, {4, 4})), randn(g, {4, 3})}},
+                   {"row exchanges", {needs_pivoting(g, {2, 4, 4}), randn(g, {2, 4, 2})}},
                };
              },
              .lowp = false});
