@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/dtype.h"  // SSM_HD
 
@@ -31,6 +32,19 @@ struct SerialTeam {
 // c (n x n) = a b. c must not alias a or b.
 template <class C, class Team>
 SSM_HD void matmul(const Team& team, int64_t n, const C* a, const C* b, C* c) {
+  if constexpr (std::is_same_v<Team, SerialTeam>) {
+    // One thread: rows of c accumulated from rows of b, a loop the compiler vectorises.
+    for (int64_t i = 0; i < n; ++i) {
+      C* ci = c + i * n;
+      for (int64_t j = 0; j < n; ++j) ci[j] = C(0);
+      for (int64_t k = 0; k < n; ++k) {
+        const C aik = a[i * n + k];
+        const C* bk = b + k * n;
+        for (int64_t j = 0; j < n; ++j) ci[j] += aik * bk[j];
+      }
+    }
+    return;
+  }
   team.for_each(n * n, [&](int64_t idx) {
     int64_t i = idx / n, j = idx - i * n;
     C s = C(0);
