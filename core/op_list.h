@@ -28,5 +28,7 @@
   X(cumsum) X(flip) X(pad)                                                                   \
   /* ops/causal_conv1d, ops/selective_scan */                                                \
   X(causal_conv1d) X(selective_scan)                                                         \
+  /* ops/matrix_exp, ops/solve: small dense matrices */                                      \
+  X(matrix_exp) X(solve)                                                                     \
   /* core/autograd: recompute-in-backward */                                                 \
   X(checkpoint)

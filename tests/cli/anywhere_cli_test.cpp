@@ -11,13 +11,14 @@
 #include <string>
 
 #include "support/cli.h"
+#include "support/paths.h"
 
 namespace ssm::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 const std::string kTsv = kSource + "/data/piglatin_small.tsv";
 
 // A few steps of a tiny model: enough to write a model dir.

@@ -12,6 +12,7 @@
 
 #include "core/file.h"
 #include "support/cli.h"
+#include "support/paths.h"
 #include "support/hf_dirs.h"
 
 namespace ssm::testing {
@@ -20,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

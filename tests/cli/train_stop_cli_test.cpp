@@ -23,6 +23,7 @@
 
 #include "core/file.h"
 #include "support/cli.h"
+#include "support/paths.h"
 #include "support/run_logs.h"
 
 extern char** environ;
@@ -32,7 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = SSM_SOURCE_DIR;
+const std::string kSource = source_dir();
 const std::string kConfig = kSource + "/configs/piglatin_small_mamba.yaml";
 
 // The shipped Pig-Latin config on a one-layer, 16-wide model, logging every step.

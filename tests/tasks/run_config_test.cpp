@@ -631,7 +631,7 @@ TEST(ConfigHelpers, DatasetFile) {
   const TaskInfo& small = task_info("piglatin_small");
   // "" is the data folder: the one shipped with ssm (the source tree, for the test binary), or
   // $SSM_DATA.
-  EXPECT_EQ(small.data_file(small.defaults()), (fs::path(SSM_SOURCE_DIR) / "data" / "piglatin_small.tsv").string());
+  EXPECT_EQ(small.data_file(small.defaults()), (fs::path(ssm::testing::source_dir()) / "data" / "piglatin_small.tsv").string());
   EXPECT_TRUE(data_dir().shipped);
   {
     EnvVar env("SSM_DATA", "/my/data");
