@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ssm.cpp in one command. On a fresh Debian 12 machine (root or sudo) it installs what is missing,
 # configures, builds, and then:
-#   ./ssm.sh demo        trains a Pig-Latin Mamba (on the GPU when one is visible) and translates words
+#   ./ssm.sh demo        trains a Pig-Latin Mamba (on the GPU when one is visible) and translates
+#                        words (it builds the binary alone first, the tests after the demo)
 #   ./ssm.sh test        runs every unit test (ctest)
 #   ./ssm.sh sanitize    builds the unit tests with AddressSanitizer + UBSan and runs them
 #   ./ssm.sh fuzz [SEC]  runs the libFuzzer targets (safetensors and YAML config readers), SEC s each
@@ -74,6 +75,9 @@ case "$cmd" in
   demo)
     build ssm_cli  # the binary alone: the tests and benchmarks are not needed to train
     "$BUILD_DIR/ssm" demo "$@"
+    # Then the rest, while the newcomer reads the demo's output, so that `./ssm.sh test` only runs.
+    log "building the tests and benchmarks (./ssm.sh test runs them)"
+    ninja -C "$BUILD_DIR" -j "$JOBS"
     ;;
   test)
     build
