@@ -108,7 +108,7 @@ case "$cmd" in
     "$BUILD_DIR/bench/ssm_bench" "$@"
     ;;
   help|-h|--help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "ssm.sh: unknown command '$cmd' (try ./ssm.sh help)" >&2
