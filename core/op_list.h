@@ -28,7 +28,7 @@
   X(cumsum) X(flip) X(pad)                                                                   \
   /* ops/causal_conv1d, ops/selective_scan */                                                \
   X(causal_conv1d) X(selective_scan)                                                         \
-  /* ops/fft */                                                                              \
-  X(fft) X(ifft) X(rfft) X(irfft)                                                            \
+  /* ops/fft, ops/fft_conv */                                                                \
+  X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv)                                                \
   /* core/autograd: recompute-in-backward */                                                 \
   X(checkpoint)
