@@ -25,8 +25,10 @@ void unit_root(int64_t num, int64_t den, double& re, double& im) {
   im = std::sin(a);
 }
 
-// Radices in the order the stages run: a lone 2 first, then 4s, 3s, 5s and the other primes, so
-// that the costlier generic butterflies run late, where their loops over the stride are long.
+// Radices in the order the stages run: the factors of 2 as 8s (fewest passes over the data, and
+// after the first stage the stride is already a vector's width), a lone 4 or 2, then 3s, 5s and
+// the other primes, so that the costlier generic butterflies run late, where their loops over the
+// stride are long.
 std::vector<int64_t> radices(int64_t n) {
   std::vector<int64_t> primes;  // ascending
   for (int64_t p = 2; p * p <= n; ++p)
@@ -37,8 +39,8 @@ std::vector<int64_t> radices(int64_t n) {
   if (n > 1) primes.push_back(n);
   int64_t twos = std::count(primes.begin(), primes.end(), 2);
   std::vector<int64_t> out;
-  if (twos % 2) out.push_back(2);
-  for (int64_t i = 0; i < twos / 2; ++i) out.push_back(4);
+  for (int64_t i = 0; i < twos / 3; ++i) out.push_back(8);
+  if (twos % 3) out.push_back(twos % 3 == 1 ? 2 : 4);
   for (int64_t p : primes)
     if (p != 2) out.push_back(p);
   return out;
@@ -111,12 +113,40 @@ inline void bfly5(T* ar, T* ai) {
   ai[3] = m2i + e2r;
 }
 
+// Radix 8 as two radix-4 DFTs of the even and odd inputs: b_k = E_k + w^k O_k, b_{k+4} = E_k -
+// w^k O_k, w = e^{-i pi / 4}, so w O is ((x + y) + i (y - x)) / sqrt 2, w^2 O = -i O and w^3 O =
+// ((y - x) - i (x + y)) / sqrt 2 for O = x + i y.
+template <class T>
+inline void bfly8(T* ar, T* ai) {
+  constexpr T h = T(0.70710678118654752440);  // 1 / sqrt 2
+  T er[4] = {ar[0], ar[2], ar[4], ar[6]}, ei[4] = {ai[0], ai[2], ai[4], ai[6]};
+  T o_r[4] = {ar[1], ar[3], ar[5], ar[7]}, o_i[4] = {ai[1], ai[3], ai[5], ai[7]};
+  bfly4(er, ei);
+  bfly4(o_r, o_i);
+  T x = o_r[1], y = o_i[1];
+  o_r[1] = h * (x + y);
+  o_i[1] = h * (y - x);
+  x = o_r[2];
+  o_r[2] = o_i[2];
+  o_i[2] = -x;
+  x = o_r[3], y = o_i[3];
+  o_r[3] = h * (y - x);
+  o_i[3] = -h * (x + y);
+  for (int k = 0; k < 4; ++k) {
+    ar[k] = er[k] + o_r[k];
+    ai[k] = ei[k] + o_i[k];
+    ar[k + 4] = er[k] - o_r[k];
+    ai[k + 4] = ei[k] - o_i[k];
+  }
+}
+
 template <class T, int P>
 inline void bfly(T* ar, T* ai) {
   if constexpr (P == 2) bfly2(ar, ai);
   if constexpr (P == 3) bfly3(ar, ai);
   if constexpr (P == 4) bfly4(ar, ai);
   if constexpr (P == 5) bfly5(ar, ai);
+  if constexpr (P == 8) bfly8(ar, ai);
 }
 
 // One Stockham stage of a written-out radix P: for each i < m and q < s,
@@ -265,7 +295,7 @@ ComplexPlan<T>::ComplexPlan(int64_t n) : n_(n) {
         st.wr[size_t(i * (p - 1) + k - 1)] = T(c);
         st.wi[size_t(i * (p - 1) + k - 1)] = T(sn);
       }
-    if (p > 5) {
+    if (p == 7 || p > 8) {  // generic butterflies
       st.rr.resize(size_t(p));
       st.ri.resize(size_t(p));
       for (int j = 0; j < p; ++j) {
@@ -306,6 +336,7 @@ void ComplexPlan<T>::run_stages(T* re, T* im, T* work) const {
       case 3: stage_fixed<T, 3>(st.m, st.s, wr, wi, xr, xi, yr, yi); break;
       case 4: stage_fixed<T, 4>(st.m, st.s, wr, wi, xr, xi, yr, yi); break;
       case 5: stage_fixed<T, 5>(st.m, st.s, wr, wi, xr, xi, yr, yi); break;
+      case 8: stage_fixed<T, 8>(st.m, st.s, wr, wi, xr, xi, yr, yi); break;
       default:
         stage_generic<T>(st.p, st.m, st.s, wr, wi, st.rr.data(), st.ri.data(), xr, xi, yr, yi);
     }

@@ -8,15 +8,16 @@
 // one buffer and writes the other, in natural order at the end), radix 4, 2, 3 and 5 butterflies
 // written out and a generic butterfly for the other primes up to kMaxRadix; a length with a larger
 // prime factor goes through Bluestein's chirp-z algorithm, a convolution of length M >= 2n - 1
-// (M 5-smooth) done with three smooth transforms. Data is kept split (real parts, imaginary parts)
-// so that the butterflies' loops over the stride vectorise. Sources: C. Van Loan, "Computational
-// Frameworks for the Fast Fourier Transform" (SIAM 1992) sections 1.7 (Stockham) and 2.3 (mixed
-// radix); L. Bluestein, "A linear filtering approach to the computation of the discrete Fourier
+// (M 5-smooth) done with two smooth transforms per call (the chirp kernel's spectrum is computed
+// once, with the plan). Data is kept split (real parts, imaginary parts) so that the butterflies'
+// loops over the stride vectorise. Sources: C. Van Loan, "Computational Frameworks for the Fast
+// Fourier Transform" (SIAM 1992), the Stockham and mixed-radix frameworks and FFTs of real data;
+// L. Bluestein, "A linear filtering approach to the computation of the discrete Fourier
 // transform" (1970).
 //
 // Real transforms of even n run one complex transform of n/2 points on the even / odd samples
-// packed as real / imaginary parts, then split the spectrum (Van Loan 4.4); odd n runs the
-// complex transform of n points.
+// packed as real / imaginary parts, then split the spectrum; odd n runs the complex transform of
+// n points.
 //
 // Plans (factorisation, twiddles, Bluestein chirps and kernel spectra) are costly to build and
 // are cached per (scalar type, kind, n); rows are spread over core/parallel.h's threads.
