@@ -149,6 +149,50 @@ inline void bfly(T* ar, T* ai) {
   if constexpr (P == 8) bfly8(ar, ai);
 }
 
+// The stage below for long strides, whose 4 P streams (real and imaginary parts of P inputs and P
+// outputs) lie m s values apart: at power-of-two distances they all fall into the same few L1
+// sets and evict each other on every step. Here each stream is copied through a small contiguous
+// block, kChunk values at a time, so that every cache line is read or written whole at once.
+constexpr int64_t kChunk = 64;
+
+template <class T, int P>
+void stage_chunked(int64_t m, int64_t s, const T* tw_r, const T* tw_i, const T* __restrict xr,
+                   const T* __restrict xi, T* __restrict yr, T* __restrict yi) {
+  alignas(64) T br[P][kChunk], bi[P][kChunk];
+  for (int64_t i = 0; i < m; ++i) {
+    T wr[P], wi[P];
+    for (int k = 1; k < P; ++k) {
+      wr[k] = tw_r[i * (P - 1) + k - 1];
+      wi[k] = tw_i[i * (P - 1) + k - 1];
+    }
+    for (int64_t q0 = 0; q0 < s; q0 += kChunk) {
+      const int64_t c = std::min(kChunk, s - q0);
+      for (int r = 0; r < P; ++r) {
+        std::copy_n(xr + q0 + s * (i + r * m), c, br[r]);
+        std::copy_n(xi + q0 + s * (i + r * m), c, bi[r]);
+      }
+      for (int64_t q = 0; q < c; ++q) {
+        T ar[P], ai[P];
+        for (int r = 0; r < P; ++r) {
+          ar[r] = br[r][q];
+          ai[r] = bi[r][q];
+        }
+        bfly<T, P>(ar, ai);
+        br[0][q] = ar[0];
+        bi[0][q] = ai[0];
+        for (int k = 1; k < P; ++k) {
+          br[k][q] = ar[k] * wr[k] - ai[k] * wi[k];
+          bi[k][q] = ar[k] * wi[k] + ai[k] * wr[k];
+        }
+      }
+      for (int k = 0; k < P; ++k) {
+        std::copy_n(br[k], c, yr + q0 + s * (P * i + k));
+        std::copy_n(bi[k], c, yi + q0 + s * (P * i + k));
+      }
+    }
+  }
+}
+
 // One Stockham stage of a written-out radix P: for each i < m and q < s,
 //   b = DFT_P(x[q + s (i + r m)], r < P),  y[q + s (P i + k)] = b_k e^{-2 pi i i k / (P m)}.
 template <class T, int P>
@@ -171,6 +215,10 @@ void stage_fixed(int64_t m, int64_t s, const T* tw_r, const T* tw_i, const T* __
         yi[P * i + k] = ar[k] * wi[k - 1] + ai[k] * wr[k - 1];
       }
     }
+    return;
+  }
+  if (s >= kChunk && m * s * int64_t(sizeof(T)) >= 4096) {
+    stage_chunked<T, P>(m, s, tw_r, tw_i, xr, xi, yr, yi);
     return;
   }
   for (int64_t i = 0; i < m; ++i) {
@@ -429,9 +477,9 @@ void RealPlan<T>::forward(const T* x, T* re, T* im, T* work) const {
   plan_->run(zr, zi, pw);
   // Z = E + i O (E, O: the spectra of the even and odd samples), so E_k = (Z_k + conj Z_{h-k}) / 2,
   // O_k = (Z_k - conj Z_{h-k}) / 2i, and X_k = E_k + e^{-2 pi i k / n} O_k for k = 0..h.
-  for (int64_t k = 0; k < h; ++k) {
-    int64_t c = k == 0 ? 0 : h - k;
-    T ar = zr[k], ai = zi[k], br = zr[c], bi = -zi[c];  // Z_k, conj Z_{h-k}
+  // Bin 0 (and h) below, so the loop has no branch and vectorises.
+  for (int64_t k = 1; k < h; ++k) {
+    T ar = zr[k], ai = zi[k], br = zr[h - k], bi = -zi[h - k];  // Z_k, conj Z_{h-k}
     T er = T(0.5) * (ar + br), ei = T(0.5) * (ai + bi);
     // (Z_k - conj Z_{h-k}) / 2i: (d_r + i d_i) / 2i = (d_i - i d_r) / 2
     T o_r = T(0.5) * (ai - bi), o_i = T(-0.5) * (ar - br);
@@ -469,9 +517,9 @@ void RealPlan<T>::inverse(const T* re, const T* im, T* x, T* work) const {
   // 2 Z_k = (X_k + conj X_{h-k}) + i e^{2 pi i k / n} (X_k - conj X_{h-k}), with the imaginary
   // parts of X_0 and X_h taken as 0; x_2j + i x_2j+1 = sum_k 2 Z_k e^{2 pi i jk / h}, done as the
   // conjugate of the forward transform of conj(2 Z).
-  for (int64_t k = 0; k < h; ++k) {
-    T ar = re[k], ai = k == 0 ? T(0) : im[k];
-    T br = re[h - k], bi = k == 0 ? T(0) : -im[h - k];  // conj X_{h-k}
+  for (int64_t k = 1; k < h; ++k) {
+    T ar = re[k], ai = im[k];
+    T br = re[h - k], bi = -im[h - k];  // conj X_{h-k}
     T er = ar + br, ei = ai + bi;
     T dr = ar - br, di = ai - bi;
     // o = d e^{+2 pi i k / n} = d conj(w_k)
@@ -480,6 +528,9 @@ void RealPlan<T>::inverse(const T* re, const T* im, T* x, T* work) const {
     zr[k] = er - o_i;
     zi[k] = -(ei + o_r);
   }
+  // k = 0 with X_0 and X_h real: e = X_0 + X_h, o = X_0 - X_h (w_0 = 1)
+  zr[0] = re[0] + re[h];
+  zi[0] = -(re[0] - re[h]);
   plan_->run(zr, zi, pw);
   for (int64_t j = 0; j < h; ++j) {
     x[2 * j] = zr[j];
