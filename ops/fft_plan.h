@@ -5,7 +5,7 @@
 // float only, and the ops need float64 for their gradient checks; FFTW is GPL.
 //
 // The complex transform is a mixed-radix Stockham autosort FFT (no bit reversal: each stage reads
-// one buffer and writes the other, in natural order at the end), radix 4, 2, 3 and 5 butterflies
+// one buffer and writes the other, in natural order at the end), radix 8, 4, 2, 3 and 5 butterflies
 // written out and a generic butterfly for the other primes up to kMaxRadix; a length with a larger
 // prime factor goes through Bluestein's chirp-z algorithm, a convolution of length M >= 2n - 1
 // (M 5-smooth) done with two smooth transforms per call (the chirp kernel's spectrum is computed
