@@ -146,22 +146,22 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev) {
       Tensor gy = g.out[0].to(dt).contiguous().view({B * H, L});
       Tensor G = Tensor::empty({B, H, F, 2}, dt, dev);
       fk.r2c(gy, G.view({B * H, F, 2}), n, 1.0);
-      if (g.needs(0)) {
-        Tensor P = Tensor::empty({B, H, F, 2}, dt, dev);
-        ck.mul(G, Kf, P, true);
+      bool want_k = g.needs(1), want_rev = Lr > 0 && g.needs(2);
+      if (want_k || want_rev) {
+        Tensor S = Tensor::empty({H, F, 2}, dt, dev);
+        ck.mul_conj_sum(G, U, S);
+        // Without k_rev only the first Lk taps are wanted: the transform truncates to them.
+        Tensor dK = Tensor::empty({H, want_rev ? n : Lk}, dt, dev);
+        fk.c2r(S, dK, n, 1.0 / double(n));
+        if (want_k) g.in[1] = want_rev ? dK.narrow(1, 0, Lk).contiguous() : dK;
+        if (want_rev) g.in[2] = flip(dK.narrow(1, n - Lr, Lr), {1});
+      }
+      if (g.needs(0)) {  // G is not needed after this: G conj(K^) is formed in place
+        ck.mul(G, Kf, G, true);
         Tensor du = Tensor::empty({B, H, L}, dt, dev);
-        fk.c2r(P.view({B * H, F, 2}), du.view({B * H, L}), n, 1.0 / double(n));
+        fk.c2r(G.view({B * H, F, 2}), du.view({B * H, L}), n, 1.0 / double(n));
         g.in[0] = du;
       }
-      bool want_k = g.needs(1), want_rev = Lr > 0 && g.needs(2);
-      if (!want_k && !want_rev) return;
-      Tensor S = Tensor::empty({H, F, 2}, dt, dev);
-      ck.mul_conj_sum(G, U, S);
-      // Without k_rev only the first Lk taps are wanted: the transform truncates to them.
-      Tensor dK = Tensor::empty({H, want_rev ? n : Lk}, dt, dev);
-      fk.c2r(S, dK, n, 1.0 / double(n));
-      if (want_k) g.in[1] = want_rev ? dK.narrow(1, 0, Lk).contiguous() : dK;
-      if (want_rev) g.in[2] = flip(dK.narrow(1, n - Lr, Lr), {1});
     });
   }
   return y;

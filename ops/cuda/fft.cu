@@ -4,9 +4,9 @@
 //
 // cuFFT transforms rows of exactly the transform's length and does not scale, so rows that are
 // truncated or zero-padded (FftKernels' contract, ops/fft.h) go through a scratch buffer, and the
-// scale is applied on the way out. cuFFT's out-of-place C2R overwrites its input, and its result
-// for a bin 0 (or n/2) with a nonzero imaginary part is not the Hermitian projection, so C2R input
-// is always copied, with those imaginary parts zeroed. Plans are made without a work area; each
+// scale is applied on the way out. cuFFT's out-of-place C2R overwrites its input and assumes it
+// Hermitian, so C2R input is always copied, with the imaginary parts of bins 0 and n/2 (which
+// irfft ignores) zeroed on the way. Plans are made without a work area; each
 // call takes one from the caching allocator (core/cuda/runtime.h), so idle plans hold no
 // workspace. Every call runs on cuda::stream().
 #include <cufft.h>
