@@ -30,5 +30,7 @@
   X(causal_conv1d) X(selective_scan)                                                         \
   /* ops/matrix_exp, ops/solve: small dense matrices */                                      \
   X(matrix_exp) X(solve)                                                                     \
+  /* ops/fft, ops/fft_conv */                                                                \
+  X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv)                                                \
   /* core/autograd: recompute-in-backward */                                                 \
   X(checkpoint)
