@@ -32,5 +32,7 @@
   X(matrix_exp) X(solve)                                                                     \
   /* ops/fft, ops/fft_conv */                                                                \
   X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv)                                                \
+  /* ops/vandermonde, ops/cauchy, ops/diag_scan: the kernels of S4D, S4 and S5 */            \
+  X(vandermonde) X(cauchy) X(diag_scan)                                                      \
   /* core/autograd: recompute-in-backward */                                                 \
   X(checkpoint)

@@ -59,7 +59,7 @@ const schema::Section<LMConfig>& LMConfig::section() {
 namespace {
 
 nn::MixerContext mixer_context(const LMConfig& c, DType dtype) {
-  return {.d_model = c.d_model, .n_layer = c.n_layer, .dtype = dtype};
+  return {.d_model = c.d_model, .n_layer = c.n_layer, .dtype = dtype, .causal = true};
 }
 
 // The parameters of an LM of these settings, counted without building it (doubles: a config may

@@ -53,6 +53,9 @@ struct MixerContext {
   int64_t d_model = 0;
   int64_t n_layer = 1;       // layers in the stack (Mamba scales out_proj by 1/sqrt(n_layer))
   DType dtype = DType::f32;  // parameter dtype
+  // Whether position t may only see positions <= t (a language model). A mixer's `check` refuses
+  // settings that look ahead (a bidirectional kernel or scan) where this is set.
+  bool causal = true;
 };
 
 struct MixerInfo {
