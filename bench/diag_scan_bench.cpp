@@ -40,7 +40,7 @@ enum Mode { sequential, threads, chunks };
 
 void run(benchmark::State& state, Mode mode, bool backward) {
   const int64_t L = state.range(0);
-  ssm::Generator g(uint64_t(L));
+  ssm::Generator g{uint64_t(L)};
   Tensor lam = lambdas(g), b = Tensor::randn({kBatch, L, kModes, 2}, DType::f32, &g);
   Tensor gout = Tensor::randn({kBatch, L, kModes, 2}, DType::f32, &g);
   const int before = ssm::num_threads();

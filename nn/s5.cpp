@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/autograd.h"
 #include "core/error.h"
 #include "nn/hippo.h"
 #include "ops/diag_scan.h"
