@@ -3,6 +3,8 @@
 // written by ssm gives the loss PyTorch computes, to a relative error of 1e-4 in float32.
 // The committed fixtures (tests/fixtures/models/interop/, made by tools/make_interop_fixtures.sh)
 // always run; the live tests make fresh dirs and run PyTorch, where a python with torch exists.
+// MixerInterop does the same for every other mixer's LM (tools/ssm_lm_reference.py around
+// tools/<mixer>_reference.py; fixtures in interop_<mixer>/, tools/make_mixer_interop_fixtures.sh).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -63,10 +65,11 @@ Loss ssm_eval(const std::string& dir, const std::string& tokens) {
                     "ssm eval on " + dir);
 }
 
-Loss torch_eval(const std::string& py, const std::string& dir, const std::string& tokens) {
-  return parse_loss(run(quote(py) + " " + quote(kSource + "/tools/mamba_reference.py") + " eval " + quote(dir) +
-                        " " + quote(tokens)),
-                    "mamba_reference.py eval on " + dir);
+Loss torch_eval(const std::string& py, const std::string& dir, const std::string& tokens,
+                const std::string& tool = "mamba_reference.py") {
+  return parse_loss(run(quote(py) + " " + quote(kSource + "/tools/" + tool) + " eval " + quote(dir) + " " +
+                        quote(tokens)),
+                    tool + " eval on " + dir);
 }
 
 void expect_match(const Loss& got, const Loss& want, const std::string& what) {
@@ -77,8 +80,8 @@ void expect_match(const Loss& got, const Loss& want, const std::string& what) {
   EXPECT_EQ(got.tokens, want.tokens) << what;
 }
 
-Loss expected(const std::string& name) {
-  std::ifstream in(kFixtures + "/expected.json");
+Loss expected(const std::string& name, const std::string& fixtures = kFixtures) {
+  std::ifstream in(fixtures + "/expected.json");
   json j = json::parse(in);
   return {j.at(name).at("loss").get<double>(), j.at(name).at("tokens").get<int64_t>()};
 }
@@ -120,6 +123,39 @@ TEST(Interop, LiveSsmDir) {
   std::string tokens = kFixtures + "/tokens.txt";
   expect_match(ssm_eval(dir, tokens), torch_eval(py, dir, tokens), "live ssm dir");
 }
+// The LM over each non-Mamba mixer: model_type "ssm", the mixer named by ssm_mixer.
+class MixerInterop : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string fixtures() const { return kFixtures + "_" + GetParam(); }
+};
+
+TEST_P(MixerInterop, ReferenceDirFixture) {
+  expect_match(ssm_eval(fixtures() + "/ref", kFixtures + "/tokens.txt"), expected("ref", fixtures()),
+               GetParam() + " fixture ref/");
+}
+
+TEST_P(MixerInterop, SsmDirFixture) {
+  expect_match(ssm_eval(fixtures() + "/ssm", kFixtures + "/tokens.txt"), expected("ssm", fixtures()),
+               GetParam() + " fixture ssm/");
+}
+
+// A fresh PyTorch dir of other sizes than the fixture's (odd width, 3 layers, float32).
+TEST_P(MixerInterop, LiveReferenceDir) {
+  std::string py = torch_python();
+  if (py.empty()) GTEST_SKIP() << "no python with torch ($SSM_PYTHON or /usr/bin/python3): apt-get install python3-torch";
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  std::string dir = tmp.path() + "/ref";
+  Cmd w = run(quote(py) + " " + quote(kSource + "/tools/ssm_lm_reference.py") + " write-dir " + quote(dir) +
+              " --mixer " + GetParam() + " --seed 4321 --vocab 37 --hidden 24 --layers 3 --state 12");
+  ASSERT_EQ(w.status, 0) << "ssm_lm_reference.py write-dir failed: " << w.out;
+  std::string tokens = kFixtures + "/tokens.txt";
+  expect_match(ssm_eval(dir, tokens), torch_eval(py, dir, tokens, "ssm_lm_reference.py"),
+               "live PyTorch " + GetParam() + " dir");
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixers, MixerInterop, ::testing::Values(SSM_INTEROP_MIXERS),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 #else
 TEST(Interop, NeedsTheCli) { GTEST_SKIP() << "built without the ssm executable (SSM_BUILD_CLI=OFF)"; }
 #endif
