@@ -212,7 +212,8 @@ json Classifier::config_json() const {
   json mixer_values = m.defaults();
   for (const schema::Key& k : m.keys())
     if (cfg_.options.contains(k.name)) mixer_values[k.name] = cfg_.options.at(k.name);
-  for (auto& [k, v] : schema::to_config_json(m.keys(), mixer_values).items()) out[k] = v;
+  json mixer_json = schema::to_config_json(m.keys(), mixer_values);
+  for (auto& [k, v] : mixer_json.items()) out[k] = v;
   m.write_json(cfg_.options, ctx_, out);
   out["architectures"] = json::array({"SSMForSequenceClassification"});
   out["model_type"] = "ssm";
@@ -267,7 +268,8 @@ ArchitectureInfo classifier_architecture_info() {
     const nn::MixerInfo& m = nn::mixer_info(cfg.mixer);
     m.check_json(config, source);
     cfg.options = schema::from_config_json(ClassifierConfig::section().keys(), config, source);
-    for (auto& [k, v] : schema::from_config_json(m.keys(), config, source).items()) cfg.options[k] = v;
+    json mixer_options = schema::from_config_json(m.keys(), config, source);
+    for (auto& [k, v] : mixer_options.items()) cfg.options[k] = v;
     return cfg;
   };
   return a;

@@ -67,9 +67,10 @@ dataset: {name: smnist}
 
 TEST(ClassifierCli, ATaskAndAnArchitectureThatDoNotFitAreConfigErrors) {
   TempDir tmp("ssm_clf_cli");
-  write_file_atomic(tmp.path() + "/lm_on_images.yaml", "model: {d_model: 8}\ndataset: {name: smnist}\n");
+  write_file_atomic(tmp.path() + "/lm_on_images.yaml", "model: {d_model: 32}\ntraining: {max_steps: 1}\ndataset: {name: smnist}\n");
   write_file_atomic(tmp.path() + "/classifier_on_words.yaml",
-                    "model: {architecture: classifier}\ndataset: {name: piglatin_small}\n");
+                    "model: {architecture: classifier}\ntraining: {max_steps: 1}\n"
+                    "dataset: {name: piglatin_small}\n");
   const std::string ssm = "cd " + quote(tmp.path()) + " && " + quote(SSM_CLI_PATH);
   Cmd lm = run(ssm + " train -c lm_on_images.yaml 2>&1");
   EXPECT_EQ(lm.status, 1) << lm.out;
