@@ -262,11 +262,11 @@ TEST(ConfigErrors, BadEnumValueListsTheAllowedOnes) {
                 "got 'paralel'; did you mean 'parallel'?");
   e = error_of(kMinimal + "dataset:\n  name: wikitext\n");
   EXPECT_HAS(e, "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
-                "austen_char, got 'wikitext'");
+                "austen_char, smnist, psmnist, sfmnist, got 'wikitext'");
   // A token-id file is for ssm eval --tokens: it has no tokenizer to train with.
   EXPECT_HAS(error_of(kMinimal + "dataset:\n  name: tokens_file\n"),
              "dataset.name at config.yaml:4:9: expected one of piglatin_small, piglatin_large, "
-             "austen_char, got 'tokens_file'");
+             "austen_char, smnist, psmnist, sfmnist, got 'tokens_file'");
 }
 
 TEST(ConfigErrors, DuplicateKeys) {
@@ -345,7 +345,7 @@ TEST(ConfigChoices, TheMixerAndTheDataSetDecideTheKeys) {
   EXPECT_HAS(error_of(kMinimal + "model:\n  mixer: s4x\n"),
              "model.mixer at config.yaml:4:10: expected one of mamba, got 's4x'");
   EXPECT_HAS(error_of(kMinimal + "model:\n  architecture: gpt\n"),
-             "model.architecture at config.yaml:4:17: expected one of lm, got 'gpt'");
+             "model.architecture at config.yaml:4:17: expected one of lm, classifier, got 'gpt'");
   // A data set's keys go with it: a --set that switches the data set drops the file's keys for
   // the old one, and keeps those both have.
   const std::string austen = kMinimal + "dataset:\n  name: austen_char\n  seq_len: 64\n  val_fraction: 0.3\n";
@@ -475,7 +475,8 @@ TEST(ConfigCross, OtherRules) {
   EXPECT_HAS(error_of("training:\n  max_steps: 10\n  early_stopping_metric: val_accuracy\n"
                       "dataset:\n  name: austen_char\n"),
              "training.early_stopping_metric at config.yaml:3:26: val_accuracy is measured on the "
-             "piglatin_small or piglatin_large data sets only, dataset.name is austen_char");
+             "piglatin_small, piglatin_large, smnist, psmnist or sfmnist data sets only, dataset.name "
+             "is austen_char");
 }
 
 TEST(ConfigCross, ValidateChecksConfigsBuiltInCode) {
