@@ -96,6 +96,29 @@ TEST(Classifier, PoolsOverTheRealPositionsOnly) {
   }
 }
 
+TEST(Classifier, ResidualDropoutActsOnlyWhileTraining) {
+  ModelConfig c = tiny("mean");
+  c.options["residual_dropout"] = 0.5;
+  Generator gen(0);
+  auto model = create_model(c, gen);
+  Tensor ids = Tensor::randint({2, 6}, 0, 256, DType::i64, &gen);
+  Tensor a = model->forward(ids), b = model->forward(ids);
+  EXPECT_NE(testing::compare(a, b, testing::default_tol(DType::f64)), "") << "a fresh mask each call";
+  Tensor plain;
+  {
+    NoGradGuard ng;  // evaluation: no dropout
+    plain = model->forward(ids);
+    EXPECT_CLOSE(model->forward(ids), plain, testing::default_tol(DType::f64));
+  }
+  model->eval();
+  EXPECT_CLOSE(model->forward(ids), plain, testing::default_tol(DType::f64));
+  ModelConfig none = tiny("mean");
+  Generator gen2(0);
+  auto undropped = create_model(none, gen2);
+  NoGradGuard ng;  // the same weights without dropout give the evaluation's scores
+  EXPECT_CLOSE(undropped->forward(ids), plain, testing::default_tol(DType::f64));
+}
+
 TEST(Classifier, RefusesToDecodeAndToTrainOnTokenTargets) {
   Generator gen(0);
   auto model = create_model(tiny("mean"), gen);
