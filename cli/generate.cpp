@@ -27,6 +27,7 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   io::LoadedModel m = load_model_to_run(a.model_dir, "generate");
+  need_next_token_model(m, "generate");
   const data::Tokenizer& tok = m.need_tokenizer("generate");
   SSM_CHECK(!a.prompt.empty(), "generate: --prompt must not be empty (the model needs a first token)");
   // Everything that can fail is checked before the prompt is echoed.

@@ -62,8 +62,11 @@ void run_info(const InfoArgs& a) {
               human(3 * flops, "FLOP").c_str());
   std::printf("memory: weights %s (float32); training ~%s (weights, gradients, AdamW moments) plus activations\n",
               human(weights, "B").c_str(), human(double(params) * 16, "B").c_str());
-  std::printf("  decoding state per sequence: %s (O(1) in length for SSM mixers)\n",
-              human(decode_state, "B").c_str());
+  if (model.next_token_logits())
+    std::printf("  decoding state per sequence: %s (O(1) in length for SSM mixers)\n",
+                human(decode_state, "B").c_str());
+  else
+    std::printf("  no decoding: one label per sequence (ssm eval reports its accuracy)\n");
   std::printf("CPU threads: %d (--threads N); BLAS: %s\n", num_threads(), blas_threading().c_str());
 }
 

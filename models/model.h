@@ -52,7 +52,12 @@ class DecodeState {
 class Model : public nn::Module {
  public:
   virtual const ModelConfig& config() const = 0;
+  // The input vocabulary: ids are in [0, vocab_size).
   virtual int64_t vocab_size() const = 0;
+  // Whether the logits at each position predict the next token (a language model: generate,
+  // translate, demo and eval --tokens decode with it). A classifier's logits are one row of
+  // label scores per sequence.
+  virtual bool next_token_logits() const { return true; }
 
   // ids (B, L) int -> logits (B, L, vocab). seq_start as in Batch.
   virtual Tensor forward(const Tensor& ids, const Tensor& seq_start = Tensor()) const = 0;

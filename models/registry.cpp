@@ -2,6 +2,7 @@
 #include "models/registry.h"
 
 #include "core/error.h"
+#include "models/classifier.h"
 #include "models/lm.h"
 #include "nn/mixer.h"
 
@@ -10,6 +11,7 @@ namespace ssm::models {
 const std::vector<ArchitectureInfo>& architectures() {
   static const std::vector<ArchitectureInfo> all = {
       lm_architecture_info(),
+      classifier_architecture_info(),
   };
   return all;
 }

@@ -9,6 +9,7 @@
 #include "core/suggest.h"
 #include "tasks/byte_lm/task.h"
 #include "tasks/piglatin/task.h"
+#include "tasks/seq_image/task.h"
 
 namespace ssm::tasks {
 
@@ -19,6 +20,9 @@ const std::vector<TaskInfo>& task_infos() {
       piglatin_task_info("piglatin_large", kLargeTsv,
                          "English -> Pig Latin, 22,402 words: the small set plus frequent English words"),
       austen_char_task_info(),
+      smnist_task_info(),
+      psmnist_task_info(),
+      sfmnist_task_info(),
   };
   return all;
 }
@@ -27,6 +31,8 @@ const std::vector<DataBuilder>& data_builders() {
   static const std::vector<DataBuilder> all = {
       austen_data_builder(),
       piglatin_data_builder(),
+      mnist_data_builder(),
+      fashion_mnist_data_builder(),
   };
   return all;
 }

@@ -47,6 +47,9 @@ struct TaskInfo {
   std::function<json()> defaults;
   // The validation metrics its evaluation reports besides val_loss and val_tokens.
   std::vector<std::string> metrics;
+  // Classes of a sequence-classification task (model.architecture classifier, with at least
+  // this model.num_labels); 0 for a task that predicts tokens (model.architecture lm).
+  int64_t num_labels = 0;
   // The data file `options` point to, and how to make it when it is missing ("`ssm data build`
   // writes it").
   std::function<std::string(const json& options)> data_file;

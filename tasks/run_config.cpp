@@ -175,6 +175,25 @@ void check_run(const RunConfig& c, const io::Origins& o) {
                           metric + " is measured on the " + or_list(with) +
                               " data sets only, dataset.name is " + c.dataset.name + "; use val_loss");
   }
+  // A classification task gives one label per sequence, which only the classifier predicts.
+  const bool classifier = c.model.architecture == "classifier";
+  if (task.num_labels > 0 && !classifier)
+    io::fail_with_origins(o, "model.architecture", {"dataset.name"},
+                          "must be classifier for " + c.dataset.name + " (one of " +
+                              std::to_string(task.num_labels) + " labels per sequence), got " +
+                              c.model.architecture);
+  if (task.num_labels == 0 && classifier) {
+    std::vector<std::string> with;
+    for (const TaskInfo& x : task_infos())
+      if (x.num_labels > 0) with.push_back(x.name);
+    io::fail_with_origins(o, "model.architecture", {"dataset.name"},
+                          "classifier needs a classification data set (" + or_list(with) + "); " +
+                              c.dataset.name + " predicts tokens: use lm");
+  }
+  if (int64_t labels = c.model.options.value("num_labels", int64_t(0)); classifier && labels < task.num_labels)
+    io::fail_with_origins(o, "model.num_labels", {"dataset.name"},
+                          "must be at least " + std::to_string(task.num_labels) + " for " +
+                              c.dataset.name + ", got " + std::to_string(labels));
   int64_t vocab = c.model.options.value("vocab_size", int64_t(0));
   for (const schema::Failure& f : task.check(c.dataset.options, vocab))
     io::fail_with_origins(o, f.key, f.related, f.message);

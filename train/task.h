@@ -26,6 +26,10 @@ class Task {
   // positions) and "val_tokens"; tasks add their own ("val_accuracy", "val_bpb", ...).
   // max_batches > 0 evaluates only the first batches.
   virtual Metrics evaluate(const models::Model& model, int64_t max_batches) const = 0;
+  // The held-out test split, for tasks that keep one apart from validation (the image
+  // classification tasks): "test_loss", "test_examples" and the task's own ("test_accuracy").
+  // Empty for tasks without one.
+  virtual Metrics evaluate_test(const models::Model&, int64_t /*max_batches*/) const { return {}; }
   // The metrics of evaluate() that progress lines show beside val_loss ("val_accuracy").
   virtual std::vector<std::string> shown_metrics() const { return {}; }
   virtual const data::Tokenizer& tokenizer() const = 0;

@@ -77,7 +77,7 @@ const schema::Section<TrainingConfig>& TrainingConfig::section() {
                  {"val_loss", "val_accuracy"},
                  "validation metric that picks the best model and drives early stopping; "
                  "val_accuracy only for data sets that report it (the Pig-Latin sets: whole-word "
-                 "accuracy)");
+                 "accuracy; the image sets: classification accuracy)");
     s.add("gradient_checkpointing", &TrainingConfig::gradient_checkpointing,
           "recompute each layer's activations in backward to save memory");
     s.add("threads", &TrainingConfig::threads, at_least(0),

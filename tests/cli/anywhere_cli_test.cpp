@@ -154,9 +154,10 @@ TEST(AnywhereCli, DataSetNamesHaveTheConfigSpelling) {
   Cmd bad = ssm_in(tmp.path(), "data show piglatin-small");
   EXPECT_EQ(bad.status, 1) << bad.out;
   EXPECT_HAS(bad.out, "ssm: error: 'piglatin-small' is not a data set of this build; did you mean "
-                      "'piglatin_small'? (data sets: piglatin_small, piglatin_large, austen_char)");
+                      "'piglatin_small'? (data sets: piglatin_small, piglatin_large, austen_char, smnist, "
+                      "psmnist, sfmnist)");
   Cmd help = ssm_in(tmp.path(), "data show --help");
-  EXPECT_HAS(help.out, "the data set: piglatin_small, piglatin_large, austen_char");
+  EXPECT_HAS(help.out, "the data set: piglatin_small, piglatin_large, austen_char, smnist, psmnist, sfmnist");
   Cmd ok = ssm_in(tmp.path(), "data show piglatin_small");
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_HAS(ok.out, kTsv + ": 3198 word pairs");
@@ -172,7 +173,7 @@ TEST(AnywhereCli, TokenFilesAreEvaluatedNotTrained) {
   Cmd t = ssm_in(tmp.path(), "train -c t.yaml");
   EXPECT_EQ(t.status, 1) << t.out;
   EXPECT_HAS(t.out, "dataset.name at t.yaml:2:9: expected one of piglatin_small, piglatin_large, "
-                    "austen_char, got 'tokens_file'");
+                    "austen_char, smnist, psmnist, sfmnist, got 'tokens_file'");
   const std::string fixtures = kSource + "/tests/fixtures/models/interop";
   Cmd e = ssm_in(tmp.path(), "eval -m " + quote(fixtures + "/ssm") + " --tokens " + quote(fixtures + "/tokens.txt") +
                                  " --json");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/autograd.h"
+#include "core/error.h"
 #include "models/registry.h"
 #include "nn/mixer.h"
 #include "support/compare.h"
@@ -68,18 +69,26 @@ TEST(ModelRegistry, EveryArchitectureWithEveryMixerTrainsAndSteps) {
       EXPECT_EQ(a.parameters(small(a.name, m.name)), double(model->num_parameters()));
       EXPECT_GT(model->flops_per_token(), 0);
       EXPECT_FALSE(model->summary().empty());
-      // A training step: the loss has a gradient for every parameter.
+      // A training step: the loss has a gradient for every parameter. A classifier's targets
+      // are one label per sequence.
+      const bool lm = model->next_token_logits();
       Tensor ids = Tensor::randint({2, 7}, 0, 11, DType::i64, &gen);
-      Batch b{ids, Tensor::randint({2, 7}, 0, 11, DType::i64, &gen), Tensor()};
+      Batch b{ids, Tensor::randint({2, lm ? 7 : 1}, 0, lm ? 11 : 2, DType::i64, &gen), Tensor()};
       model->loss(b).backward();
       for (auto& [name, p] : model->named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;
-      // Decoding step by step gives the forward's logits.
       NoGradGuard ng;
       Tensor full = model->forward(ids);
+      if (!lm) {
+        EXPECT_EQ(full.size(1), 1) << "one row of label scores per sequence";
+        EXPECT_THROW(model->new_state(2), Error) << "a classifier does not decode";
+      }
+      // Decoding step by step gives the forward's logits.
+      if (lm) {
       std::unique_ptr<DecodeState> state = model->new_state(2);
       EXPECT_CLOSE(model->prefill(ids.narrow(1, 0, 3), *state), full.select(1, 2), default_tol(DType::f64));
       for (int64_t t = 3; t < 7; ++t)
         EXPECT_CLOSE(model->step(ids.select(1, t), *state), full.select(1, t), default_tol(DType::f64));
+      }
       // config.json gives back the same model.
       ModelConfig back = model_config_from_json(model->config_json(), "config.json");
       EXPECT_EQ(back.architecture, a.name);
