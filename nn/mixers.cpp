@@ -2,12 +2,14 @@
 #include "core/error.h"
 #include "nn/mamba.h"
 #include "nn/mixer.h"
+#include "nn/s4.h"
 
 namespace ssm::nn {
 
 const std::vector<MixerInfo>& mixers() {
   static const std::vector<MixerInfo> all = {
       mamba_mixer_info(),
+      s4_mixer_info(),
   };
   return all;
 }
