@@ -77,5 +77,6 @@ void optim_section();  // bench/gpu/optim_bench.cpp
 void elementwise_section();  // bench/gpu/elementwise_bench.cpp
 void model_section();  // bench/gpu/model_bench.cpp
 void copy_section();   // bench/gpu/copy_bench.cpp
+void s4_section();     // bench/gpu/s4_bench.cpp
 
 }  // namespace ssm::bench

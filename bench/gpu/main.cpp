@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
                               {"elementwise", ssm::bench::elementwise_section},
                               {"optim", ssm::bench::optim_section},
                               {"model", ssm::bench::model_section},
-                              {"copy", ssm::bench::copy_section}};
+                              {"copy", ssm::bench::copy_section},
+                              {"s4", ssm::bench::s4_section}};
   for (const Section& s : sections) {
     bool wanted = argc < 2;
     for (int i = 1; i < argc; ++i) wanted |= std::strcmp(argv[i], s.name) == 0;
