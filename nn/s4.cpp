@@ -53,6 +53,8 @@ const schema::Section<S4Config>& S4Config::section() {
           "dropout after the convolution and after the GELU (s4.py's two)")
         .json_name = "ssm_dropout";
     s.check([](const S4Config& c, schema::Failures& f) {
+      if (c.rank != 1)  // also a range, but check() is what a caller without the schema sees
+        f.push_back({"rank", {}, "must be 1 (HiPPO-LegS's low-rank term), got " + std::to_string(c.rank)});
       if (c.d_state % 2 != 0)
         f.push_back({"d_state", {}, "must be even (conjugate pairs), got " + std::to_string(c.d_state)});
       if (c.dt_min > c.dt_max)
