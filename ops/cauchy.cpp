@@ -2,6 +2,7 @@
 // test-table entry.
 #include "ops/cauchy.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/autograd.h"
@@ -18,45 +19,57 @@ namespace {
 
 // ---- CPU kernels ----------------------------------------------------------------------------
 
-// One (g, h) row per item: out[f] = sum_m v/(z - w) + conj(v)/(z - conj(w)).
+// One channel h per item. The G rows of a channel share their poles, so each node's two
+// reciprocals 1/(z - w), 1/(z - conj w) are formed once and used by every row (S4 has G = 2 x
+// (channels + 1) rows: reciprocals, with their divisions, are the dominant cost).
 template <class T>
 void forward_rows(const Complex<T>* v, const Complex<T>* w, const Complex<T>* z, Complex<T>* out,
                   int64_t G, int64_t H, int64_t M, int64_t F) {
-  parallel_for(0, G * H, grain_for_work(20 * M * F), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const Complex<T>* vr = v + r * M;
-      const Complex<T>* wr = w + (r % H) * M;
+  parallel_for(0, H, grain_for_work(8 * M * F + 8 * G * M * F), [&](int64_t h0, int64_t h1) {
+    std::vector<Complex<T>> acc(static_cast<size_t>(G));
+    for (int64_t h = h0; h < h1; ++h) {
+      const Complex<T>* wr = w + h * M;
       for (int64_t f = 0; f < F; ++f) {
-        Complex<T> acc{};
-        for (int64_t m = 0; m < M; ++m)
-          acc = acc + vr[m] / (z[f] - wr[m]) + conj(vr[m]) / (z[f] - conj(wr[m]));
-        out[r * F + f] = acc;
+        std::fill(acc.begin(), acc.end(), Complex<T>{});
+        for (int64_t m = 0; m < M; ++m) {
+          const Complex<T> a = reciprocal(z[f] - wr[m]), b = reciprocal(z[f] - conj(wr[m]));
+          for (int64_t g = 0; g < G; ++g) {
+            const Complex<T> vm = v[(g * H + h) * M + m];
+            acc[size_t(g)] = acc[size_t(g)] + vm * a + conj(vm) * b;
+          }
+        }
+        for (int64_t g = 0; g < G; ++g) out[(g * H + h) * F + f] = acc[size_t(g)];
       }
     }
   });
 }
 
-// One channel h per item (its G rows in order, so dw does not depend on the thread count).
+// One channel h per item (its G rows in order, so dw does not depend on the thread count); the
+// node terms c, c' and their squares are formed once per (m, f) and shared by the rows.
 template <class T>
 void backward_rows(const Complex<T>* v, const Complex<T>* w, const Complex<T>* z,
                    const Complex<T>* g, Complex<T>* dv, Complex<T>* dw, int64_t G, int64_t H,
                    int64_t M, int64_t F) {
-  parallel_for(0, H, grain_for_work(30 * G * M * F), [&](int64_t h0, int64_t h1) {
+  parallel_for(0, H, grain_for_work(10 * M * F + 16 * G * M * F), [&](int64_t h0, int64_t h1) {
+    std::vector<Complex<T>> s(static_cast<size_t>(G)), t(static_cast<size_t>(G));
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t m = 0; m < M; ++m) {
         const Complex<T> wm = w[h * M + m];
+        std::fill(s.begin(), s.end(), Complex<T>{});  // dv's sums
+        std::fill(t.begin(), t.end(), Complex<T>{});  // dw's sums before conj(v)
+        for (int64_t f = 0; f < F; ++f) {
+          const Complex<T> c = reciprocal(z[f] - wm), cc = reciprocal(z[f] - conj(wm));
+          const Complex<T> c1 = conj(c), c2 = conj(c * c), cc2 = cc * cc;
+          for (int64_t b = 0; b < G; ++b) {
+            const Complex<T> gf = g[(b * H + h) * F + f], gc = conj(gf);
+            s[size_t(b)] = s[size_t(b)] + c1 * gf + cc * gc;
+            t[size_t(b)] = t[size_t(b)] + c2 * gf + cc2 * gc;
+          }
+        }
         Complex<T> dwm{};
         for (int64_t b = 0; b < G; ++b) {
-          const Complex<T>* gr = g + (b * H + h) * F;
-          Complex<T> s{}, t{};  // s: dv's sum, t: dw's sum before conj(v)
-          for (int64_t f = 0; f < F; ++f) {
-            Complex<T> c = reciprocal(z[f] - wm), cc = reciprocal(z[f] - conj(wm));
-            Complex<T> gf = gr[f], gc = conj(gf);
-            s = s + conj(c) * gf + cc * gc;
-            t = t + conj(c * c) * gf + (cc * cc) * gc;
-          }
-          if (dv) dv[(b * H + h) * M + m] = s;
-          dwm = dwm + conj(v[(b * H + h) * M + m]) * t;
+          if (dv) dv[(b * H + h) * M + m] = s[size_t(b)];
+          dwm = dwm + conj(v[(b * H + h) * M + m]) * t[size_t(b)];
         }
         if (dw) dw[h * M + m] = dwm;
       }
