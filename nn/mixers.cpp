@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "nn/mamba.h"
 #include "nn/mixer.h"
+#include "nn/s4.h"
 #include "nn/s4d.h"
 #include "nn/s5.h"
 
@@ -10,6 +11,7 @@ namespace ssm::nn {
 const std::vector<MixerInfo>& mixers() {
   static const std::vector<MixerInfo> all = {
       mamba_mixer_info(),
+      s4_mixer_info(),
       s4d_mixer_info(),
       s5_mixer_info(),
   };

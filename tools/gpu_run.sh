@@ -10,7 +10,12 @@
 #   tools/gpu_stage.sh            # -> .devcarry/pack/bin.tar.xz (binaries), .devcarry/lib
 # then, through the device tool, with carry [".devcarry/pack", ".devcarry/lib"]:
 #   bash tools/gpu_run.sh
-# Set SSM_GPU_STEPS to a space-separated subset of: tests bench model piglatin interop.
+# Set SSM_GPU_STEPS to a space-separated subset of: tests bench model piglatin interop family
+# train (default: the first five). `family` times the S4 family's kernels and mixers
+# (ssm_gpu_bench s4d s5 s4) and their references side by side (tools/s4_torch_bench.py: S4D and
+# S4 in plain PyTorch; tools/s5_jax_bench.py: the S5 SSM in JAX); `train` trains each config of
+# $SSM_GPU_CONFIGS (names under configs/) on the GPU, at most $SSM_GPU_TRAIN_S seconds each, and
+# scores it with `ssm eval`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-gpu-out}
@@ -21,6 +26,10 @@ mkdir -p "$OUT"
 if [ -f .devcarry/pack/bin.tar.xz ] && [ "$BIN" = .devcarry/bin ]; then
   tar -C .devcarry -xJf .devcarry/pack/bin.tar.xz
 fi
+# Data sets the GPU machine cannot fetch (it has no network) travel packed in .devcarry/data:
+#   tar -C DATA_DIR -cf - mnist | xz > .devcarry/data/mnist.tar.xz   (after `ssm data build`)
+for d in .devcarry/data/*.tar.xz; do [ -f "$d" ] && tar -C data -xJf "$d"; done
+export SSM_DATA=${SSM_DATA:-$PWD/data}
 start=$(date +%s)
 step() { printf '\n== %s (%ds)\n' "$*" "$(($(date +%s) - start))"; }
 has() { [[ " $STEPS " == *" $1 "* ]]; }
@@ -64,6 +73,30 @@ if has piglatin; then
     echo "translate on $dev:"
     "$BIN/ssm" translate -m "$OUT/pll_gpu" --device $dev --check strength conditioning is pleasure table 2>&1 | tail -n 6
     echo "generate on $dev (greedy): $("$BIN/ssm" generate -m "$OUT/pll_gpu" --device $dev -p "strength" -t 0 -n 16 2>&1 | tr -c '[:print:]\n' '.')"
+  done
+fi
+
+if has family; then
+  step "S4 family: kernels and mixers"
+  timeout 300 "$BIN/ssm_gpu_bench" s4d s5 s4 > "$OUT/family_bench.log" 2>&1 || rc=1
+  cat "$OUT/family_bench.log"
+  step "S4 family: references on the same card (PyTorch S4D / S4 without extensions, JAX S5)"
+  timeout 240 python3 tools/s4_torch_bench.py --device cuda > "$OUT/torch_s4.log" 2>&1 || rc=1
+  cat "$OUT/torch_s4.log"
+  timeout 240 python3 tools/s5_jax_bench.py > "$OUT/jax_s5.log" 2>&1 || rc=1
+  tail -n 8 "$OUT/jax_s5.log"
+fi
+
+if has train; then
+  for cfg in ${SSM_GPU_CONFIGS:-piglatin_small_s4d piglatin_small_s5 piglatin_small_s4}; do
+    step "train $cfg on the GPU"
+    t0=$SECONDS
+    timeout "${SSM_GPU_TRAIN_S:-240}" "$BIN/ssm" train -c "configs/$cfg.yaml" --device cuda -o "$OUT/$cfg" -q \
+        > "$OUT/$cfg.log" 2>&1 || echo "(ended with status $?)"
+    echo "ssm train $cfg (cuda): $((SECONDS - t0)) s wall"
+    tail -n 4 "$OUT/$cfg.log"
+    rm -rf "$OUT/$cfg/checkpoints"
+    echo "eval on cuda: $("$BIN/ssm" eval -m "$OUT/$cfg" --device cuda --json 2>&1 | tail -n 3)"
   done
 fi
 

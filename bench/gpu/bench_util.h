@@ -77,6 +77,7 @@ void optim_section();  // bench/gpu/optim_bench.cpp
 void elementwise_section();  // bench/gpu/elementwise_bench.cpp
 void model_section();  // bench/gpu/model_bench.cpp
 void copy_section();   // bench/gpu/copy_bench.cpp
+void s4_section();     // bench/gpu/s4_bench.cpp
 void s4d_section();    // bench/gpu/s4d_bench.cpp
 void s5_section();     // bench/gpu/s5_bench.cpp
 

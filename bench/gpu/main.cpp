@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
                               {"optim", ssm::bench::optim_section},
                               {"model", ssm::bench::model_section},
                               {"copy", ssm::bench::copy_section},
+                              {"s4", ssm::bench::s4_section},
                               {"s4d", ssm::bench::s4d_section},
                               {"s5", ssm::bench::s5_section}};
   for (const Section& s : sections) {

@@ -342,10 +342,10 @@ TEST(ConfigChoices, TheMixerAndTheDataSetDecideTheKeys) {
   EXPECT_HAS(to_yaml(c), "mixer: mamba");
   EXPECT_LACKS(to_yaml(c), "arch:");
   EXPECT_EQ(parse(to_yaml(c)), c);
-  // (the list grows with the registered mixers)
-  EXPECT_HAS(error_of(kMinimal + "model:\n  mixer: s4x\n"),
-             "model.mixer at config.yaml:4:10: expected one of mamba");
-  EXPECT_HAS(error_of(kMinimal + "model:\n  mixer: s4x\n"), "got 's4x'");
+  // The list grows with each mixer: only its start and the value are pinned.
+  const std::string bad_mixer = error_of(kMinimal + "model:\n  mixer: s4x\n");
+  EXPECT_HAS(bad_mixer, "model.mixer at config.yaml:4:10: expected one of mamba");
+  EXPECT_HAS(bad_mixer, "got 's4x'");
   EXPECT_HAS(error_of(kMinimal + "model:\n  architecture: gpt\n"),
              "model.architecture at config.yaml:4:17: expected one of lm, classifier, got 'gpt'");
   // A data set's keys go with it: a --set that switches the data set drops the file's keys for
