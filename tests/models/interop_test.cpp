@@ -154,7 +154,7 @@ TEST_P(MixerInterop, LiveReferenceDir) {
                "live PyTorch " + GetParam() + " dir");
 }
 
-INSTANTIATE_TEST_SUITE_P(Mixers, MixerInterop, ::testing::Values(std::string("s4d"), std::string("s5")),
+INSTANTIATE_TEST_SUITE_P(Mixers, MixerInterop, ::testing::Values(std::string("s4"), std::string("s4d"), std::string("s5")),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 #else
 TEST(Interop, NeedsTheCli) { GTEST_SKIP() << "built without the ssm executable (SSM_BUILD_CLI=OFF)"; }
