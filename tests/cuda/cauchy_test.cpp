@@ -35,12 +35,13 @@ Tensor s4_nodes(int64_t L, const Tensor& like) {
   return Tensor::from_vector(z, {L / 2 + 1, 2}).to(like.dtype()).to(like.device());
 }
 
-// Poles Δλ with Re < 0, as S4's (Δ in [1e-3, 0.1], Re λ = -1/2, |Im λ| up to ~N).
-Tensor poles(int64_t H, int64_t M, uint64_t seed) {
+// Poles Δλ with Re < 0, as S4's (Δ in [1e-3, 0.1], Re λ = -1/2, |Im λ| up to ~N), real parts
+// at most -re_min.
+Tensor poles(int64_t H, int64_t M, uint64_t seed, double re_min) {
   Generator g(seed);
   Tensor re = mul(Tensor::rand({H, M, 1}, DType::f64, &g), -0.05);
   Tensor im = mul(Tensor::rand({H, M, 1}, DType::f64, &g), -3.0);
-  return cat({sub(re, 1e-3), im}, -1);
+  return cat({sub(re, re_min), im}, -1);
 }
 
 TEST_F(CauchyCuda, MatchesCpu) {
@@ -51,9 +52,13 @@ TEST_F(CauchyCuda, MatchesCpu) {
       // Sums over F nodes (the v gradient) and over M poles: scale with their square roots.
       double s = std::sqrt(double(L));
       Tol tol = dt == DType::f64 ? Tol{1e-10 * s, 1e-9} : Tol{5e-5 * s, 1e-4, 2e-5};
+      // The imaginary nodes pass within |Re Δλ| of a pole: a term's relative error is about
+      // eps |z| / |z - w|, the inputs' own rounding, on every device. Float64 takes poles 1e-3
+      // from the axis (S4's smallest Δ); float32 1e-2, where that bound stays near 1e-5.
+      double re_min = dt == DType::f64 ? 1e-3 : 1e-2;
       uint64_t seed = uint64_t(L);
-      check_dense(f, {rn({2, 2, 16, 32, 2}, seed), poles(16, 32, seed + 1)}, dt, tol, seed + 2);
-      check_dense(f, {rn({3, 300, 2}, seed + 3), poles(3, 300, seed + 4)}, dt, tol, seed + 5);
+      check_dense(f, {rn({2, 2, 16, 32, 2}, seed), poles(16, 32, seed + 1, re_min)}, dt, tol, seed + 2);
+      check_dense(f, {rn({3, 300, 2}, seed + 3), poles(3, 300, seed + 4, re_min)}, dt, tol, seed + 5);
     }
 }
 
