@@ -6,19 +6,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <regex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
-#include "core/file.h"
-#include "nn/mixer.h"
 #include "models/registry.h"
 #include "ops/scan_options.h"
 #include "tasks/registry.h"
@@ -710,17 +705,6 @@ TEST(ConfigShipped, EveryFileUnderConfigsLoads) {
     if (entry.path().extension() != ".yaml") continue;
     ++n;
     SCOPED_TRACE(entry.path().string());
-    // A config of a mixer another branch brings (s4d, s5) loads once that mixer is in the build.
-    std::smatch mixer;
-    std::string text = read_file(entry.path().string());
-    if (std::regex_search(text, mixer, std::regex(R"(\n\s+mixer:\s*(\w+))"))) {
-      std::vector<std::string> have = nn::mixer_names();
-      if (std::find(have.begin(), have.end(), mixer[1].str()) == have.end()) {
-        std::cout << "[  SKIPPED ] " << entry.path().filename().string() << ": mixer "
-                  << mixer[1].str() << " is not in this build\n";
-        continue;
-      }
-    }
     RunConfig c;
     ASSERT_NO_THROW(c = load_run_config(entry.path().string()));
     EXPECT_EQ(c.name, entry.path().stem().string() == "austen_char_mamba" ? "austen_char"
