@@ -32,11 +32,10 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mamba_reference import RMSNorm, read_safetensors, write_safetensors  # noqa: E402
+from mamba_reference import RMSNorm, eval_tokens, read_safetensors, save_dir  # noqa: E402
 
 
 def mixer_module(name):
@@ -100,14 +99,6 @@ def randomise(model, seed):
                 p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) / math.sqrt(fan_in))
 
 
-def save_dir(model, path):
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(model.config, f, indent=2)
-    write_safetensors(os.path.join(path, "model.safetensors"),
-                      {k: v for k, v in model.state_dict().items()}, {"format": "pt"})
-
-
 def load_dir(path, dtype=torch.float32):
     with open(os.path.join(path, "config.json")) as f:
         c = json.load(f)
@@ -116,20 +107,6 @@ def load_dir(path, dtype=torch.float32):
     tensors.pop("lm_head.weight", None)
     model.load_state_dict({k: v.to(dtype) for k, v in tensors.items()}, strict=True)
     return model
-
-
-def eval_tokens(model, path):
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for line in open(path):
-            ids = [int(t) for t in line.split()]
-            if len(ids) < 2:
-                continue
-            x = torch.tensor([ids])
-            logits = model(x)[0, :-1]
-            total += F.cross_entropy(logits.double(), x[0, 1:], reduction="sum").item()
-            count += len(ids) - 1
-    return {"loss": total / count, "tokens": count}
 
 
 def main():
