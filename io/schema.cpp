@@ -446,11 +446,50 @@ ConfigDoc::~ConfigDoc() = default;
 
 const std::string& ConfigDoc::source() const { return impl_->source; }
 
+namespace {
+
+std::string hex_byte(char c) {
+  static const char* kDigits = "0123456789ABCDEF";
+  unsigned char b = static_cast<unsigned char>(c);
+  return {kDigits[b >> 4], kDigits[b & 0xF]};
+}
+
+// Where `text` stops being UTF-8 (an offset), or npos. YAML text is UTF-8 (YAML 1.2, 5.2); yaml-cpp
+// passes other bytes through, and a name holding them would not read back from the YAML we write.
+size_t invalid_utf8_at(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > text.size()) return i;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char d = static_cast<unsigned char>(text[i + k]);
+      if ((d >> 6) != 0x2) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8 either.
+    static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
 ConfigDoc ConfigDoc::parse(const std::string& text, const std::string& source,
                            std::vector<std::pair<std::string, std::string>> sections) {
   auto impl = std::make_unique<Impl>();
   impl->source = source;
   impl->sections = std::move(sections);
+  if (size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    size_t nl = text.rfind('\n', bad == 0 ? std::string::npos : bad - 1);
+    size_t col = bad - (nl == std::string::npos || nl >= bad ? 0 : nl + 1) + 1;
+    SSM_FAIL(source, ":", line, ":", col, ": not UTF-8 text (byte 0x", hex_byte(text[bad]),
+             "); a config file is UTF-8");
+  }
   YamlText doc;
   try {
     doc = load_yaml(text);
@@ -480,6 +519,8 @@ void ConfigDoc::add_override(const std::string& arg) {
   size_t eq = arg.find('=');
   SSM_CHECK(eq != std::string::npos && eq > 0, "--set '", arg,
             "': expected key=value, e.g. --set optimizer.lr=3e-3");
+  SSM_CHECK(invalid_utf8_at(arg) == std::string::npos, "--set: not UTF-8 text (byte 0x",
+            hex_byte(arg[invalid_utf8_at(arg)]), ")");
   std::string path = arg.substr(0, eq), text = arg.substr(eq + 1);
   while (!path.empty() && path.back() == ' ') path.pop_back();
   if (const std::string* example = impl_->example_key(path))

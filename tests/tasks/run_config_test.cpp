@@ -697,6 +697,18 @@ TEST(ConfigHelpers, ModelForTheTokenizer) {
   EXPECT_THROW(c.model_for(256), Error);
 }
 
+// YAML is UTF-8: other bytes are an error where they stand (yaml-cpp would pass them through, and a
+// run name holding them would not read back from the YAML ssm writes). Found by the config fuzzer.
+TEST(RunConfigText, BytesThatAreNotUtf8AreErrorsNamingTheirPlace) {
+  EXPECT_HAS(error_of("name: \xed" "amba\n" + kMinimal), "config.yaml:1:7: not UTF-8 text (byte 0xED)");
+  EXPECT_HAS(error_of(kMinimal + "name: ab\xc3\n"), "config.yaml:3:9: not UTF-8 text (byte 0xC3)");
+  EXPECT_HAS(error_of(kMinimal + "name: \xc0\xaf\n"), "not UTF-8 text (byte 0xC0)");  // overlong '/'
+  EXPECT_HAS(error_of(kMinimal, {"name=a\xff"}), "--set: not UTF-8 text (byte 0xFF)");
+  RunConfig c = parse("name: \xc3\xa9t\xc3\xa9 \xe2\x9c\x93\n" + kMinimal);  // "été ✓"
+  EXPECT_EQ(c.name, "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93");
+  EXPECT_EQ(parse(to_yaml(c)), c);
+}
+
 // ---- the shipped configs -------------------------------------------------------------------------
 
 TEST(ConfigShipped, EveryFileUnderConfigsLoads) {
