@@ -5,6 +5,7 @@
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "models/residual_blocks.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/index.h"
@@ -96,24 +97,15 @@ schema::Failures classifier_check(const ModelConfig& cfg) {
 
 // ---- model ----------------------------------------------------------------------------------------
 
-class Classifier::Layer : public nn::Module {
- public:
-  Layer(const ClassifierConfig& c, const ModelConfig& mc, const nn::MixerContext& ctx, Generator& gen) {
-    norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.d_model, c.layer_norm_epsilon, mc.dtype));
-    mixer = register_module("mixer", nn::mixer_info(mc.mixer).create(mc.options, ctx, gen));
-  }
-  std::shared_ptr<nn::RMSNorm> norm;
-  std::shared_ptr<nn::Mixer> mixer;
-};
-
 class Classifier::Backbone : public nn::Module {
  public:
   Backbone(const ClassifierConfig& c, const ModelConfig& mc, const nn::MixerContext& ctx, Generator& gen) {
-    layers = register_module("layers", std::make_shared<nn::ModuleList<Layer>>());
-    for (int64_t i = 0; i < c.n_layer; ++i) layers->append(std::make_shared<Layer>(c, mc, ctx, gen));
+    layers = register_module("layers", std::make_shared<nn::ModuleList<ResidualBlock>>());
+    for (int64_t i = 0; i < c.n_layer; ++i)
+      layers->append(std::make_shared<ResidualBlock>(c.d_model, c.layer_norm_epsilon, mc, ctx, gen));
     norm_f = register_module("norm_f", std::make_shared<nn::RMSNorm>(c.d_model, c.layer_norm_epsilon, mc.dtype));
   }
-  std::shared_ptr<nn::ModuleList<Layer>> layers;
+  std::shared_ptr<nn::ModuleList<ResidualBlock>> layers;
   std::shared_ptr<nn::RMSNorm> norm_f;
 };
 
@@ -148,24 +140,10 @@ Tensor Classifier::forward(const Tensor& ids, const Tensor& seq_start) const {
             describe(ids));
   SSM_CHECK(!seq_start.defined(), "classifier: packed sequences (seq_start) are not supported; "
             "give one sequence per row, padded with negative ids");
-  const bool fp32 = c_.residual_in_fp32;
+  // Residual dropout only while training with autograd on (the trainer does not switch modes).
   const double p = training() && grad_enabled() ? c_.residual_dropout : 0.0;
-  // As in the LM, the stream is (h, residual): h the last mixer's output, not yet added.
-  Tensor h = encode(ids), residual;
-  for (const auto& layer : *backbone_->layers) {
-    auto block = [layer, fp32](const std::vector<Tensor>& in) {
-      auto [y, r] = add_rms_norm(in[0], in.size() > 1 ? in[1] : Tensor(), layer->norm->weight,
-                                 layer->norm->eps, fp32);
-      return std::vector<Tensor>{layer->mixer->forward(y), r};
-    };
-    std::vector<Tensor> in{h};
-    if (residual.defined()) in.push_back(residual);
-    std::vector<Tensor> out = checkpointing_ && grad_enabled() ? checkpoint(block, in) : block(in);
-    // Outside the checkpointed segment, so that its recomputation sees the same mask.
-    h = p > 0 ? dropout(out[0], p) : out[0];
-    residual = out[1];
-  }
-  Tensor x = add_rms_norm(h, residual, backbone_->norm_f->weight, backbone_->norm_f->eps, fp32).first;
+  Tensor x = run_residual_blocks(*backbone_->layers, *backbone_->norm_f, encode(ids), Tensor(),
+                                 c_.residual_in_fp32, checkpointing_, p);
 
   // Pooling over the real positions: mask (B, L) is 1 where ids >= 0.
   const int64_t B = ids.size(0), D = c_.d_model;

@@ -85,7 +85,6 @@ class Classifier : public Model {
   const nn::Mixer& mixer(size_t layer) const;
 
  private:
-  class Layer;
   class Backbone;
   Tensor encode(const Tensor& ids) const;  // (B, L) -> (B, L, d_model)
   ModelConfig cfg_;

@@ -6,6 +6,7 @@
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "models/residual_blocks.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
@@ -112,16 +113,6 @@ schema::Failures lm_check(const ModelConfig& cfg) {
 
 // ---- model --------------------------------------------------------------------------------------
 
-class LM::Layer : public nn::Module {
- public:
-  Layer(const LMConfig& c, const ModelConfig& mc, const nn::MixerContext& ctx, Generator& gen) {
-    norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.d_model, c.layer_norm_epsilon, mc.dtype));
-    mixer = register_module("mixer", nn::mixer_info(mc.mixer).create(mc.options, ctx, gen));
-  }
-  std::shared_ptr<nn::RMSNorm> norm;
-  std::shared_ptr<nn::Mixer> mixer;
-};
-
 class LM::Backbone : public nn::Module {
  public:
   Backbone(const LMConfig& c, const ModelConfig& mc, const nn::MixerContext& ctx, Generator& gen) {
@@ -130,12 +121,13 @@ class LM::Backbone : public nn::Module {
       NoGradGuard ng;
       embeddings->weight.copy_(mul(embeddings->weight, c.initializer_range));  // N(0, range)
     }
-    layers = register_module("layers", std::make_shared<nn::ModuleList<Layer>>());
-    for (int64_t i = 0; i < c.n_layer; ++i) layers->append(std::make_shared<Layer>(c, mc, ctx, gen));
+    layers = register_module("layers", std::make_shared<nn::ModuleList<ResidualBlock>>());
+    for (int64_t i = 0; i < c.n_layer; ++i)
+      layers->append(std::make_shared<ResidualBlock>(c.d_model, c.layer_norm_epsilon, mc, ctx, gen));
     norm_f = register_module("norm_f", std::make_shared<nn::RMSNorm>(c.d_model, c.layer_norm_epsilon, mc.dtype));
   }
   std::shared_ptr<nn::Embedding> embeddings;
-  std::shared_ptr<nn::ModuleList<Layer>> layers;
+  std::shared_ptr<nn::ModuleList<ResidualBlock>> layers;
   std::shared_ptr<nn::RMSNorm> norm_f;
 };
 
@@ -175,22 +167,8 @@ const nn::Mixer& LM::mixer(size_t layer) const { return *(*backbone_->layers)[la
 
 Tensor LM::hidden(const Tensor& ids, const Tensor& seq_start) const {
   SSM_CHECK(ids.dim() == 2, "LM: expects token ids of shape (B, L), got ", describe(ids));
-  // The stream is carried as (h, residual): h is the last mixer's output, not yet added, and
-  // residual the sum of the embeddings and the earlier mixers' outputs (undefined before layer 0).
-  const bool fp32 = lm_.residual_in_fp32;
-  Tensor h = backbone_->embeddings->forward(ids), residual;
-  for (const auto& layer : *backbone_->layers) {
-    auto block = [layer, seq_start, fp32](const std::vector<Tensor>& in) {
-      auto [y, r] = add_norm(*layer->norm, in[0], in.size() > 1 ? in[1] : Tensor(), fp32);
-      return std::vector<Tensor>{layer->mixer->forward(y, seq_start), r};
-    };
-    std::vector<Tensor> in{h};
-    if (residual.defined()) in.push_back(residual);
-    std::vector<Tensor> out = checkpointing_ && grad_enabled() ? checkpoint(block, in) : block(in);
-    h = out[0];
-    residual = out[1];
-  }
-  return add_norm(*backbone_->norm_f, h, residual, fp32).first;
+  return run_residual_blocks(*backbone_->layers, *backbone_->norm_f, backbone_->embeddings->forward(ids), seq_start,
+                             lm_.residual_in_fp32, checkpointing_);
 }
 
 Tensor LM::forward(const Tensor& ids, const Tensor& seq_start) const {

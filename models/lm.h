@@ -63,7 +63,6 @@ class LM : public Model {
   const nn::Mixer& mixer(size_t layer) const;
 
  private:
-  class Layer;
   class Backbone;
   Tensor hidden(const Tensor& ids, const Tensor& seq_start) const;  // (B, L, d_model) before the head
   ModelConfig cfg_;
