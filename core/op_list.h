@@ -26,12 +26,14 @@
   X(gather) X(index_select) X(scatter_add)                                                   \
   /* ops/cumsum, ops/flip, ops/pad */                                                        \
   X(cumsum) X(flip) X(pad)                                                                   \
+  /* ops/glu */                                                                              \
+  X(glu)                                                                                     \
   /* ops/causal_conv1d, ops/selective_scan */                                                \
   X(causal_conv1d) X(selective_scan)                                                         \
   /* ops/matrix_exp, ops/solve: small dense matrices */                                      \
   X(matrix_exp) X(solve)                                                                     \
-  /* ops/fft, ops/fft_conv */                                                                \
-  X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv)                                                \
+  /* ops/fft, ops/fft_conv, ops/long_conv */                                                 \
+  X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv) X(long_conv)                                   \
   /* ops/vandermonde, ops/cauchy, ops/diag_scan: the kernels of S4D, S4 and S5 */            \
   X(vandermonde) X(cauchy) X(diag_scan)                                                      \
   /* core/autograd: recompute-in-backward */                                                 \

@@ -75,9 +75,9 @@ void cpu_mul_conj_sum(const Tensor& a, const Tensor& c, const Tensor& y) {
 const FftConvKernels kCpuKernels = {wide_float_dtypes, cpu_mul, cpu_mul_conj_sum};
 SSM_REGISTER_KERNELS(FftConvKernels, cpu, kCpuKernels);
 
-// The kernel buffer K (H, n): k at [0, Lk), k_rev reversed at [n - Lr, n), zeros between. Without
-// k_rev, k itself: the transform zero-pads its rows.
-Tensor kernel_buffer(const Tensor& k, const Tensor& k_rev, int64_t n) {
+}  // namespace
+
+Tensor fft_conv_kernel_buffer(const Tensor& k, const Tensor& k_rev, int64_t n) {
   if (!k_rev.defined()) return k.contiguous();
   int64_t H = k.size(0), Lk = k.size(1), Lr = k_rev.size(1);
   Tensor K = Tensor::zeros({H, n}, k.dtype(), k.device());
@@ -86,7 +86,14 @@ Tensor kernel_buffer(const Tensor& k, const Tensor& k_rev, int64_t n) {
   return K;
 }
 
-}  // namespace
+std::vector<Tensor> fft_conv_kernel_grads(const Tensor& dK, int64_t Lk, int64_t Lr, bool want_k,
+                                          bool want_rev) {
+  std::vector<Tensor> out(2);
+  const int64_t n = dK.size(1);
+  if (want_k) out[0] = dK.size(1) == Lk ? dK : dK.narrow(1, 0, Lk).contiguous();
+  if (want_rev) out[1] = flip(dK.narrow(1, n - Lr, Lr), {1});
+  return out;
+}
 
 int64_t fft_conv_size(int64_t L, int64_t Lk, int64_t Lr) {
   return fft_cpu::next_fast_size(L + std::max(Lk - 1, Lr), /*even=*/true);
@@ -124,7 +131,7 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev) {
   Tensor U = Tensor::empty({B, H, F, 2}, dt, dev), Kf = Tensor::empty({H, F, 2}, dt, dev);
   {
     NoGradGuard ng;
-    fk.r2c(kernel_buffer(k.detach(), k_rev.defined() ? k_rev.detach() : Tensor(), n), Kf, n, 1.0);
+    fk.r2c(fft_conv_kernel_buffer(k.detach(), k_rev.defined() ? k_rev.detach() : Tensor(), n), Kf, n, 1.0);
     if (B > 0) {
       fk.r2c(u.detach().contiguous().view({B * H, L}), U.view({B * H, F, 2}), n, 1.0);
       Tensor Y = Tensor::empty({B, H, F, 2}, dt, dev);
@@ -153,8 +160,9 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev) {
         // Without k_rev only the first Lk taps are wanted: the transform truncates to them.
         Tensor dK = Tensor::empty({H, want_rev ? n : Lk}, dt, dev);
         fk.c2r(S, dK, n, 1.0 / double(n));
-        if (want_k) g.in[1] = want_rev ? dK.narrow(1, 0, Lk).contiguous() : dK;
-        if (want_rev) g.in[2] = flip(dK.narrow(1, n - Lr, Lr), {1});
+        std::vector<Tensor> dk = fft_conv_kernel_grads(dK, Lk, Lr, want_k, want_rev);
+        if (want_k) g.in[1] = dk[0];
+        if (want_rev) g.in[2] = dk[1];
       }
       if (g.needs(0)) {  // G is not needed after this: G conj(K^) is formed in place
         ck.mul(G, Kf, G, true);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -38,6 +39,14 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev = Tensor()
 
 // The FFT length fft_conv uses for these lengths (Lr = 0 without k_rev).
 int64_t fft_conv_size(int64_t L, int64_t Lk, int64_t Lr = 0);
+
+// The kernel buffer K (H, n) of k and k_rev described above (k itself, uncopied when contiguous,
+// without k_rev: the transforms zero-pad), and the kernels' gradients from the buffer's dK (H,
+// Lk or n): {dk, dk_rev}, each undefined unless wanted. For ops that convolve the same way
+// (ops/long_conv.h).
+Tensor fft_conv_kernel_buffer(const Tensor& k, const Tensor& k_rev, int64_t n);
+std::vector<Tensor> fft_conv_kernel_grads(const Tensor& dK, int64_t Lk, int64_t Lr, bool want_k,
+                                          bool want_rev);
 
 // ---- kernels (ops/dispatch.h): CPU in ops/fft_conv.cpp, CUDA in ops/cuda/fft_conv.cpp. The
 // transforms are ops/fft.h's FftKernels; these are the products between them.
