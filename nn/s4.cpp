@@ -12,7 +12,8 @@
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/fft.h"
-#include "ops/fft_conv.h"
+#include "ops/long_conv.h"
+#include "ops/glu.h"
 #include "ops/join.h"
 #include "ops/reduce.h"
 
@@ -324,9 +325,7 @@ S4::S4(const S4Config& cfg, Generator& gen) : cfg_(cfg) {
 }
 
 Tensor S4::head(const Tensor& y) const {
-  Tensor g = out->forward(gelu(y));  // (..., 2H)
-  std::vector<Tensor> ab = chunk(g, 2, -1);
-  return ab[0] * sigmoid(ab[1]);
+  return glu(out->forward(gelu(y)), -1);  // (..., 2H) -> (..., H)
 }
 
 Tensor S4::forward(const Tensor& x, const Tensor& seq_start) const {
@@ -339,16 +338,15 @@ Tensor S4::forward(const Tensor& x, const Tensor& seq_start) const {
   const int64_t L = x.size(1);
   Tensor xin = x.dtype() == D.dtype() ? x : x.to(D.dtype());  // the convolution runs in f32/f64
   Tensor k = kernel->forward(std::min(L, cfg_.l_max));        // (c, H, taps)
-  Tensor u = xin.transpose(1, 2);                             // (B, H, L)
-  Tensor y = fft_conv(u, k.select(0, 0), cfg_.bidirectional ? k.select(0, 1) : Tensor());
-  y = y + u * D.view({1, H, 1});
-  y = y.transpose(1, 2);  // (B, L, H)
-  y = dropout(y, cfg_.dropout, training());
-  y = gelu(y);
-  y = dropout(y, cfg_.dropout, training());
-  Tensor g = out->forward(y);
-  std::vector<Tensor> ab = chunk(g, 2, -1);
-  return ab[0] * sigmoid(ab[1]);
+  Tensor k_rev = cfg_.bidirectional ? k.select(0, 1) : Tensor();
+  Tensor y;  // (B, L, H)
+  if (cfg_.dropout > 0 && training()) {  // s4.py's first dropout sits between the skip and GELU
+    y = dropout(long_conv(xin, k.select(0, 0), D.view({H}), k_rev, /*gelu=*/false), cfg_.dropout, true);
+    y = dropout(gelu(y), cfg_.dropout, true);
+  } else {
+    y = long_conv(xin, k.select(0, 0), D.view({H}), k_rev, /*gelu=*/true);
+  }
+  return glu(out->forward(y), -1);
 }
 
 std::shared_ptr<const S4StepParams> S4::step_params() const {

@@ -7,7 +7,8 @@
 #include "core/error.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
-#include "ops/fft_conv.h"
+#include "ops/long_conv.h"
+#include "ops/glu.h"
 #include "ops/join.h"
 #include "ops/matmul.h"
 #include "ops/reduce.h"
@@ -153,9 +154,7 @@ Tensor S4d::kernel(int64_t L) const {
 
 Tensor S4d::head(const Tensor& y) const {
   const int64_t H = cfg_.d_model;
-  Tensor z = linear(y, out_weight.view({2 * H, H}), out_bias);  // (..., 2H)
-  std::vector<Tensor> ab = split(z, H, -1);
-  return mul(ab[0], sigmoid(ab[1]));
+  return glu(linear(y, out_weight.view({2 * H, H}), out_bias), -1);  // (..., 2H) -> (..., H)
 }
 
 Tensor S4d::forward(const Tensor& x, const Tensor& seq_start) const {
@@ -167,17 +166,15 @@ Tensor S4d::forward(const Tensor& x, const Tensor& seq_start) const {
             "packing (dataset packing off) for this mixer");
   const int64_t B = x.size(0), L = x.size(1), H = cfg_.d_model;
   // The layer computes in its parameters' dtype (the FFT takes float32 / float64).
-  Tensor u = x.to(D.dtype()).transpose(1, 2);  // (B, H, L)
-  Tensor K = kernel(L);                         // (channels, H, L)
-  Tensor y = cfg_.bidirectional ? fft_conv(u, K.select(0, 0), K.select(0, 1))
-                                : fft_conv(u, K.select(0, 0));
-  y = gelu(add(y, mul(u, D.view({H, 1}))));  // (B, H, L)
+  Tensor u = x.to(D.dtype());  // (B, L, H)
+  Tensor K = kernel(L);        // (channels, H, L)
+  Tensor y = long_conv(u, K.select(0, 0), D, cfg_.bidirectional ? K.select(0, 1) : Tensor());
   if (cfg_.dropout > 0 && training()) {
     // One mask value per (sequence, channel), shared over time (s4d.py's DropoutNd, tie=True).
-    Tensor keep = dropout(Tensor::ones({B, H, 1}, y.dtype(), y.device()), cfg_.dropout, true);
+    Tensor keep = dropout(Tensor::ones({B, 1, H}, y.dtype(), y.device()), cfg_.dropout, true);
     y = mul(y, keep);
   }
-  return head(y.transpose(1, 2)).to(x.dtype());
+  return head(y).to(x.dtype());
 }
 
 std::unique_ptr<MixerState> S4d::new_state(int64_t batch) const {
