@@ -23,12 +23,16 @@ BIN=${SSM_GPU_BIN:-.devcarry/bin}
 STEPS=${SSM_GPU_STEPS:-tests bench model piglatin interop}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$PWD/.devcarry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 mkdir -p "$OUT"
-if [ -f .devcarry/pack/bin.tar.xz ] && [ "$BIN" = .devcarry/bin ]; then
-  tar -C .devcarry -xJf .devcarry/pack/bin.tar.xz
+# Unpacked once per machine: two instances may run side by side (a stamp newer than the pack).
+if [ -f .devcarry/pack/bin.tar.xz ] && [ "$BIN" = .devcarry/bin ] &&
+   ! [ .devcarry/bin/.unpacked -nt .devcarry/pack/bin.tar.xz ]; then
+  tar -C .devcarry -xJf .devcarry/pack/bin.tar.xz && touch .devcarry/bin/.unpacked
 fi
 # Data sets the GPU machine cannot fetch (it has no network) travel packed in .devcarry/data:
 #   tar -C DATA_DIR -cf - mnist | xz > .devcarry/data/mnist.tar.xz   (after `ssm data build`)
-for d in .devcarry/data/*.tar.xz; do [ -f "$d" ] && tar -C data -xJf "$d"; done
+for d in .devcarry/data/*.tar.xz; do
+  [ -f "$d" ] && ! [ -d "data/$(basename "$d" .tar.xz)" ] && tar -C data -xJf "$d"
+done
 export SSM_DATA=${SSM_DATA:-$PWD/data}
 start=$(date +%s)
 step() { printf '\n== %s (%ds)\n' "$*" "$(($(date +%s) - start))"; }
@@ -80,23 +84,47 @@ if has family; then
   step "S4 family: kernels and mixers"
   timeout 300 "$BIN/ssm_gpu_bench" s4d s5 s4 > "$OUT/family_bench.log" 2>&1 || rc=1
   cat "$OUT/family_bench.log"
-  step "S4 family: references on the same card (PyTorch S4D / S4 without extensions, JAX S5)"
-  timeout 240 python3 tools/s4_torch_bench.py --device cuda > "$OUT/torch_s4.log" 2>&1 || rc=1
-  cat "$OUT/torch_s4.log"
-  timeout 240 python3 tools/s5_jax_bench.py > "$OUT/jax_s5.log" 2>&1 || rc=1
-  tail -n 8 "$OUT/jax_s5.log"
+  if [ "${SSM_GPU_REFS:-1}" = 1 ]; then  # SSM_GPU_REFS=0: ours only
+    step "S4 family: references on the same card (PyTorch S4D / S4 without extensions, JAX S5)"
+    timeout 240 python3 tools/s4_torch_bench.py --device cuda > "$OUT/torch_s4.log" 2>&1 || rc=1
+    cat "$OUT/torch_s4.log"
+    timeout 240 python3 tools/s5_jax_bench.py > "$OUT/jax_s5.log" 2>&1 || rc=1
+    tail -n 8 "$OUT/jax_s5.log"
+  fi
 fi
 
 if has train; then
+  # Each config trains at most $SSM_GPU_TRAIN_S seconds, then gets SIGTERM, which writes a
+  # checkpoint: a run carried back in .devcarry/runs/<config> continues with --resume. With
+  # SSM_GPU_TRAIN_JOBS > 1 that many configs share the GPU at once (small models leave it mostly
+  # idle; their times are then not those of a run alone). $SSM_GPU_TRAIN_ARGS goes to every
+  # `ssm train` (e.g. --set training.epochs=20).
+  train_one() {
+    local cfg=$1 t0=$SECONDS resume=()
+    if [ -d ".devcarry/runs/$cfg/checkpoints" ]; then
+      rm -rf "$OUT/$cfg" && cp -r ".devcarry/runs/$cfg" "$OUT/$cfg" && resume=(--resume)
+    fi
+    # shellcheck disable=SC2086
+    timeout -s TERM -k 60 "${SSM_GPU_TRAIN_S:-240}" "$BIN/ssm" train -c "configs/$cfg.yaml" \
+        --device cuda -o "$OUT/$cfg" -q "${resume[@]}" ${SSM_GPU_TRAIN_ARGS:-} >> "$OUT/$cfg.log" 2>&1
+    local st=$?
+    {
+      echo "ssm train $cfg ${resume[*]} (cuda): $((SECONDS - t0)) s wall, exit $st"
+      tail -n 4 "$OUT/$cfg.log"
+      echo "eval on cuda: $("$BIN/ssm" eval -m "$OUT/$cfg" --device cuda --json 2>&1 | tail -n 3)"
+    } > "$OUT/$cfg.summary"
+    # A finished run needs no checkpoints; a stopped one keeps them to continue.
+    [ "$st" = 0 ] && rm -rf "$OUT/$cfg/checkpoints"
+  }
+  jobs_max=${SSM_GPU_TRAIN_JOBS:-1}
   for cfg in ${SSM_GPU_CONFIGS:-piglatin_small_s4d piglatin_small_s5 piglatin_small_s4}; do
     step "train $cfg on the GPU"
-    t0=$SECONDS
-    timeout "${SSM_GPU_TRAIN_S:-240}" "$BIN/ssm" train -c "configs/$cfg.yaml" --device cuda -o "$OUT/$cfg" -q \
-        > "$OUT/$cfg.log" 2>&1 || echo "(ended with status $?)"
-    echo "ssm train $cfg (cuda): $((SECONDS - t0)) s wall"
-    tail -n 4 "$OUT/$cfg.log"
-    rm -rf "$OUT/$cfg/checkpoints"
-    echo "eval on cuda: $("$BIN/ssm" eval -m "$OUT/$cfg" --device cuda --json 2>&1 | tail -n 3)"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 2; done
+    train_one "$cfg" &
+  done
+  wait
+  for cfg in ${SSM_GPU_CONFIGS:-piglatin_small_s4d piglatin_small_s5 piglatin_small_s4}; do
+    cat "$OUT/$cfg.summary"
   done
 fi
 

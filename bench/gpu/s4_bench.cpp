@@ -5,11 +5,12 @@
 //   fftconv_gelu  the reference figures' scope (issue 16: the official S4 with its Cauchy CUDA
 //                 extension, "FFTConv + GELU", on an H100: 4.12 / 4.54 / 15.1 ms; target 3x
 //                 faster): kernel generation (Cauchy + Woodbury + irfft), FFT convolution, the D
-//                 skip and GELU on u (B, H, L), with the gradients of u and every kernel parameter
-//                 and D. No output linear, no transposes: the same work as s4.py's FFTConv with
-//                 transposed=True, and as tools/s4_torch_bench.py times.
-//   mixer         the whole `s4` mixer on (B, L, H): the above plus the transposes, the GLU output
-//                 linear (H -> 2H) and its gradients. Not comparable with the reference figures.
+//                 skip and GELU (one long_conv), with the gradients of u and every kernel
+//                 parameter and D. No output linear: the work of s4.py's FFTConv, here on the
+//                 models' channels-last u (B, L, H) (the reference's transposed=True takes
+//                 (B, H, L); neither transposes), as tools/s4_torch_bench.py times.
+//   mixer         the whole `s4` mixer on (B, L, H): the above plus the GLU output linear
+//                 (H -> 2H) and its gradients. Not comparable with the reference figures.
 // Times: median of CUDA-event timings.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench s4
@@ -20,17 +21,17 @@
 #include "core/rng.h"
 #include "nn/s4.h"
 #include "ops/elementwise.h"
-#include "ops/fft_conv.h"
+#include "ops/long_conv.h"
 
 namespace ssm::bench {
 
 namespace {
 
-// s4.py's FFTConv at transposed=True, eval (no dropout): u (B, H, L) -> GELU(K * u + D u).
+// s4.py's FFTConv, eval (no dropout): u (B, L, H) -> GELU(K * u + D u).
 Tensor fftconv_gelu(const nn::S4& s4, const Tensor& u) {
-  const int64_t H = u.size(1), L = u.size(2);
+  const int64_t L = u.size(1), H = u.size(2);
   Tensor k = s4.kernel->forward(L).select(0, 0);  // (H, L)
-  return gelu(fft_conv(u, k) + u * s4.D.view({1, H, 1}));
+  return long_conv(u, k, s4.D.view({H}));
 }
 
 }  // namespace
@@ -54,8 +55,8 @@ void s4_section() {
     s4.to(Device::cuda());
     s4.eval();
     {  // the reference's scope
-      Tensor u = Tensor::randn({B, H, L}, DType::f32, &g).to(Device::cuda()).requires_grad_(true);
-      Tensor gy = Tensor::randn({B, H, L}, DType::f32, &g).to(Device::cuda());
+      Tensor u = Tensor::randn({B, L, H}, DType::f32, &g).to(Device::cuda()).requires_grad_(true);
+      Tensor gy = Tensor::randn({B, L, H}, DType::f32, &g).to(Device::cuda());
       double fwd = median_ms([&] {
         NoGradGuard ng;
         Tensor y = fftconv_gelu(s4, u);

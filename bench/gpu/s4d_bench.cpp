@@ -5,6 +5,9 @@
 //   s4d fwd / fwd+bwd           the whole mixer (nn/s4d.h) on x (B, L, H): kernel, FFT
 //                               convolution, skip, GELU, 1x1 conv + GLU; fwd+bwd backpropagates a
 //                               random gradient into x and every parameter
+//   s4d tf32 fwd+bwd            the same with the 1x1 conv in TF32 (SSM_ALLOW_TF32), as the
+//                               reference's nn.Conv1d runs it: PyTorch lets cuDNN convolutions
+//                               use TF32 by default (torch.backends.cudnn.allow_tf32 = True)
 // Reference (issue 16): the official S4D layer with its Vandermonde CUDA extension on one H100,
 // median forward+backward 3.21 / 3.51 / 12.9 ms; target 3x faster. Times: median of CUDA-event
 // timings over 30 runs after 5 warm-ups.
@@ -21,6 +24,7 @@
 #include "nn/s4d.h"
 #include "ops/elementwise.h"
 #include "ops/join.h"
+#include "ops/matmul.h"
 #include "ops/vandermonde.h"
 
 namespace ssm::bench {
@@ -32,7 +36,8 @@ void s4d_section() {
   std::printf("### S4D layer, float32, B %lld, H %lld, N %lld\n\n", (long long)B, (long long)H,
               (long long)N);
   std::printf("| L | vandermonde fwd ms | vandermonde fwd+bwd ms | s4d fwd ms | s4d fwd+bwd ms | "
-              "reference fwd+bwd ms | speed-up |\n|---|---|---|---|---|---|---|\n");
+              "s4d tf32 fwd+bwd ms | reference fwd+bwd ms | speed-up | speed-up tf32 |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
   Generator g(16);
   nn::S4dConfig cfg;
   cfg.d_model = H;
@@ -61,8 +66,12 @@ void s4d_section() {
     Tensor xl = x.detach().requires_grad_(true);
     Tensor gy = Tensor::randn({B, L, H}, DType::f32, &g).to(Device::cuda());
     double fb = median_ms([&] { layer.forward(xl).backward(gy); });
-    std::printf("| %lld | %.3f | %.3f | %.3f | %.3f | %.2f | %.2fx |\n", (long long)L, kf, kfb, f,
-                fb, ref_fb[i], ref_fb[i] / fb);
+    const bool tf32 = cuda::allow_tf32();
+    cuda::set_allow_tf32(true);
+    double fb32 = median_ms([&] { layer.forward(xl).backward(gy); });
+    cuda::set_allow_tf32(tf32);
+    std::printf("| %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2fx | %.2fx |\n", (long long)L,
+                kf, kfb, f, fb, fb32, ref_fb[i], ref_fb[i] / fb, ref_fb[i] / fb32);
   }
 }
 

@@ -5,6 +5,9 @@
 // H100) are printed beside ours; the target is half of them.
 //   fwd      no autograd
 //   fwd+bwd  forward with autograd, then backward of the input and every parameter
+//   tf32     the same with the two projections in TF32 (SSM_ALLOW_TF32), as the reference ran
+//            them: JAX computes float32 matmuls on the GPU in TF32 unless told otherwise
+//            (jax_default_matmul_precision)
 // Times: median of CUDA-event timings over 30 runs after 5 warm-ups.
 //
 //   ninja -C build ssm_gpu_bench && ./build/bench/ssm_gpu_bench s5
@@ -50,22 +53,29 @@ void s5_section() {
   Tensor pool = Tensor::randn({int64_t(1) << 24}, DType::f32, &g);
   std::printf("\n### S5 SSM, float32, batch %lld, H %lld, d_state N %lld (%lld complex modes)\n\n",
               (long long)B, (long long)H, (long long)N, (long long)(N / 2));
-  std::printf("| L | fwd ms | JAX fwd ms | fwd+bwd ms | JAX fwd+bwd ms |\n|---|---|---|---|---|\n");
+  std::printf("| L | fwd ms | tf32 fwd ms | JAX fwd ms | fwd+bwd ms | tf32 fwd+bwd ms | JAX fwd+bwd ms |\n"
+              "|---|---|---|---|---|---|---|\n");
   for (const Config& c : configs) {
     Tensor u = tiled({B, c.L, H}, pool);
     Tensor gout = tiled({B, c.L, H}, pool);
-    double fwd = median_ms([&] {
-      NoGradGuard ng;
-      ssm_forward(m, u);
-    });
     Tensor ug = u.detach().requires_grad_(true);
-    double fb = median_ms([&] {
-      ssm_forward(m, ug).backward(gout);
-      m.zero_grad();
-      ug.zero_grad();
-    });
-    std::printf("| %lld | %.3f | %.2f | %.3f | %.2f |\n", (long long)c.L, fwd, c.ref_fwd, fb,
-                c.ref_fwd_bwd);
+    double fwd[2], fb[2];
+    const bool tf32 = cuda::allow_tf32();
+    for (int t = 0; t < 2; ++t) {
+      cuda::set_allow_tf32(t == 1);
+      fwd[t] = median_ms([&] {
+        NoGradGuard ng;
+        ssm_forward(m, u);
+      });
+      fb[t] = median_ms([&] {
+        ssm_forward(m, ug).backward(gout);
+        m.zero_grad();
+        ug.zero_grad();
+      });
+    }
+    cuda::set_allow_tf32(tf32);
+    std::printf("| %lld | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |\n", (long long)c.L, fwd[0],
+                fwd[1], c.ref_fwd, fb[0], fb[1], c.ref_fwd_bwd);
   }
 }
 
