@@ -3,11 +3,11 @@
 //                      as l_max grows, forward and forward + backward: the Cauchy sums cost
 //                      O(H M L), the transform O(H L log L)
 //   s4_fftconv_gelu    forward + backward of the scope of issue 16's reference figures and of
-//                      tools/s4_torch_bench.py (kernel, FFT convolution, D skip, GELU on
-//                      u (B, H, L); no output linear), batch 2, L = l_max: the plain-PyTorch
+//                      tools/s4_torch_bench.py (kernel, FFT convolution, D skip, GELU: one
+//                      long_conv on u (B, L, H); no output linear), batch 2, L = l_max: the plain-PyTorch
 //                      comparison runs `tools/s4_torch_bench.py --device cpu --layers s4
 //                      --batch 2 --hidden 64 --lengths 1024 4096 --threads 2`
-//   s4_mixer           the whole mixer (plus transposes and the GLU output linear), same shapes
+//   s4_mixer           the whole mixer (plus the GLU output linear), same shapes
 //
 //   ninja -C build ssm_bench && ./build/bench/ssm_bench --benchmark_filter='s4'
 #include <benchmark/benchmark.h>
@@ -16,7 +16,7 @@
 #include "core/rng.h"
 #include "nn/s4.h"
 #include "ops/elementwise.h"
-#include "ops/fft_conv.h"
+#include "ops/long_conv.h"
 #include "ops/reduce.h"
 
 namespace {
@@ -55,13 +55,13 @@ void BM_s4_fftconv_gelu_fwd_bwd(benchmark::State& state) {
   ssm::Generator gen{1};
   ssm::nn::S4 s4(config(L), gen);
   s4.eval();
-  ssm::Tensor u = ssm::Tensor::randn({B, H, L}, ssm::DType::f32, &gen).requires_grad_(true);
-  ssm::Tensor g = ssm::Tensor::randn({B, H, L}, ssm::DType::f32, &gen);
+  ssm::Tensor u = ssm::Tensor::randn({B, L, H}, ssm::DType::f32, &gen).requires_grad_(true);
+  ssm::Tensor g = ssm::Tensor::randn({B, L, H}, ssm::DType::f32, &gen);
   for (auto _ : state) {
     s4.zero_grad();
     u.zero_grad();
     ssm::Tensor k = s4.kernel->forward(L).select(0, 0);
-    ssm::Tensor y = ssm::gelu(ssm::fft_conv(u, k) + u * s4.D.view({1, H, 1}));
+    ssm::Tensor y = ssm::long_conv(u, k, s4.D.view({H}));
     y.backward(g);
   }
 }
