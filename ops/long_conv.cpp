@@ -4,6 +4,7 @@
 #include "ops/long_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "core/autograd.h"
@@ -154,6 +155,21 @@ Tensor composite(const Tensor& u, const Tensor& k, const Tensor& D, const Tensor
 }
 
 }  // namespace
+
+namespace cuda {
+namespace {
+int& fused_flag() {
+  static int flag = [] {
+    const char* e = std::getenv("SSM_FUSED_LONG_CONV");
+    return e && e[0] == '1' ? 1 : 0;
+  }();
+  return flag;
+}
+}  // namespace
+
+void set_long_conv_fused(bool on) { fused_flag() = on ? 1 : 0; }
+bool long_conv_fused() { return fused_flag() != 0; }
+}  // namespace cuda
 
 Tensor long_conv(const Tensor& u, const Tensor& k, const Tensor& D, const Tensor& k_rev, bool gelu) {
   const char* op = "long_conv";

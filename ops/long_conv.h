@@ -18,7 +18,8 @@
 //         and writing y in place in the (B, L, H) layout (ops/long_conv_block.h has the block
 //         program, shared with the host test that checks it). n is a power of two; when n/2
 //         complex values do not fit in shared memory (L > 16384 in float32, > 8192 in float64)
-//         the op runs the unfused composite above instead, with the same result.
+//         the op runs the unfused composite above instead, with the same result (as it does
+//         while cuda::long_conv_fused() is off, below).
 //
 // Nothing is saved but the inputs and the kernel's spectrum K^ = rfft(K, n) (H, n/2 + 1, 2).
 // Backward recomputes per row: U = rfft(u), the pre-activation p = irfft(U K^) + D u, then
@@ -35,6 +36,15 @@ namespace ssm {
 
 Tensor long_conv(const Tensor& u, const Tensor& k, const Tensor& D, const Tensor& k_rev = Tensor(),
                  bool gelu = true);
+
+namespace cuda {
+// Whether CUDA tensors take the fused shared-memory kernel (else the composite on cuFFT, whose
+// kernels have been checked on a GPU). Off by default until the fused kernel has passed
+// tests/cuda/long_conv_test.cpp on a GPU; SSM_FUSED_LONG_CONV=1 in the environment, or
+// set_long_conv_fused(true), turns it on.
+void set_long_conv_fused(bool on);
+bool long_conv_fused();
+}  // namespace cuda
 
 // ---- kernels (ops/dispatch.h): CPU in ops/long_conv.cpp, CUDA in ops/cuda/long_conv.cpp.
 

@@ -84,6 +84,9 @@ if has family; then
   step "S4 family: kernels and mixers"
   timeout 300 "$BIN/ssm_gpu_bench" s4d s5 s4 > "$OUT/family_bench.log" 2>&1 || rc=1
   cat "$OUT/family_bench.log"
+  step "S4 family: S4 and S4D with the fused long_conv kernel (SSM_FUSED_LONG_CONV=1)"
+  SSM_FUSED_LONG_CONV=1 timeout 300 "$BIN/ssm_gpu_bench" s4d s4 > "$OUT/family_bench_fused.log" 2>&1 || rc=1
+  cat "$OUT/family_bench_fused.log"
   if [ "${SSM_GPU_REFS:-1}" = 1 ]; then  # SSM_GPU_REFS=0: ours only
     step "S4 family: references on the same card (PyTorch S4D / S4 without extensions, JAX S5)"
     timeout 240 python3 tools/s4_torch_bench.py --device cuda > "$OUT/torch_s4.log" 2>&1 || rc=1

@@ -38,7 +38,7 @@ void backward(const LongConvArgs& a, const Tensor& dy, const Tensor& du, const T
                            part.raw_data(), dpart.raw_data());
 }
 
-int64_t size(DType dt, int64_t need) { return cuda::long_conv_size(dt, need); }
+int64_t size(DType dt, int64_t need) { return cuda::long_conv_fused() ? cuda::long_conv_size(dt, need) : 0; }
 
 const LongConvKernels kCudaKernels = {wide_float_dtypes, size, forward, backward};
 SSM_REGISTER_KERNELS(LongConvKernels, cuda, kCudaKernels);

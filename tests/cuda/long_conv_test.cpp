@@ -18,7 +18,23 @@
 namespace ssm::testing {
 namespace {
 
-class LongConvCuda : public GpuTest<> {};
+// The fused kernel is opt-in (ops/long_conv.h): these tests turn it on; the op table's CUDA
+// check (op_info_cuda_test.cpp) runs the default, the composite.
+class LongConvCuda : public GpuTest<> {
+ protected:
+  void SetUp() override {
+    GpuTest<>::SetUp();
+    was_ = cuda::long_conv_fused();
+    cuda::set_long_conv_fused(true);
+  }
+  void TearDown() override {
+    cuda::set_long_conv_fused(was_);
+    GpuTest<>::TearDown();
+  }
+
+ private:
+  bool was_ = false;
+};
 
 double rel_err(const Tensor& a, const Tensor& e) {
   Tensor ad = a.detach().cpu().to(DType::f64), ed = e.detach().cpu().to(DType::f64);
