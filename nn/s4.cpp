@@ -12,9 +12,9 @@
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/fft.h"
-#include "ops/long_conv.h"
 #include "ops/glu.h"
 #include "ops/join.h"
+#include "ops/long_conv.h"
 #include "ops/reduce.h"
 
 namespace ssm::nn {

@@ -8,7 +8,8 @@
 #
 # Build here first (sm_90) and stage what travels:
 #   tools/gpu_stage.sh            # -> .devcarry/pack/bin.tar.xz (binaries), .devcarry/lib
-# then, through the device tool, with carry [".devcarry/pack", ".devcarry/lib", ".devcarry/data"]:
+# then, through the device tool, with carry [".devcarry/pack", ".devcarry/lib", ".devcarry/data"]
+# (and ".devcarry/runs" to continue stopped training runs, see the train step):
 #   bash tools/gpu_run.sh
 # Set SSM_GPU_STEPS to a space-separated subset of: tests bench model piglatin interop family
 # train (default: the first five). `family` times the S4 family's kernels and mixers
