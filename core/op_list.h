@@ -36,5 +36,7 @@
   X(fft) X(ifft) X(rfft) X(irfft) X(fft_conv) X(long_conv)                                   \
   /* ops/vandermonde, ops/cauchy, ops/diag_scan: the kernels of S4D, S4 and S5 */            \
   X(vandermonde) X(cauchy) X(diag_scan)                                                      \
+  /* ops/attention */                                                                        \
+  X(attention)                                                                               \
   /* core/autograd: recompute-in-backward */                                                 \
   X(checkpoint)
