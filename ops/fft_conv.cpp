@@ -77,6 +77,20 @@ SSM_REGISTER_KERNELS(FftConvKernels, cpu, kCpuKernels);
 
 }  // namespace
 
+void fft_conv_check_kernels(const char* op, const Tensor& u, const Tensor& k, const Tensor& k_rev,
+                            int64_t H, int64_t L) {
+  auto check = [&](const Tensor& t, const char* name) {
+    check_same_device(u, t, op);
+    SSM_CHECK(t.dtype() == u.dtype(), op, ": ", name, " must have u's dtype ", u.dtype(), ", got ",
+              describe(t));
+    SSM_CHECK(t.dim() == 2 && t.size(0) == H && t.size(1) >= 1 && t.size(1) <= L, op, ": ", name,
+              " must be (channels, length) = (", H, ", 1..", L, ") for u ", describe(u), ", got ",
+              describe(t), " (taps beyond the sequence length never reach an output: slice them off)");
+  };
+  check(k, "k");
+  if (k_rev.defined()) check(k_rev, "k_rev");
+}
+
 Tensor fft_conv_kernel_buffer(const Tensor& k, const Tensor& k_rev, int64_t n) {
   if (!k_rev.defined()) return k.contiguous();
   int64_t H = k.size(0), Lk = k.size(1), Lr = k_rev.size(1);
@@ -110,16 +124,7 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev) {
   SSM_CHECK(u.dim() == 3, op, ": u must be 3-D (batch, channels, length), got ", describe(u));
   const int64_t B = u.size(0), H = u.size(1), L = u.size(2);
   SSM_CHECK(L >= 1, op, ": u must have at least one time step, got ", describe(u));
-  auto check_kernel = [&](const Tensor& t, const char* name) {
-    check_same_device(u, t, op);
-    SSM_CHECK(t.dtype() == u.dtype(), op, ": ", name, " must have u's dtype ", u.dtype(), ", got ",
-              describe(t));
-    SSM_CHECK(t.dim() == 2 && t.size(0) == H && t.size(1) >= 1 && t.size(1) <= L, op, ": ", name,
-              " must be (channels, length) = (", H, ", 1..", L, ") for u ", describe(u), ", got ",
-              describe(t), " (taps beyond the sequence length never reach an output: slice them off)");
-  };
-  check_kernel(k, "k");
-  if (k_rev.defined()) check_kernel(k_rev, "k_rev");
+  fft_conv_check_kernels(op, u, k, k_rev, H, L);
   const int64_t Lk = k.size(1), Lr = k_rev.defined() ? k_rev.size(1) : 0;
   const int64_t n = fft_conv_size(L, Lk, Lr), F = n / 2 + 1;
   const FftKernels& fk = kernels<FftKernels>(op, u);

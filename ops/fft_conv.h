@@ -40,6 +40,11 @@ Tensor fft_conv(const Tensor& u, const Tensor& k, const Tensor& k_rev = Tensor()
 // The FFT length fft_conv uses for these lengths (Lr = 0 without k_rev).
 int64_t fft_conv_size(int64_t L, int64_t Lk, int64_t Lr = 0);
 
+// The checks of k (H, 1..L) and k_rev (when defined) against u: device, dtype, shape; an
+// ssm::Error naming `op` otherwise.
+void fft_conv_check_kernels(const char* op, const Tensor& u, const Tensor& k, const Tensor& k_rev,
+                            int64_t H, int64_t L);
+
 // The kernel buffer K (H, n) of k and k_rev described above (k itself, uncopied when contiguous,
 // without k_rev: the transforms zero-pad), and the kernels' gradients from the buffer's dK (H,
 // Lk or n): {dk, dk_rev}, each undefined unless wanted. For ops that convolve the same way

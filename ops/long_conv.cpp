@@ -181,16 +181,7 @@ Tensor long_conv(const Tensor& u, const Tensor& k, const Tensor& D, const Tensor
   SSM_CHECK(u.dim() == 3, op, ": u must be 3-D (batch, length, channels), got ", describe(u));
   const int64_t B = u.size(0), L = u.size(1), H = u.size(2);
   SSM_CHECK(L >= 1, op, ": u must have at least one time step, got ", describe(u));
-  auto check_kernel = [&](const Tensor& t, const char* name) {
-    check_same_device(u, t, op);
-    SSM_CHECK(t.dtype() == u.dtype(), op, ": ", name, " must have u's dtype ", u.dtype(), ", got ",
-              describe(t));
-    SSM_CHECK(t.dim() == 2 && t.size(0) == H && t.size(1) >= 1 && t.size(1) <= L, op, ": ", name,
-              " must be (channels, length) = (", H, ", 1..", L, ") for u ", describe(u), ", got ",
-              describe(t), " (taps beyond the sequence length never reach an output: slice them off)");
-  };
-  check_kernel(k, "k");
-  if (k_rev.defined()) check_kernel(k_rev, "k_rev");
+  fft_conv_check_kernels(op, u, k, k_rev, H, L);
   if (D.defined()) {
     check_same_device(u, D, op);
     SSM_CHECK(D.dtype() == u.dtype() && D.dim() == 1 && D.size(0) == H, op,
