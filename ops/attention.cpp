@@ -150,12 +150,21 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   Tensor lse = Tensor::empty({N, Lq}, cdt, q.device());
   if (y.numel() > 0 || lse.numel() > 0) kt->forward(a, y, lse);
   if (needs_grad({q, k, v})) {
-    Saved sy(y), sl(lse);
+    // The inputs may share storage with q, k, v and the mask: saved, so that an in-place change
+    // before backward is an error rather than a wrong gradient.
+    Saved sy(y), sl(lse), sq(a.q), sk(a.k), sv(a.v), sb(a.bias);
+    AttentionArgs meta = a;
+    meta.q = meta.k = meta.v = meta.bias = Tensor();
     const Shape qs = q.shape(), ks = k.shape(), vs = v.shape();
     const DType dt = q.dtype();
-    record(OpId::attention, {q, k, v}, y, [a, sy, sl, qs, ks, vs, dt, kt](Grads& g) {
+    record(OpId::attention, {q, k, v}, y, [meta, sy, sl, sq, sk, sv, sb, qs, ks, vs, dt, kt](Grads& g) {
       NoGradGuard ng;
       const Tensor &y = sy.get(), &lse = sl.get();
+      AttentionArgs a = meta;
+      a.q = sq.get();
+      a.k = sk.get();
+      a.v = sv.get();
+      if (sb.defined()) a.bias = sb.get();
       Tensor dq = Tensor::zeros(a.q.shape(), a.q.dtype(), a.q.device());
       Tensor dk = Tensor::zeros(a.k.shape(), a.k.dtype(), a.k.device());
       Tensor dv = Tensor::zeros(a.v.shape(), a.v.dtype(), a.v.device());
