@@ -13,8 +13,6 @@ namespace ssm {
 
 namespace {
 
-using std::exp;
-
 void cpu_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t inner) {
   SSM_DISPATCH_FLOAT(x.dtype(), "glu", [&] {
     using S = Scalar<scalar_t>;

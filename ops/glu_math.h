@@ -1,28 +1,22 @@
-// The GLU's per-element maths, host and device alike (ops/glu.h).
+// The GLU's per-element maths, host and device alike (ops/glu.h), on the sigmoid op's own
+// functor (ops/unary_functors.h), so that glu rounds as sigmoid(b) * a does.
 #pragma once
 
-#include <cmath>
-
-#include "core/dtype.h"
+#include "ops/unary_functors.h"
 
 namespace ssm::glu_math {
 
 template <class C>
-SSM_HD C sigmoid(C b) {
-  return C(1) / (C(1) + exp(-b));
-}
-
-template <class C>
 SSM_HD C forward(C a, C b) {
-  return a * sigmoid(b);
+  return a * fn::Sigmoid::f(b, UnaryParams{});
 }
 
 // dy -> (da, db)
 template <class C>
 SSM_HD void backward(C a, C b, C dy, C& da, C& db) {
-  C s = sigmoid(b);
+  C s = fn::Sigmoid::f(b, UnaryParams{});
   da = dy * s;
-  db = dy * a * s * (C(1) - s);
+  db = dy * a * fn::Sigmoid::df(b, s, UnaryParams{});
 }
 
 }  // namespace ssm::glu_math
