@@ -22,18 +22,17 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// (Lq, Lk): 0 where key j <= query i, -inf after.
-Tensor causal_bias(int64_t Lq, int64_t Lk, DType dt, Device dev) {
-  std::vector<double> b(size_t(Lq * Lk), 0.0);
-  for (int64_t i = 0; i < Lq; ++i)
-    for (int64_t j = i + 1; j < Lk; ++j) b[size_t(i * Lk + j)] = -kInf;
-  return Tensor::from_vector(b, {Lq, Lk}).to(dt).to(dev);
+// (Lq, Lk): 0 where key j <= query i, -inf after; made where S is (no host buffer of Lq x Lk).
+Tensor causal_bias(int64_t Lq, int64_t Lk, const Tensor& like) {
+  Tensor i = Tensor::arange(Lq, DType::i64, like.device()).unsqueeze(1);
+  Tensor j = Tensor::arange(Lk, DType::i64, like.device()).unsqueeze(0);
+  return where(gt(j, i), scalar_like(-kInf, like), scalar_like(0.0, like));
 }
 
 Tensor scores(const AttentionArgs& a) {
   Tensor S = mul(bmm(a.q, a.k.transpose(1, 2)), a.scale);  // (N, Lq, Lk)
   if (a.bias.defined()) S = add(S, a.bias);
-  if (a.causal) S = add(S, causal_bias(a.q.size(1), a.k.size(1), S.dtype(), S.device()));
+  if (a.causal) S = add(S, causal_bias(a.q.size(1), a.k.size(1), S));
   return S;
 }
 
